@@ -1,0 +1,227 @@
+//! The agent: deploys one host's part of a plan. It replays configure from
+//! the recorded inputs (a mismatch means configure is not deterministic),
+//! then deploys each component batou's way: sub-components first, then
+//! verify, then update if verify asked for it and this is not a predict run.
+//!
+//! `connect = "local"` runs this in-process; over SSH the same code runs in
+//! `batou-run agent` on the target.
+
+mod events;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use events::{Event, render_diff};
+
+use crate::host::bindings::VerifyResult;
+use crate::host::state::{Added, HostInfo, RequireAnswers, RequireRecord};
+use crate::host::{LiveComponent, Runtime};
+use crate::model::configure::{Configurator, ConfigureFailure, Spec};
+use crate::model::plan::{HostPlan, Limits, Node};
+use crate::modules::Modules;
+
+/// What happened on one host.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HostOutcome {
+    /// Components whose update ran (or would run, when predicting).
+    pub changed: usize,
+    pub components: usize,
+    pub failed: bool,
+}
+
+pub struct Agent<'a> {
+    pub configurator: Configurator<'a>,
+    pub predict: bool,
+    pub sink: &'a mut dyn FnMut(Event),
+}
+
+/// A component failed; the host's deploy stops.
+struct Failed;
+
+impl<'a> Agent<'a> {
+    pub fn new(
+        runtime: &'a Runtime,
+        modules: &'a Modules,
+        limits: Limits,
+        predict: bool,
+        sink: &'a mut dyn FnMut(Event),
+    ) -> Self {
+        Agent {
+            configurator: Configurator {
+                runtime,
+                modules,
+                limits,
+            },
+            predict,
+            sink,
+        }
+    }
+
+    pub fn deploy_host(&mut self, plan: &HostPlan) -> HostOutcome {
+        let host = Arc::new(plan.host.clone());
+        let mut outcome = HostOutcome::default();
+        for root in &plan.roots {
+            if !self.predict {
+                if let Err(e) = std::fs::create_dir_all(&root.workdir) {
+                    self.fail(
+                        &host,
+                        &root.node.path,
+                        format!("cannot create the workdir {}: {e}", root.workdir.display()),
+                    );
+                    outcome.failed = true;
+                    return outcome;
+                }
+            }
+            if self
+                .deploy_node(&host, &root.workdir, &root.node, &mut outcome)
+                .is_err()
+            {
+                outcome.failed = true;
+                return outcome;
+            }
+        }
+        outcome
+    }
+
+    /// Deploys a component and its subtree; returns whether anything changed.
+    fn deploy_node(
+        &mut self,
+        host: &Arc<HostInfo>,
+        workdir: &PathBuf,
+        node: &Node,
+        outcome: &mut HostOutcome,
+    ) -> Result<bool, Failed> {
+        outcome.components += 1;
+        let mut live = self.replay_configure(host, workdir, node)?;
+        let mut changed = false;
+        for child in &node.children {
+            changed |= self.deploy_node(host, workdir, child, outcome)?;
+        }
+        live.ctx().children_changed = changed;
+        let verdict = live.verify();
+        self.flush_logs(host, node, &mut live);
+        match verdict {
+            Err(e) => {
+                self.fail(host, &node.path, format!("verify: {e}"));
+                return Err(Failed);
+            }
+            Ok(VerifyResult::UpToDate) => {}
+            Ok(VerifyResult::UpdateNeeded(reason)) => {
+                outcome.changed += 1;
+                changed = true;
+                (self.sink)(Event::Changed {
+                    host: host.name.clone(),
+                    component: node.path.clone(),
+                    reason,
+                    predicted: self.predict,
+                });
+                for d in std::mem::take(&mut live.ctx().diffs) {
+                    (self.sink)(Event::Diff {
+                        host: host.name.clone(),
+                        component: node.path.clone(),
+                        diff: render_diff(&d),
+                    });
+                }
+                if !self.predict {
+                    let result = live.update();
+                    self.flush_logs(host, node, &mut live);
+                    if let Err(e) = result {
+                        self.fail(host, &node.path, format!("update: {e}"));
+                        return Err(Failed);
+                    }
+                }
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Runs configure again with the answers recorded in the plan and
+    /// checks it declares the same sub-components and values.
+    fn replay_configure(
+        &mut self,
+        host: &Arc<HostInfo>,
+        workdir: &PathBuf,
+        node: &Node,
+    ) -> Result<LiveComponent, Failed> {
+        let spec = Spec {
+            host,
+            kind: &node.kind,
+            name: &node.name,
+            path: node.path.clone(),
+            attributes: &node.attributes,
+            workdir,
+            assets: node.assets.clone(),
+        };
+        let answers: Arc<dyn RequireAnswers> = Arc::new(Recorded(node.required.clone()));
+        let mut live = match self.configurator.create_and_configure(&spec, answers) {
+            Ok(live) => live,
+            Err(ConfigureFailure::Failed { message, .. }) => {
+                self.fail(host, &node.path, message);
+                return Err(Failed);
+            }
+            Err(ConfigureFailure::Unsatisfied { key, .. }) => {
+                self.fail(host, &node.path, format!("configure: `{key}` has no value now, but had one when the plan was made: configure must be deterministic"));
+                return Err(Failed);
+            }
+        };
+        let record = std::mem::take(&mut live.ctx().record);
+        let planned: Vec<Added> = node
+            .children
+            .iter()
+            .map(|c| Added {
+                kind: c.kind.clone(),
+                name: c.name.clone(),
+                attributes: c.attributes.clone(),
+            })
+            .collect();
+        let mismatch = if record.added != planned {
+            Some("it added different sub-components")
+        } else if record.provided != node.provided {
+            Some("it provided different values")
+        } else if record.required != node.required {
+            Some("it required different values")
+        } else {
+            None
+        };
+        if let Some(what) = mismatch {
+            self.fail(host, &node.path, format!(
+                "configure is not deterministic: run again with the same attributes and required values, {what} than when the plan was made"
+            ));
+            self.flush_logs(host, node, &mut live);
+            return Err(Failed);
+        }
+        self.flush_logs(host, node, &mut live);
+        Ok(live)
+    }
+
+    fn flush_logs(&mut self, host: &Arc<HostInfo>, node: &Node, live: &mut LiveComponent) {
+        for (level, message) in std::mem::take(&mut live.ctx().logs) {
+            (self.sink)(Event::Log {
+                host: host.name.clone(),
+                component: node.path.clone(),
+                level,
+                message,
+            });
+        }
+    }
+
+    fn fail(&mut self, host: &Arc<HostInfo>, path: &str, message: String) {
+        (self.sink)(Event::Failed {
+            host: host.name.clone(),
+            component: path.to_string(),
+            message,
+        });
+    }
+}
+
+/// Answers `require` from what the plan recorded.
+struct Recorded(Vec<RequireRecord>);
+
+impl RequireAnswers for Recorded {
+    fn answer(&self, key: &str, host_only: bool) -> Option<Vec<serde_json::Value>> {
+        self.0
+            .iter()
+            .find(|r| r.key == key && r.host_only == host_only)
+            .map(|r| r.values.clone())
+    }
+}

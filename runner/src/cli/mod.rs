@@ -1,0 +1,90 @@
+//! The `batou-run` command line: one module per command; error kinds map
+//! to exit codes.
+
+mod deploy;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::diagnostic::Diagnostics;
+
+#[derive(Parser)]
+#[command(
+    name = "batou-run",
+    version,
+    about = "Deploy with sandboxed WebAssembly components, the batou way"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Bring every host of an environment to the state its components describe.
+    Deploy(deploy::DeployArgs),
+}
+
+/// How a command ended, as the exit code says it.
+pub enum Failure {
+    /// A component failed while deploying (exit 1).
+    Deploy,
+    /// The deployment's configuration is wrong (exit 2); already reported.
+    Config(Diagnostics),
+    /// The runner itself could not work (exit 1).
+    Internal(anyhow::Error),
+}
+
+impl From<Diagnostics> for Failure {
+    fn from(d: Diagnostics) -> Self {
+        Failure::Config(d)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Internal(e)
+    }
+}
+
+pub fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Deploy(args) => deploy::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Deploy) => ExitCode::from(1),
+        Err(Failure::Config(_)) => ExitCode::from(2),
+        Err(Failure::Internal(e)) => {
+            eprintln!("ERROR: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Developer logs: `BATOU_RUN_LOG=debug`, to stderr, apart from the output.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BATOU_RUN_LOG")
+        .unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// Where compiled modules and built components are kept between runs.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BATOU_RUN_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("batou-run")
+}

@@ -1,0 +1,426 @@
+//! Reading `environments/<env>.toml` (or `environments/<env>/environment.toml`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use toml::de::DeValue;
+
+use super::source::{Source, TableReader, shown_path, to_json, type_name};
+use crate::diagnostic::{Diagnostic, Diagnostics, choices_hint};
+
+/// How the runner reaches the hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connect {
+    /// Deploy on this machine, in-process.
+    Local,
+    /// Deploy over SSH, through the agent.
+    Ssh,
+}
+
+/// One environment, checked for unknown keys and ill-typed values.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub name: String,
+    /// The environment file, as shown in messages (relative to the deployment).
+    pub file: String,
+    pub connect: Connect,
+    pub target_directory: Option<String>,
+    pub host_domain: Option<String>,
+    pub jobs: Option<usize>,
+    /// Wasm execution time allowed for one lifecycle call of one component.
+    pub timeout: Duration,
+    /// Linear memory allowed to one component instance.
+    pub memory_limit: usize,
+    pub hosts: Vec<HostConfig>,
+    pub components: Vec<RootConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub name: String,
+    /// Root component names, each with its `file:line`.
+    pub components: Vec<(String, String)>,
+    pub data: Value,
+}
+
+/// `[components.NAME]`: a root's kind and attributes.
+#[derive(Debug, Clone)]
+pub struct RootConfig {
+    pub name: String,
+    pub location: String,
+    /// The kind, when it differs from the name.
+    pub kind: Option<(String, String)>,
+    /// Attributes with the `file:line` of each value.
+    pub attributes: Vec<(String, Value, String)>,
+}
+
+impl Environment {
+    pub fn root(&self, name: &str) -> Option<&RootConfig> {
+        self.components.iter().find(|c| c.name == name)
+    }
+}
+
+pub const DEFAULT_TIMEOUT_SECS: i64 = 60;
+pub const DEFAULT_MEMORY_MIB: i64 = 512;
+
+/// The environments a deployment has, sorted.
+pub fn list_environments(deployment: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(deployment.join("environments"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() && path.join("environment.toml").is_file() {
+                Some(name)
+            } else {
+                name.strip_suffix(".toml").map(str::to_string)
+            }
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn environment_file(deployment: &Path, name: &str) -> Option<PathBuf> {
+    let dir = deployment.join("environments");
+    [
+        dir.join(format!("{name}.toml")),
+        dir.join(name).join("environment.toml"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+}
+
+pub fn load_environment(deployment: &Path, name: &str) -> Result<Environment, Diagnostics> {
+    let Some(path) = environment_file(deployment, name) else {
+        let known = list_environments(deployment);
+        return Err(Diagnostic::new(format!(
+            "no environment `{name}` in {}",
+            deployment.join("environments").display()
+        ))
+        .hint(choices_hint(name, known.iter().map(String::as_str)))
+        .into());
+    };
+    let source = Source::read(&path, shown_path(deployment, &path))?;
+    parse(&source, name)
+}
+
+fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
+    let doc = source.parse()?;
+    let mut errors = Diagnostics::default();
+    let mut top = TableReader::new(source, doc.get_ref(), "the environment file");
+
+    let mut env = Environment {
+        name: name.to_string(),
+        file: source.shown_as.clone(),
+        connect: Connect::Local,
+        target_directory: None,
+        host_domain: None,
+        jobs: None,
+        timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS as u64),
+        memory_limit: (DEFAULT_MEMORY_MIB as usize) << 20,
+        hosts: Vec::new(),
+        components: Vec::new(),
+    };
+
+    if let Some(section) = top.table("environment", &mut errors) {
+        let DeValue::Table(table) = section.get_ref() else {
+            unreachable!()
+        };
+        let mut r = TableReader::new(source, table, "[environment]");
+        if let Some(connect) = r.string("connect", &mut errors) {
+            env.connect = match connect.get_ref().as_str() {
+                "local" => Connect::Local,
+                "ssh" => Connect::Ssh,
+                other => {
+                    errors.push(
+                        Diagnostic::new(format!("unknown connect method `{other}`"))
+                            .at(source.location(connect.span().start))
+                            .hint(choices_hint(other, ["local", "ssh"])),
+                    );
+                    Connect::Local
+                }
+            };
+        }
+        env.target_directory = r
+            .string("target_directory", &mut errors)
+            .map(|s| s.into_inner());
+        env.host_domain = r.string("host_domain", &mut errors).map(|s| s.into_inner());
+        env.jobs = positive(&mut r, "jobs", source, &mut errors).map(|n| n as usize);
+        if let Some(secs) = positive(&mut r, "timeout", source, &mut errors) {
+            env.timeout = Duration::from_secs(secs as u64);
+        }
+        if let Some(mib) = positive(&mut r, "memory_limit", source, &mut errors) {
+            env.memory_limit = (mib as usize) << 20;
+        }
+        r.finish(&mut errors);
+    }
+
+    if let Some(hosts) = top.table("hosts", &mut errors) {
+        let DeValue::Table(hosts) = hosts.get_ref() else {
+            unreachable!()
+        };
+        for (host_name, host) in hosts.iter() {
+            let host_name = host_name.get_ref().to_string();
+            let location = source.location(host.span().start);
+            let DeValue::Table(table) = host.get_ref() else {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "[hosts.{host_name}] must be a table, not {}",
+                        type_name(host.get_ref())
+                    ))
+                    .at(location),
+                );
+                continue;
+            };
+            let mut r = TableReader::new(source, table, format!("[hosts.{host_name}]"));
+            let mut components = Vec::new();
+            if let Some(list) = r.get("components") {
+                match list.get_ref() {
+                    DeValue::Array(items) => {
+                        for item in items.iter() {
+                            match item.get_ref() {
+                                DeValue::String(s) => components.push((s.to_string(), source.location(item.span().start))),
+                                other => errors.push(
+                                    Diagnostic::new(format!(
+                                        "[hosts.{host_name}] components must be names (strings), not {}",
+                                        type_name(other)
+                                    ))
+                                    .at(source.location(item.span().start)),
+                                ),
+                            }
+                        }
+                    }
+                    other => errors.push(
+                        Diagnostic::new(format!(
+                            "[hosts.{host_name}] `components` must be a list of names, not {}",
+                            type_name(other)
+                        ))
+                        .at(source.location(list.span().start)),
+                    ),
+                }
+            }
+            let data = r
+                .table("data", &mut errors)
+                .map(|d| to_json(d.get_ref()))
+                .unwrap_or(Value::Object(Map::new()));
+            r.finish(&mut errors);
+            env.hosts.push(HostConfig {
+                name: host_name,
+                components,
+                data,
+            });
+        }
+    }
+
+    if let Some(components) = top.table("components", &mut errors) {
+        let DeValue::Table(components) = components.get_ref() else {
+            unreachable!()
+        };
+        for (root_name, root) in components.iter() {
+            let root_name = root_name.get_ref().to_string();
+            let location = source.location(root.span().start);
+            let DeValue::Table(table) = root.get_ref() else {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "[components.{root_name}] must be a table of attributes, not {}",
+                        type_name(root.get_ref())
+                    ))
+                    .at(location),
+                );
+                continue;
+            };
+            let mut config = RootConfig {
+                name: root_name.clone(),
+                location,
+                kind: None,
+                attributes: Vec::new(),
+            };
+            for (key, value) in table.iter() {
+                let at = source.location(key.span().start);
+                if key.get_ref().as_ref() == "kind" {
+                    match value.get_ref() {
+                        DeValue::String(kind) => config.kind = Some((kind.to_string(), at)),
+                        other => errors.push(
+                            Diagnostic::new(format!(
+                                "[components.{root_name}] `kind` must be a string, not {}",
+                                type_name(other)
+                            ))
+                            .at(at),
+                        ),
+                    }
+                } else {
+                    config.attributes.push((
+                        key.get_ref().to_string(),
+                        to_json(value.get_ref()),
+                        at,
+                    ));
+                }
+            }
+            env.components.push(config);
+        }
+    }
+    top.finish(&mut errors);
+
+    if env.hosts.is_empty() && errors.is_empty() {
+        errors.push(
+            Diagnostic::new("the environment has no hosts")
+                .at(source.shown_as.clone())
+                .hint("add a table such as [hosts.localhost] with components = [\"...\"]"),
+        );
+    }
+    for root in &env.components {
+        if !env
+            .hosts
+            .iter()
+            .any(|h| h.components.iter().any(|(c, _)| *c == root.name))
+        {
+            errors.push(
+                Diagnostic::new(format!(
+                    "[components.{}] is configured but no host deploys it",
+                    root.name
+                ))
+                .at(root.location.clone())
+                .hint(format!(
+                    "add \"{}\" to the `components` of a host, or remove the table",
+                    root.name
+                )),
+            );
+        }
+    }
+    errors.into_result(env)
+}
+
+fn positive(
+    r: &mut TableReader<'_, '_>,
+    key: &'static str,
+    source: &Source,
+    errors: &mut Diagnostics,
+) -> Option<i64> {
+    let at = r.get(key).map(|v| v.span().start);
+    let n = r.integer(key, errors)?;
+    if n <= 0 {
+        errors.push(
+            Diagnostic::new(format!("`{key}` must be positive, not {n}"))
+                .at(source.location(at.unwrap_or(0))),
+        );
+        return None;
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Environment, Diagnostics> {
+        parse(
+            &Source {
+                shown_as: "environments/dev.toml".into(),
+                text: text.into(),
+            },
+            "dev",
+        )
+    }
+
+    #[test]
+    fn reads_hosts_roots_and_typed_attributes() {
+        let env = parse_str(
+            r#"
+[environment]
+connect = "local"
+timeout = 5
+
+[hosts.localhost]
+components = ["hello", "motd"]
+data = { role = "web" }
+
+[components.motd]
+kind = "file"
+path = "motd.txt"
+mode = 0o640
+leading = true
+"#,
+        )
+        .unwrap();
+        assert_eq!(env.connect, Connect::Local);
+        assert_eq!(env.timeout, Duration::from_secs(5));
+        assert_eq!(
+            env.hosts[0]
+                .components
+                .iter()
+                .map(|c| c.0.as_str())
+                .collect::<Vec<_>>(),
+            ["hello", "motd"]
+        );
+        assert_eq!(env.hosts[0].data["role"], "web");
+        let motd = env.root("motd").unwrap();
+        assert_eq!(motd.kind.as_ref().unwrap().0, "file");
+        assert_eq!(
+            motd.attributes[1],
+            (
+                "mode".into(),
+                Value::from(0o640),
+                "environments/dev.toml:13".into()
+            )
+        );
+        assert_eq!(motd.attributes[2].1, Value::Bool(true));
+    }
+
+    #[test]
+    fn unknown_keys_name_line_and_choices() {
+        let err = parse_str(
+            "[environment]\nconect = \"local\"\n\n[hosts.a]\ncomponents = []\nrole = 1\n",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("environments/dev.toml:2: unknown key `conect` in [environment]"),
+            "{text}"
+        );
+        assert!(text.contains("did you mean 'connect'?"), "{text}");
+        assert!(
+            text.contains("environments/dev.toml:6: unknown key `role` in [hosts.a]"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn malformed_toml_names_line() {
+        let err = parse_str("[hosts.a]\ncomponents = [\"x\"\n").unwrap_err();
+        assert!(
+            err.to_string().starts_with("environments/dev.toml:"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("malformed TOML"), "{err}");
+    }
+
+    #[test]
+    fn ill_typed_values_are_errors() {
+        let err =
+            parse_str("[environment]\njobs = \"4\"\n[hosts.a]\ncomponents = \"x\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("dev.toml:2: [environment] `jobs` must be an integer, not a string"),
+            "{text}"
+        );
+        assert!(
+            text.contains("dev.toml:4: [hosts.a] `components` must be a list of names"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unused_component_table_is_an_error() {
+        let err =
+            parse_str("[hosts.a]\ncomponents = []\n[components.x]\nkind = \"file\"\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("[components.x] is configured but no host deploys it"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The deployment as the user wrote it: `environments/<env>.toml`.
+
+mod environment;
+pub mod source;
+
+pub use environment::{Connect, Environment, RootConfig, load_environment};

@@ -1,0 +1,258 @@
+//! The controller's work before any host is touched: check the
+//! environment's roots against the kinds, configure everything to a
+//! fixpoint, and produce the plan.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::config::{Environment, RootConfig};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::host::Runtime;
+use crate::host::state::{HostInfo, RequireAnswers};
+use crate::model::configure::{Configurator, ConfigureFailure, Spec};
+use crate::model::plan::{HostPlan, Limits, Node, Plan, RootPlan};
+use crate::model::resolver::{ConfigureRoot, RootId, resolve};
+use crate::modules::{Modules, root_assets};
+
+/// A root ready to configure.
+struct Root {
+    host: Arc<HostInfo>,
+    name: String,
+    kind: String,
+    attributes: Value,
+    workdir: std::path::PathBuf,
+    assets: Option<std::path::PathBuf>,
+}
+
+pub fn limits(env: &Environment) -> Limits {
+    Limits {
+        timeout_ms: env.timeout.as_millis() as u64,
+        memory: env.memory_limit,
+    }
+}
+
+/// Configures the environment and returns the plan, or every problem found.
+pub fn plan(
+    env: &Environment,
+    deployment: &Path,
+    runtime: &Runtime,
+    modules: &Modules,
+) -> Result<Plan, Diagnostics> {
+    let roots = roots(env, deployment, modules)?;
+    let ids: Vec<RootId> = roots
+        .iter()
+        .map(|r| RootId {
+            host: r.host.name.clone(),
+            name: r.name.clone(),
+        })
+        .collect();
+    let configurator = Configurator {
+        runtime,
+        modules,
+        limits: limits(env),
+    };
+    let mut by_root = RootConfigurer {
+        roots: &roots,
+        configurator,
+    };
+    let ordered = resolve(&ids, &mut by_root)?;
+    let mut hosts: Vec<HostPlan> = env
+        .hosts
+        .iter()
+        .map(|h| HostPlan {
+            host: (*host_info(env, &h.name, &h.data)).clone(),
+            roots: Vec::new(),
+        })
+        .collect();
+    for (r, node) in ordered {
+        let root = &roots[r];
+        let plan = hosts
+            .iter_mut()
+            .find(|h| h.host.name == root.host.name)
+            .expect("every root's host is planned");
+        plan.roots.push(RootPlan {
+            name: root.name.clone(),
+            workdir: root.workdir.clone(),
+            node,
+        });
+    }
+    Ok(Plan {
+        environment: env.name.clone(),
+        hosts,
+        limits: limits(env),
+    })
+}
+
+struct RootConfigurer<'a> {
+    roots: &'a [Root],
+    configurator: Configurator<'a>,
+}
+
+impl ConfigureRoot for RootConfigurer<'_> {
+    fn configure(
+        &mut self,
+        r: usize,
+        answers: Arc<dyn RequireAnswers>,
+    ) -> Result<Node, ConfigureFailure> {
+        let root = &self.roots[r];
+        let spec = Spec {
+            host: &root.host,
+            kind: &root.kind,
+            name: &root.name,
+            path: root.name.clone(),
+            attributes: &root.attributes,
+            workdir: &root.workdir,
+            assets: root.assets.clone(),
+        };
+        self.configurator.configure_tree(&spec, &answers)
+    }
+}
+
+fn host_info(env: &Environment, name: &str, data: &Value) -> Arc<HostInfo> {
+    let fqdn = match &env.host_domain {
+        Some(domain) => format!("{name}.{domain}"),
+        None => name.to_string(),
+    };
+    Arc::new(HostInfo {
+        name: name.to_string(),
+        fqdn,
+        data: data.clone(),
+        environment: env.name.clone(),
+    })
+}
+
+/// The roots of every host, their kinds found and attributes checked.
+fn roots(
+    env: &Environment,
+    deployment: &Path,
+    modules: &Modules,
+) -> Result<Vec<Root>, Diagnostics> {
+    let mut errors = Diagnostics::default();
+    let mut roots = Vec::new();
+    for host in &env.hosts {
+        let info = host_info(env, &host.name, &host.data);
+        let mut seen = BTreeSet::new();
+        for (name, location) in &host.components {
+            if !seen.insert(name.clone()) {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "component `{name}` is listed twice for host `{}`",
+                        host.name
+                    ))
+                    .at(location.clone())
+                    .hint("list each root once per host"),
+                );
+                continue;
+            }
+            let config = env.root(name);
+            let (kind, kind_location) = match config.and_then(|c| c.kind.clone()) {
+                Some((kind, at)) => (kind, at),
+                None => (name.clone(), location.clone()),
+            };
+            if modules.kinds.get(&kind).is_none() {
+                let own = deployment.join("components").join(&kind);
+                let hint = format!(
+                    "{}; or write it in components/{kind}/ (a Rust crate or a prebuilt {kind}.wasm){}",
+                    crate::diagnostic::choices_hint(&kind, modules.kinds.names()),
+                    if config.is_none() {
+                        ", or add a [components.NAME] table with `kind`"
+                    } else {
+                        ""
+                    }
+                );
+                let message = if own.is_dir() {
+                    format!(
+                        "unknown component kind `{kind}`: components/{kind}/ has no Cargo.toml and no {kind}.wasm"
+                    )
+                } else {
+                    format!("unknown component kind `{kind}`")
+                };
+                errors.push(
+                    Diagnostic::new(message)
+                        .at(kind_location)
+                        .on_host(host.name.clone())
+                        .hint(hint),
+                );
+                continue;
+            }
+            match check_root_attributes(&kind, config, modules) {
+                Ok(attributes) => roots.push(Root {
+                    host: info.clone(),
+                    name: name.clone(),
+                    kind: kind.clone(),
+                    attributes,
+                    workdir: workdir(env, deployment, name),
+                    assets: modules
+                        .module_of(&kind)
+                        .and_then(|m| m.assets.clone())
+                        .or_else(|| root_assets(deployment, name)),
+                }),
+                Err(mut e) => {
+                    for d in &mut e.0 {
+                        d.host = Some(host.name.clone());
+                        d.component = Some(name.clone());
+                        if d.location.is_none() {
+                            d.location = Some(
+                                config
+                                    .map(|c| c.location.clone())
+                                    .unwrap_or_else(|| location.clone()),
+                            );
+                        }
+                    }
+                    errors.0.extend(e.0);
+                }
+            }
+        }
+    }
+    // The same root on several hosts must not report its errors twice.
+    errors
+        .0
+        .dedup_by(|a, b| a.location == b.location && a.message == b.message);
+    errors.into_result(roots)
+}
+
+fn check_root_attributes(
+    kind: &str,
+    config: Option<&RootConfig>,
+    modules: &Modules,
+) -> Result<Value, Diagnostics> {
+    let attributes: Map<String, Value> = config
+        .map(|c| {
+            c.attributes
+                .iter()
+                .map(|(k, v, _)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    modules.kinds.check(kind, &attributes).map_err(|errs| {
+        Diagnostics(
+            errs.into_iter()
+                .map(|e| {
+                    let location = e
+                        .attribute
+                        .as_ref()
+                        .and_then(|a| {
+                            config.and_then(|c| c.attributes.iter().find(|(k, _, _)| k == a))
+                        })
+                        .map(|(_, _, at)| at.clone());
+                    let mut d = Diagnostic::new(e.message);
+                    d.location = location;
+                    d.hint = e.hint;
+                    d
+                })
+                .collect(),
+        )
+    })
+}
+
+fn workdir(env: &Environment, deployment: &Path, root: &str) -> std::path::PathBuf {
+    match &env.target_directory {
+        Some(dir) if env.connect == crate::config::Connect::Ssh => {
+            Path::new(dir).join("work").join(root)
+        }
+        _ => deployment.join("work").join(root),
+    }
+}

@@ -1,0 +1,39 @@
+//! `log`: messages and file diffs, kept with the component they belong to.
+
+use crate::host::bindings::batou::deploy::log;
+use crate::host::state::{FileDiff, LOG_LIMIT_BYTES, Level, StoreData};
+
+impl log::Host for StoreData {
+    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        self.charge_log(message.len())?;
+        let level = match level {
+            log::Level::Debug => Level::Debug,
+            log::Level::Info => Level::Info,
+            log::Level::Warn => Level::Warn,
+            log::Level::Error => Level::Error,
+        };
+        self.call.logs.push((level, message));
+        Ok(())
+    }
+
+    fn diff(&mut self, path: String, old: Vec<u8>, new: Vec<u8>) -> wasmtime::Result<()> {
+        self.charge_log(path.len() + old.len().min(4096) + new.len().min(4096))?;
+        self.call.diffs.push(FileDiff { path, old, new });
+        Ok(())
+    }
+}
+
+impl StoreData {
+    /// Ends a component that floods the output.
+    fn charge_log(&mut self, bytes: usize) -> wasmtime::Result<()> {
+        self.call.logged_bytes += bytes;
+        if self.call.logged_bytes > LOG_LIMIT_BYTES {
+            return Err(wasmtime::Error::msg(format!(
+                "logged more than {} KiB in one {} call; stopped",
+                LOG_LIMIT_BYTES >> 10,
+                self.call.phase.name()
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,10 @@
+//! The capabilities a component imports, one module each.
+
+mod assets;
+mod files;
+mod log;
+mod model;
+mod process;
+mod ssh;
+mod template;
+mod types;

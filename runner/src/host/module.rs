@@ -1,0 +1,169 @@
+//! The engine, the compiled-module cache and `InstancePre` per module.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use super::bindings::{DeploymentComponent, DeploymentComponentPre, KindSpec};
+use super::state::StoreData;
+
+/// How often the epoch advances; deadlines are checked at this grain.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The engine, the linker with every capability, and the cache directory.
+pub struct Runtime {
+    pub engine: Engine,
+    linker: Linker<StoreData>,
+    cache_dir: PathBuf,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+/// A module ready to instantiate in microseconds.
+pub struct LoadedModule {
+    pub name: String,
+    /// sha256 of the module's bytes, hex.
+    pub hash: String,
+    pub pre: DeploymentComponentPre<StoreData>,
+    /// Where the module's own assets are, for deployment-own modules.
+    pub assets: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{name} is not a batou-run component module: {message}")]
+    Invalid { name: String, message: String },
+    #[error("cannot use the compiled-module cache at {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl Runtime {
+    pub fn new(cache_dir: PathBuf) -> anyhow::Result<Runtime> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)
+            .map_err(|e| anyhow::anyhow!("cannot start the Wasm engine: {e}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        DeploymentComponent::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking capabilities: {e}"))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new()
+                .name("epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        engine.increment_epoch();
+                    }
+                })?;
+        }
+        Ok(Runtime {
+            engine,
+            linker,
+            cache_dir,
+            ticker_stop,
+        })
+    }
+
+    /// Compiles `bytes` (or loads the compiled code from the cache) and
+    /// prepares instantiation. Also returns the kinds the module exports.
+    pub fn load(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        assets: Option<PathBuf>,
+    ) -> Result<(LoadedModule, Vec<KindSpec>), LoadError> {
+        let hash = sha256_hex(bytes);
+        let component = self.compiled(name, &hash, bytes)?;
+        let invalid = |e: wasmtime::Error| LoadError::Invalid {
+            name: name.to_string(),
+            message: format!("{e:#}"),
+        };
+        let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
+        let pre = DeploymentComponentPre::new(pre).map_err(invalid)?;
+        let module = LoadedModule {
+            name: name.to_string(),
+            hash,
+            pre,
+            assets,
+        };
+        let kinds = super::instance::describe(self, &module).map_err(|e| LoadError::Invalid {
+            name: name.to_string(),
+            message: format!("describe() failed: {e}"),
+        })?;
+        Ok((module, kinds))
+    }
+
+    fn compiled(&self, name: &str, hash: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+        let dir = self.cache_dir.join("compiled");
+        let path = dir.join(format!("{hash}-{}.cwasm", self.engine_key()));
+        if path.is_file() {
+            // SAFETY: the file was written by `precompile_component` of an
+            // engine with the same compatibility hash (it is in the name),
+            // into the user's own cache directory.
+            if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+                return Ok(component);
+            }
+            tracing::warn!(path = %path.display(), "ignoring an unreadable compiled-module cache entry");
+        }
+        let compiled = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(|e| LoadError::Invalid {
+                name: name.to_string(),
+                message: format!("{e:#}"),
+            })?;
+        let cache_err = |source| LoadError::Cache {
+            path: dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&dir).map_err(cache_err)?;
+        write_atomically(&path, &compiled).map_err(cache_err)?;
+        // SAFETY: produced just now by this engine.
+        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| LoadError::Invalid {
+            name: name.to_string(),
+            message: format!("{e:#}"),
+        })
+    }
+
+    /// What makes compiled code compatible: the wasmtime version and the
+    /// engine settings.
+    fn engine_key(&self) -> String {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        format!("{:016x}", h.finish())
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

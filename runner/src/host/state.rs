@@ -1,0 +1,179 @@
+//! What one component instance's store holds: its WASI context (which
+//! grants nothing), its limits, and what the runner knows about the call
+//! in progress.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::CapError;
+use crate::model::kinds::Kinds;
+
+/// The lifecycle step a component is in; capabilities check it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Creating the instance from its attributes.
+    Create,
+    Configure,
+    Verify,
+    Update,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Create => "create",
+            Phase::Configure => "configure",
+            Phase::Verify => "verify",
+            Phase::Update => "update",
+        }
+    }
+}
+
+/// The host and environment a component is deployed in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub name: String,
+    pub fqdn: String,
+    pub data: Value,
+    pub environment: String,
+}
+
+/// Answers `model.require` during configure.
+pub trait RequireAnswers: Send + Sync {
+    /// The values provided under `key` (only on this host when `host_only`),
+    /// or `None` if a replayed configure asks something it did not ask
+    /// before.
+    fn answer(&self, key: &str, host_only: bool) -> Option<Vec<Value>>;
+}
+
+/// A `require` call and the values it received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequireRecord {
+    pub key: String,
+    pub host_only: bool,
+    pub strict: bool,
+    pub reverse: bool,
+    pub values: Vec<Value>,
+}
+
+/// A sub-component declared by `model.add`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Added {
+    pub kind: String,
+    pub name: String,
+    /// Checked against the kind's spec, defaults filled in.
+    pub attributes: Value,
+}
+
+/// Everything a configure call declared.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigureRecord {
+    pub added: Vec<Added>,
+    pub provided: Vec<(String, Value)>,
+    pub required: Vec<RequireRecord>,
+    /// Errors the runner saw in capability calls (reported even if the
+    /// component swallows them).
+    pub errors: Vec<String>,
+    /// The first strict `require` that found nothing.
+    pub unsatisfied: Option<String>,
+}
+
+/// A file change reported through `log.diff`.
+#[derive(Debug, Clone)]
+pub struct FileDiff {
+    pub path: String,
+    pub old: Vec<u8>,
+    pub new: Vec<u8>,
+}
+
+/// Levels of `log.log`, as the runner keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// How much a component may log in one call before it is stopped.
+pub const LOG_LIMIT_BYTES: usize = 1 << 20;
+
+/// The component-specific part of the store.
+pub struct CallCtx {
+    pub phase: Phase,
+    pub host: Arc<HostInfo>,
+    /// `root > kind('name') > ...`, for messages.
+    pub path: String,
+    /// The root's working directory on the target; relative paths resolve here.
+    pub workdir: PathBuf,
+    /// The folder `assets.read` reads from.
+    pub assets: Option<Arc<PathBuf>>,
+    pub answers: Arc<dyn RequireAnswers>,
+    pub record: ConfigureRecord,
+    /// Whether any sub-component changed (for `model.changed`).
+    pub children_changed: bool,
+    pub diffs: Vec<FileDiff>,
+    pub logs: Vec<(Level, String)>,
+    pub logged_bytes: usize,
+    /// Time spent in capability calls (such as commands) during the
+    /// current lifecycle call; it does not count against the deadline.
+    pub host_time: Duration,
+    pub call_started: Instant,
+    pub timeout: Duration,
+    pub timed_out: bool,
+}
+
+impl CallCtx {
+    /// Refuses a capability outside the lifecycle steps that may use it.
+    pub fn allow(&self, what: &str, phases: &[Phase]) -> Result<(), CapError> {
+        if phases.contains(&self.phase) {
+            Ok(())
+        } else {
+            let allowed: Vec<&str> = phases.iter().map(|p| p.name()).collect();
+            Err(CapError::wrong_phase(format!(
+                "{what} is not allowed during {} (only during {}): configure must be a pure function of the attributes, and verify only reads",
+                self.phase.name(),
+                allowed.join(" and ")
+            )))
+        }
+    }
+
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        let p = std::path::Path::new(path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.workdir.join(p)
+        }
+    }
+}
+
+/// The data of one component's store.
+pub struct StoreData {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limits: StoreLimits,
+    /// The linear-memory limit in `limits`, for messages.
+    pub memory_limit: usize,
+    pub stderr: MemoryOutputPipe,
+    pub kinds: Arc<Kinds>,
+    pub call: CallCtx,
+}
+
+impl WasiView for StoreData {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

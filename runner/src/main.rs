@@ -1,0 +1,15 @@
+//! batou-run: deploys software with sandboxed WebAssembly components.
+
+mod agent;
+mod cli;
+mod config;
+mod controller;
+mod diagnostic;
+mod host;
+mod model;
+mod modules;
+mod output;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

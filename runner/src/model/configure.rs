@@ -1,0 +1,207 @@
+//! Running configure for one root and its sub-components.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::plan::{Limits, Node};
+use crate::host::state::{CallCtx, HostInfo, Phase, RequireAnswers};
+use crate::host::{ComponentError, LiveComponent, Runtime};
+use crate::modules::Modules;
+
+/// Why configuring a root did not produce a tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigureFailure {
+    /// A strict `require` found no value yet; the resolver retries later.
+    /// What was provided before that still counts, as in batou, so that
+    /// two roots requiring each other's values are found as a cycle.
+    Unsatisfied {
+        path: String,
+        key: String,
+        provided: Vec<(String, Value)>,
+    },
+    /// Anything else: the root is not retried.
+    Failed { path: String, message: String },
+}
+
+/// A component to configure.
+pub struct Spec<'a> {
+    pub host: &'a Arc<HostInfo>,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub path: String,
+    pub attributes: &'a Value,
+    pub workdir: &'a PathBuf,
+    pub assets: Option<PathBuf>,
+}
+
+pub struct Configurator<'a> {
+    pub runtime: &'a Runtime,
+    pub modules: &'a Modules,
+    pub limits: Limits,
+}
+
+impl Configurator<'_> {
+    /// A store context for a component about to be created.
+    pub fn call_ctx(&self, spec: &Spec<'_>, answers: Arc<dyn RequireAnswers>) -> CallCtx {
+        CallCtx {
+            phase: Phase::Create,
+            host: spec.host.clone(),
+            path: spec.path.clone(),
+            workdir: spec.workdir.clone(),
+            assets: spec.assets.clone().map(Arc::new),
+            answers,
+            record: Default::default(),
+            children_changed: false,
+            diffs: Vec::new(),
+            logs: Vec::new(),
+            logged_bytes: 0,
+            host_time: Duration::ZERO,
+            call_started: Instant::now(),
+            timeout: self.limits.timeout(),
+            timed_out: false,
+        }
+    }
+
+    /// Creates the component and runs its configure (not its children's).
+    pub fn create_and_configure(
+        &self,
+        spec: &Spec<'_>,
+        answers: Arc<dyn RequireAnswers>,
+    ) -> Result<LiveComponent, ConfigureFailure> {
+        let failed = |message: String| ConfigureFailure::Failed {
+            path: spec.path.clone(),
+            message,
+        };
+        let module = self
+            .modules
+            .module_of(spec.kind)
+            .ok_or_else(|| failed(format!("unknown component kind `{}`", spec.kind)))?;
+        let call = self.call_ctx(spec, answers);
+        let mut live = LiveComponent::create(
+            self.runtime,
+            module,
+            self.modules.kinds.clone(),
+            call,
+            self.limits.memory,
+            spec.kind,
+            spec.attributes,
+        )
+        .map_err(|e| failed(format!("create: {e}")))?;
+        let result = live.configure();
+        let record = &live.ctx().record;
+        if let Some(key) = &record.unsatisfied {
+            let provided = record.provided.clone();
+            return Err(ConfigureFailure::Unsatisfied {
+                path: spec.path.clone(),
+                key: key.clone(),
+                provided,
+            });
+        }
+        match result {
+            Err(e @ ComponentError::Returned(_)) | Err(e @ ComponentError::Trapped(_)) => {
+                let mut message = format!("configure: {e}");
+                let extras: Vec<&String> = record
+                    .errors
+                    .iter()
+                    .filter(|m| !message.contains(m.as_str()))
+                    .collect();
+                for extra in extras {
+                    message.push_str(&format!("\n  also: {extra}"));
+                }
+                Err(failed(message))
+            }
+            Ok(()) if !record.errors.is_empty() => {
+                Err(failed(format!("configure: {}", record.errors.join("; "))))
+            }
+            Ok(()) => Ok(live),
+        }
+    }
+
+    /// Configures a component and, depth first, every sub-component it adds.
+    pub fn configure_tree(
+        &self,
+        spec: &Spec<'_>,
+        answers: &Arc<dyn RequireAnswers>,
+    ) -> Result<Node, ConfigureFailure> {
+        let mut before = Vec::new();
+        self.configure_subtree(spec, answers, &mut before)
+    }
+
+    /// `provided_before` collects the values provided by components
+    /// configured so far, for an `Unsatisfied` failure further on.
+    fn configure_subtree(
+        &self,
+        spec: &Spec<'_>,
+        answers: &Arc<dyn RequireAnswers>,
+        provided_before: &mut Vec<(String, Value)>,
+    ) -> Result<Node, ConfigureFailure> {
+        let mut live = self
+            .create_and_configure(spec, answers.clone())
+            .map_err(|failure| match failure {
+                ConfigureFailure::Unsatisfied {
+                    path,
+                    key,
+                    provided,
+                } => {
+                    let mut all = std::mem::take(provided_before);
+                    all.extend(provided);
+                    ConfigureFailure::Unsatisfied {
+                        path,
+                        key,
+                        provided: all,
+                    }
+                }
+                other => other,
+            })?;
+        let record = std::mem::take(&mut live.ctx().record);
+        drop(live);
+        let module = self
+            .modules
+            .module_of(spec.kind)
+            .expect("checked when created");
+        let mut node = Node {
+            kind: spec.kind.to_string(),
+            name: spec.name.to_string(),
+            path: spec.path.clone(),
+            module: module.hash.clone(),
+            attributes: spec.attributes.clone(),
+            assets: spec.assets.clone(),
+            required: record.required,
+            provided: record.provided,
+            children: Vec::with_capacity(record.added.len()),
+        };
+        provided_before.extend(node.provided.iter().cloned());
+        for added in &record.added {
+            let child = Spec {
+                host: spec.host,
+                kind: &added.kind,
+                name: &added.name,
+                path: format!("{} > {}", spec.path, sub_label(&added.kind, &added.name)),
+                attributes: &added.attributes,
+                workdir: spec.workdir,
+                assets: self.child_assets(&added.kind, &spec.assets),
+            };
+            node.children
+                .push(self.configure_subtree(&child, answers, provided_before)?);
+        }
+        Ok(node)
+    }
+
+    /// A sub-component of a deployment's own kind reads its own module's
+    /// assets; one of a standard kind reads its parent's (as a `file` with
+    /// `source` reads the template shipped with the component that added it).
+    pub fn child_assets(&self, kind: &str, parent: &Option<PathBuf>) -> Option<PathBuf> {
+        self.modules
+            .module_of(kind)
+            .and_then(|m| m.assets.clone())
+            .or_else(|| parent.clone())
+    }
+}
+
+/// How a sub-component appears in a component path.
+pub fn sub_label(kind: &str, name: &str) -> String {
+    format!("{kind}('{name}')")
+}

@@ -1,0 +1,7 @@
+//! The deployment model: kinds and attributes, configure to a fixpoint
+//! (the resolver), and the plan the agent executes.
+
+pub mod configure;
+pub mod kinds;
+pub mod plan;
+pub mod resolver;

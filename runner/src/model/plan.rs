@@ -1,0 +1,98 @@
+//! The plan: everything the agent needs to deploy a host, serialisable,
+//! so that configure runs once on the controller for the whole model.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::host::state::{HostInfo, RequireRecord};
+
+/// One configured component and its sub-components.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub kind: String,
+    pub name: String,
+    /// `root > kind('name') > ...`, for messages.
+    pub path: String,
+    /// sha256 of the module that exports the kind.
+    pub module: String,
+    /// Checked attributes, defaults filled in.
+    pub attributes: Value,
+    /// Where `assets.read` reads from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assets: Option<PathBuf>,
+    /// The `require` calls of configure and their answers, in order.
+    pub required: Vec<RequireRecord>,
+    /// The `provide` calls of configure, in order.
+    pub provided: Vec<(String, Value)>,
+    pub children: Vec<Node>,
+}
+
+impl Node {
+    /// Pre-order walk over the tree.
+    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Node)) {
+        f(self);
+        for child in &self.children {
+            child.walk(f);
+        }
+    }
+
+    /// Every value provided anywhere in the tree.
+    pub fn all_provided(&self) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        self.walk(&mut |n| out.extend(n.provided.iter().cloned()));
+        out
+    }
+
+    /// Every require of the tree.
+    pub fn all_required(&self) -> Vec<&RequireRecord> {
+        let mut out = Vec::new();
+        self.walk(&mut |n| out.extend(n.required.iter()));
+        out
+    }
+
+    pub fn count(&self) -> usize {
+        let mut n = 0;
+        self.walk(&mut |_| n += 1);
+        n
+    }
+}
+
+/// A root component on a host, in deploy order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RootPlan {
+    pub name: String,
+    /// `work/<root>` on the target.
+    pub workdir: PathBuf,
+    pub node: Node,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostPlan {
+    pub host: HostInfo,
+    pub roots: Vec<RootPlan>,
+}
+
+/// The whole environment, configured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub environment: String,
+    pub hosts: Vec<HostPlan>,
+    pub limits: Limits,
+}
+
+/// Limits of every component instance.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Limits {
+    /// Wasm execution time of one lifecycle call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Linear memory of one instance, in bytes.
+    pub memory: usize,
+}
+
+impl Limits {
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms)
+    }
+}

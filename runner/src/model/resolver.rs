@@ -1,0 +1,536 @@
+//! batou's resolver: configure roots until every `require` has its
+//! values and no provided value changes any more (a fixpoint), then order
+//! the roots so providers deploy before the components that require them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::configure::ConfigureFailure;
+use super::plan::Node;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::host::state::RequireAnswers;
+
+/// A root component on a host.
+#[derive(Debug, Clone)]
+pub struct RootId {
+    pub host: String,
+    pub name: String,
+}
+
+impl RootId {
+    fn label(&self) -> String {
+        format!("{}:{}", self.host, self.name)
+    }
+}
+
+/// Configures one root given the values provided so far.
+pub trait ConfigureRoot {
+    fn configure(
+        &mut self,
+        root: usize,
+        answers: Arc<dyn RequireAnswers>,
+    ) -> Result<Node, ConfigureFailure>;
+}
+
+/// Values provided by each root, by key.
+type Provided = BTreeMap<String, Vec<(usize, String, Value)>>;
+
+/// The provided values as one root sees them.
+struct Snapshot {
+    host: String,
+    provided: Arc<Provided>,
+}
+
+impl RequireAnswers for Snapshot {
+    fn answer(&self, key: &str, host_only: bool) -> Option<Vec<Value>> {
+        let values = self
+            .provided
+            .get(key)
+            .map(|v| v.as_slice())
+            .unwrap_or_default();
+        Some(
+            values
+                .iter()
+                .filter(|(_, host, _)| !host_only || *host == self.host)
+                .map(|(_, _, v)| v.clone())
+                .collect(),
+        )
+    }
+}
+
+/// Configures every root to a fixpoint and returns them in deploy order.
+/// Every problem found is reported, not just the first.
+pub fn resolve(
+    roots: &[RootId],
+    configurer: &mut impl ConfigureRoot,
+) -> Result<Vec<(usize, Node)>, Diagnostics> {
+    let n = roots.len();
+    let mut errors = Diagnostics::default();
+    let mut nodes: Vec<Option<Node>> = vec![None; n];
+    let mut provided: Arc<Provided> = Arc::new(BTreeMap::new());
+    let mut pending: BTreeSet<usize> = (0..n).collect();
+    let mut unsatisfied: BTreeMap<usize, (String, String)> = BTreeMap::new();
+    let max_rounds = n + 10;
+    let mut round = 0;
+
+    while !pending.is_empty() {
+        round += 1;
+        if round > max_rounds {
+            let names: Vec<String> = pending.iter().map(|&r| roots[r].label()).collect();
+            errors.push(
+                Diagnostic::new(format!(
+                    "configure does not converge: the values provided by {} keep changing after {max_rounds} rounds",
+                    names.join(", ")
+                ))
+                .hint("a provided value must not depend on itself through require; break the loop"),
+            );
+            break;
+        }
+        let mut progress = false;
+        for r in pending.clone() {
+            let answers = Arc::new(Snapshot {
+                host: roots[r].host.clone(),
+                provided: provided.clone(),
+            });
+            match configurer.configure(r, answers) {
+                Ok(node) => {
+                    pending.remove(&r);
+                    unsatisfied.remove(&r);
+                    progress = true;
+                    let changed = set_provided(&mut provided, roots, r, node.all_provided());
+                    nodes[r] = Some(node);
+                    requeue_dependants(&nodes, r, &changed, &mut pending);
+                }
+                Err(ConfigureFailure::Unsatisfied {
+                    path,
+                    key,
+                    provided: partial,
+                }) => {
+                    unsatisfied.insert(r, (path, key));
+                    let changed = set_provided(&mut provided, roots, r, partial);
+                    progress |= !changed.is_empty();
+                    requeue_dependants(&nodes, r, &changed, &mut pending);
+                }
+                Err(ConfigureFailure::Failed { path, message }) => {
+                    pending.remove(&r);
+                    nodes[r] = None;
+                    errors.push(
+                        Diagnostic::new(message)
+                            .on_host(roots[r].host.clone())
+                            .in_component(path),
+                    );
+                }
+            }
+        }
+        if !progress {
+            break;
+        }
+    }
+
+    for (r, (path, key)) in &unsatisfied {
+        errors.push(
+            Diagnostic::new(format!("requires `{key}`, but no component provides it"))
+                .on_host(roots[*r].host.clone())
+                .in_component(path.clone())
+                .hint(format!(
+                    "add a component that provides `{key}`, or require it with strict = false"
+                )),
+        );
+    }
+
+    // A provided value nobody asks for is most likely a typo in a key.
+    let required_keys: BTreeSet<String> = nodes
+        .iter()
+        .flatten()
+        .flat_map(|n| n.all_required().into_iter().map(|q| q.key.clone()))
+        .chain(unsatisfied.values().map(|(_, k)| k.clone()))
+        .collect();
+    for (key, providers) in provided.iter() {
+        if !required_keys.contains(key) {
+            for (p, host, _) in providers {
+                errors.push(
+                    Diagnostic::new(format!("provides `{key}`, but no component requires it"))
+                        .on_host(host.clone())
+                        .in_component(roots[*p].name.clone())
+                        .hint(format!("remove the provide, or require `{key}` where it is needed (check the spelling)")),
+                );
+            }
+        }
+    }
+
+    // Providers deploy before the components that require their values
+    // (after them, for a `reverse` require).
+    let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for (s, node) in nodes.iter().enumerate() {
+        let Some(node) = node else { continue };
+        for q in node.all_required() {
+            for (p, host, _) in provided
+                .get(&q.key)
+                .map(|v| v.as_slice())
+                .unwrap_or_default()
+            {
+                if *p == s || (q.host_only && *host != roots[s].host) {
+                    continue;
+                }
+                edges.insert(if q.reverse { (s, *p) } else { (*p, s) });
+            }
+        }
+    }
+    let order = match topological_order(n, &edges) {
+        Ok(order) => order,
+        Err(cycle) => {
+            let names: Vec<String> = cycle.iter().map(|&r| roots[r].label()).collect();
+            errors.push(
+                Diagnostic::new(format!("dependency cycle: {}", names.join(" > ")))
+                    .hint("each arrow is a provided value required by the next root; use reverse = true on one require, or move the value"),
+            );
+            (0..n).collect()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|r| nodes[r].take().map(|node| (r, node)))
+        .collect())
+}
+
+/// Replaces the values root `r` provides; returns the keys whose values
+/// changed.
+fn set_provided(
+    provided: &mut Arc<Provided>,
+    roots: &[RootId],
+    r: usize,
+    new: Vec<(String, Value)>,
+) -> BTreeSet<String> {
+    let old: Vec<(String, Value)> = provided
+        .iter()
+        .flat_map(|(k, vs)| {
+            vs.iter()
+                .filter(|(p, _, _)| *p == r)
+                .map(move |(_, _, v)| (k.clone(), v.clone()))
+        })
+        .collect();
+    let mut sorted_new = new.clone();
+    sorted_new.sort_by(|a, b| a.0.cmp(&b.0));
+    if sorted_new == old {
+        return BTreeSet::new();
+    }
+    let changed: BTreeSet<String> = old
+        .iter()
+        .chain(new.iter())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let map = Arc::make_mut(provided);
+    for values in map.values_mut() {
+        values.retain(|(p, _, _)| *p != r);
+    }
+    for (key, value) in new {
+        let values = map.entry(key).or_default();
+        values.push((r, roots[r].host.clone(), value));
+        values.sort_by_key(|(p, _, _)| *p);
+    }
+    map.retain(|_, v| !v.is_empty());
+    changed
+}
+
+/// Whoever required a changed key must configure again.
+fn requeue_dependants(
+    nodes: &[Option<Node>],
+    r: usize,
+    changed: &BTreeSet<String>,
+    pending: &mut BTreeSet<usize>,
+) {
+    if changed.is_empty() {
+        return;
+    }
+    for (s, node) in nodes.iter().enumerate() {
+        if s != r
+            && node
+                .as_ref()
+                .is_some_and(|nd| nd.all_required().iter().any(|q| changed.contains(&q.key)))
+        {
+            pending.insert(s);
+        }
+    }
+}
+
+/// Kahn's algorithm, preferring the environment's order among ready
+/// roots. On a cycle, returns one cycle's roots (first repeated at the end).
+fn topological_order(n: usize, edges: &BTreeSet<(usize, usize)>) -> Result<Vec<usize>, Vec<usize>> {
+    let mut indegree = vec![0; n];
+    for &(_, to) in edges {
+        indegree[to] += 1;
+    }
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&r| indegree[r] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(r) = ready.pop_first() {
+        order.push(r);
+        for &(from, to) in edges.range((r, 0)..(r + 1, 0)) {
+            debug_assert_eq!(from, r);
+            indegree[to] -= 1;
+            if indegree[to] == 0 {
+                ready.insert(to);
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    // Walk backwards along edges among the leftovers until a root repeats.
+    let left: BTreeSet<usize> = (0..n).filter(|r| indegree[*r] > 0).collect();
+    let mut path = vec![*left.first().expect("leftovers exist")];
+    loop {
+        let current = *path.last().expect("non-empty");
+        let prev = edges
+            .iter()
+            .find(|(from, to)| *to == current && left.contains(from))
+            .map(|(from, _)| *from)
+            .expect("a leftover has a leftover predecessor");
+        if let Some(pos) = path.iter().position(|&r| r == prev) {
+            let mut cycle: Vec<usize> = path[pos..].to_vec();
+            cycle.reverse();
+            cycle.push(cycle[0]);
+            return Err(cycle);
+        }
+        path.push(prev);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::state::RequireRecord;
+    use serde_json::json;
+
+    /// A root that provides fixed values (or values derived from what it
+    /// requires) and requires keys, like the `graph` test fixture.
+    #[derive(Clone, Default)]
+    struct Fake {
+        provides: Vec<(&'static str, Value)>,
+        requires: Vec<(&'static str, bool /*strict*/, bool /*reverse*/)>,
+        /// Provide `key` = 1 + the sum of what `from` gave.
+        counter: Option<(&'static str, &'static str)>,
+    }
+
+    struct Fakes(Vec<Fake>, usize);
+
+    impl ConfigureRoot for Fakes {
+        fn configure(
+            &mut self,
+            root: usize,
+            answers: Arc<dyn RequireAnswers>,
+        ) -> Result<Node, ConfigureFailure> {
+            self.1 += 1;
+            let fake = &self.0[root];
+            let mut required = Vec::new();
+            for (key, strict, reverse) in &fake.requires {
+                let values = answers.answer(key, false).unwrap();
+                if *strict && values.is_empty() {
+                    // Like batou, values provided before the failing require count.
+                    let provided = fake
+                        .provides
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.clone()))
+                        .collect();
+                    return Err(ConfigureFailure::Unsatisfied {
+                        path: format!("r{root}"),
+                        key: key.to_string(),
+                        provided,
+                    });
+                }
+                required.push(RequireRecord {
+                    key: key.to_string(),
+                    host_only: false,
+                    strict: *strict,
+                    reverse: *reverse,
+                    values,
+                });
+            }
+            let mut provided: Vec<(String, Value)> = fake
+                .provides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect();
+            if let Some((key, from)) = fake.counter {
+                let sum: i64 = required
+                    .iter()
+                    .filter(|q| q.key == from)
+                    .flat_map(|q| q.values.iter())
+                    .map(|v| v.as_i64().unwrap())
+                    .sum();
+                provided.push((key.to_string(), json!(sum + 1)));
+            }
+            Ok(Node {
+                kind: "node".into(),
+                name: format!("r{root}"),
+                path: format!("r{root}"),
+                module: String::new(),
+                attributes: json!({}),
+                assets: None,
+                required,
+                provided,
+                children: vec![],
+            })
+        }
+    }
+
+    fn ids(n: usize) -> Vec<RootId> {
+        (0..n)
+            .map(|i| RootId {
+                host: "h".into(),
+                name: format!("r{i}"),
+            })
+            .collect()
+    }
+
+    fn order(fakes: Vec<Fake>) -> Result<Vec<usize>, String> {
+        let n = fakes.len();
+        resolve(&ids(n), &mut Fakes(fakes, 0))
+            .map(|v| v.into_iter().map(|(r, _)| r).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn providers_deploy_first_and_late_values_are_resolved() {
+        // r0 requires what r1 provides: r0 is unsatisfied in round one.
+        let fakes = vec![
+            Fake {
+                requires: vec![("db", true, false)],
+                ..Default::default()
+            },
+            Fake {
+                provides: vec![("db", json!("pg"))],
+                ..Default::default()
+            },
+        ];
+        assert_eq!(order(fakes).unwrap(), [1, 0]);
+    }
+
+    #[test]
+    fn reverse_require_deploys_the_requirer_first() {
+        let fakes = vec![
+            Fake {
+                provides: vec![("x", json!(1))],
+                ..Default::default()
+            },
+            Fake {
+                requires: vec![("x", true, true)],
+                ..Default::default()
+            },
+        ];
+        assert_eq!(order(fakes).unwrap(), [1, 0]);
+    }
+
+    #[test]
+    fn dependants_are_reconfigured_until_a_fixpoint() {
+        // r0 provides a value derived from r1's, which r1 gives only after r0 ran.
+        let fakes = vec![
+            Fake {
+                requires: vec![("b", false, false)],
+                counter: Some(("a", "b")),
+                ..Default::default()
+            },
+            Fake {
+                provides: vec![("b", json!(41))],
+                requires: vec![("a", true, true)],
+                ..Default::default()
+            },
+        ];
+        let mut f = Fakes(fakes, 0);
+        let result = resolve(&ids(2), &mut f).unwrap();
+        let r0 = &result.iter().find(|(r, _)| *r == 0).unwrap().1;
+        assert_eq!(r0.provided, vec![("a".to_string(), json!(42))]);
+        assert!(
+            f.1 >= 3,
+            "r0 must have been configured again, configures: {}",
+            f.1
+        );
+    }
+
+    #[test]
+    fn cycle_is_reported_with_its_path() {
+        let fakes = vec![
+            Fake {
+                provides: vec![("a", json!(1))],
+                requires: vec![("b", false, false)],
+                ..Default::default()
+            },
+            Fake {
+                provides: vec![("b", json!(1))],
+                requires: vec![("a", false, false)],
+                ..Default::default()
+            },
+        ];
+        let err = order(fakes).unwrap_err();
+        assert!(
+            err.contains("dependency cycle: h:r0 > h:r1 > h:r0")
+                || err.contains("dependency cycle: h:r1 > h:r0 > h:r1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn strict_requires_of_each_other_are_a_cycle_not_unsatisfied() {
+        let fakes = vec![
+            Fake {
+                provides: vec![("a", json!(1))],
+                requires: vec![("b", true, false)],
+                ..Default::default()
+            },
+            Fake {
+                provides: vec![("b", json!(1))],
+                requires: vec![("a", true, false)],
+                ..Default::default()
+            },
+        ];
+        let err = order(fakes).unwrap_err();
+        assert!(err.contains("dependency cycle"), "{err}");
+        assert!(!err.contains("no component provides"), "{err}");
+    }
+
+    #[test]
+    fn unsatisfied_and_unused_are_reported_together() {
+        let fakes = vec![
+            Fake {
+                requires: vec![("missing", true, false)],
+                ..Default::default()
+            },
+            Fake {
+                provides: vec![("orphan", json!(1))],
+                ..Default::default()
+            },
+        ];
+        let err = order(fakes).unwrap_err();
+        assert!(
+            err.contains("h: r0: requires `missing`, but no component provides it"),
+            "{err}"
+        );
+        assert!(
+            err.contains("h: r1: provides `orphan`, but no component requires it"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn non_converging_values_are_an_error() {
+        // Each provides 1 + what the other provides: it never settles.
+        let fakes = vec![
+            Fake {
+                requires: vec![("b", false, false)],
+                counter: Some(("a", "b")),
+                ..Default::default()
+            },
+            Fake {
+                requires: vec![("a", false, true)],
+                counter: Some(("b", "a")),
+                ..Default::default()
+            },
+        ];
+        let err = order(fakes).unwrap_err();
+        assert!(err.contains("does not converge"), "{err}");
+    }
+}

@@ -1,0 +1,137 @@
+//! Where a deployment's modules come from: the standard library inside the
+//! runner, and the deployment's own `components/<name>/` folders.
+
+mod build;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::host::{LoadedModule, Runtime};
+use crate::model::kinds::Kinds;
+
+mod stdlib {
+    include!(concat!(env!("OUT_DIR"), "/stdlib.rs"));
+}
+
+/// Every module a deployment uses, and the kinds they export.
+pub struct Modules {
+    pub loaded: Vec<LoadedModule>,
+    pub kinds: Arc<Kinds>,
+}
+
+impl Modules {
+    pub fn module_of(&self, kind: &str) -> Option<&LoadedModule> {
+        self.kinds.get(kind).map(|k| &self.loaded[k.module])
+    }
+}
+
+/// A deployment's own component folder that holds a module.
+struct OwnModule {
+    name: String,
+    dir: PathBuf,
+    source: OwnSource,
+}
+
+enum OwnSource {
+    Crate,
+    Prebuilt(PathBuf),
+}
+
+/// Loads the standard library and the deployment's own components
+/// (building those that are Rust crates when their sources changed).
+pub fn load(
+    runtime: &Runtime,
+    deployment: &Path,
+    cache_dir: &Path,
+) -> Result<Modules, Diagnostics> {
+    let mut errors = Diagnostics::default();
+    let mut inputs: Vec<(String, Vec<u8>, Option<PathBuf>)> = stdlib::STDLIB
+        .iter()
+        .map(|&(name, bytes)| {
+            (
+                format!("standard library module `{name}`"),
+                bytes.to_vec(),
+                None,
+            )
+        })
+        .collect();
+    for own in own_modules(deployment) {
+        let shown = format!("components/{}", own.name);
+        let wasm = match &own.source {
+            OwnSource::Prebuilt(path) => std::fs::read(path).map_err(|e| {
+                Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown.clone())
+            }),
+            OwnSource::Crate => build::build_crate(&own.name, &own.dir, cache_dir)
+                .map_err(|e| e.at(shown.clone()))
+                .and_then(|path| {
+                    std::fs::read(&path).map_err(|e| {
+                        Diagnostic::new(format!("cannot read {}: {e}", path.display()))
+                            .at(shown.clone())
+                    })
+                }),
+        };
+        match wasm {
+            Ok(bytes) => inputs.push((shown, bytes, Some(own.dir))),
+            Err(d) => errors.push(d),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut loaded = Vec::new();
+    let mut kinds = Kinds::default();
+    for (name, bytes, assets) in inputs {
+        match runtime.load(&name, &bytes, assets) {
+            Ok((module, specs)) => {
+                let index = loaded.len();
+                let names: Vec<String> = loaded
+                    .iter()
+                    .map(|m: &LoadedModule| m.name.clone())
+                    .collect();
+                if let Err(msg) = kinds.register(index, &name, specs, |i| names[i].clone()) {
+                    errors.push(Diagnostic::new(msg));
+                }
+                loaded.push(module);
+            }
+            Err(e) => errors.push(Diagnostic::new(e.to_string()).hint(
+                "rebuild it against the batou:deploy@0.1.0 contract (wit/) for wasm32-wasip2",
+            )),
+        }
+    }
+    errors.into_result(Modules {
+        loaded,
+        kinds: Arc::new(kinds),
+    })
+}
+
+fn own_modules(deployment: &Path) -> Vec<OwnModule> {
+    let mut found: Vec<OwnModule> = std::fs::read_dir(deployment.join("components"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let dir = e.path();
+            let prebuilt = dir.join(format!("{name}.wasm"));
+            let source = if dir.join("Cargo.toml").is_file() {
+                OwnSource::Crate
+            } else if prebuilt.is_file() {
+                OwnSource::Prebuilt(prebuilt)
+            } else {
+                // A folder of assets only, for a root of a standard kind.
+                return None;
+            };
+            Some(OwnModule { name, dir, source })
+        })
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found
+}
+
+/// The folder holding a root's assets when its kind is not its own module.
+pub fn root_assets(deployment: &Path, root: &str) -> Option<PathBuf> {
+    let dir = deployment.join("components").join(root);
+    dir.is_dir().then_some(dir)
+}
