@@ -1,0 +1,170 @@
+//! A throwaway deployment directory and the real `batou-run` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+pub struct Deployment {
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// The outcome of one `batou-run` run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Lines naming a changed component (`host: path`).
+    pub fn changed(&self) -> Vec<&str> {
+        self.stdout
+            .lines()
+            .filter(|l| {
+                !l.starts_with(' ')
+                    && l.contains(": ")
+                    && !l.starts_with("Deployed")
+                    && !l.starts_with("Predicted")
+            })
+            .collect()
+    }
+
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "batou-run failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl Deployment {
+    /// An empty deployment with one environment `dev` written from `toml`.
+    pub fn new(env_toml: &str) -> Deployment {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let d = Deployment {
+            dir: temp.path().to_path_buf(),
+            _temp: Some(temp),
+        };
+        d.write("environments/dev.toml", env_toml);
+        d
+    }
+
+    /// An existing deployment directory (which the caller cleans up).
+    pub fn at(dir: PathBuf) -> Deployment {
+        Deployment { dir, _temp: None }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn work(&self, rel: &str) -> PathBuf {
+        self.path().join("work").join(rel)
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        let p = self.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    /// Installs a prebuilt fixture module as the deployment's own
+    /// component `name`.
+    pub fn own_module(&self, name: &str, wasm: &str) {
+        let dir = self.path().join("components").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(wasm, dir.join(format!("{name}.wasm"))).unwrap();
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_batou-run"))
+            .args(args)
+            .arg("--deployment")
+            .arg(self.path())
+            .env("BATOU_RUN_CACHE", cache_dir())
+            .output()
+            .expect("run batou-run");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn deploy(&self) -> Run {
+        self.run(&["deploy", "dev"])
+    }
+
+    pub fn predict(&self) -> Run {
+        self.run(&["deploy", "dev", "--predict"])
+    }
+
+    /// Every file under the deployment's work/ with its modification time.
+    pub fn snapshot(&self) -> Vec<(PathBuf, SystemTime, Vec<u8>)> {
+        let mut out = Vec::new();
+        walk(&self.path().join("work"), &mut out);
+        out.sort();
+        out
+    }
+
+    /// `text` with the deployment's path replaced, for golden files.
+    pub fn normalise(&self, text: &str) -> String {
+        let real = self.path().canonicalize().unwrap();
+        text.replace(&real.display().to_string(), "$DEPLOYMENT")
+            .replace(&self.path().display().to_string(), "$DEPLOYMENT")
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, SystemTime, Vec<u8>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        if meta.is_dir() {
+            walk(&p, out);
+        }
+        let content = if meta.is_file() {
+            std::fs::read(&p).unwrap()
+        } else {
+            Vec::new()
+        };
+        out.push((p, meta.modified().unwrap(), content));
+    }
+}
+
+/// Compiled modules are shared by all tests (the cache is safe for
+/// concurrent use), so each module compiles once per test run.
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("batou-run-cache")
+}
+
+/// Compares `actual` with tests/golden/`name`; `BATOU_BLESS=1` rewrites it.
+#[track_caller]
+pub fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/golden")
+        .join(name);
+    if std::env::var_os("BATOU_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no golden file {}; run with BATOU_BLESS=1 to create it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        actual,
+        expected,
+        "output differs from {} (BATOU_BLESS=1 to accept)",
+        path.display()
+    );
+}

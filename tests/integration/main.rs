@@ -1,0 +1,18 @@
+//! batou-run's integration tests: real `.wasm` components built from
+//! source, deployed by the real binary into temporary directories.
+
+#![deny(dead_code)]
+
+mod harness;
+
+mod deploy;
+mod errors;
+mod faults;
+mod resolver;
+mod stdlib;
+
+/// One constant per guest fixture in tests/fixtures; a fixture no test
+/// uses is a compile error (dead code).
+mod fixtures {
+    include!(concat!(env!("OUT_DIR"), "/fixtures.rs"));
+}

@@ -1,0 +1,174 @@
+//! The standard library's other kinds: directory, symlink, mode, purge, command.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::harness::Deployment;
+
+#[test]
+fn directory_symlink_and_purge_converge() {
+    let d = Deployment::new(
+        r#"
+[hosts.localhost]
+components = ["data", "current", "cleanup"]
+
+[components.data]
+kind = "directory"
+path = "releases/v1"
+leading = true
+mode = "rwxr-x---"
+
+[components.current]
+kind = "symlink"
+path = "current"
+target = "releases/v1"
+
+[components.cleanup]
+kind = "purge"
+pattern = "*.tmp"
+"#,
+    );
+    std::fs::create_dir_all(d.work("cleanup")).unwrap();
+    std::fs::write(d.work("cleanup/a.tmp"), "x").unwrap();
+    std::fs::write(d.work("cleanup/keep.txt"), "x").unwrap();
+    d.deploy().ok();
+    assert!(d.work("data/releases/v1").is_dir());
+    assert_eq!(
+        std::fs::metadata(d.work("data/releases/v1"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o750
+    );
+    assert_eq!(
+        std::fs::read_link(d.work("current/current"))
+            .unwrap()
+            .to_str(),
+        Some("releases/v1")
+    );
+    assert!(!d.work("cleanup/a.tmp").exists());
+    assert!(d.work("cleanup/keep.txt").exists());
+    let again = d.deploy().ok();
+    assert!(again.changed().is_empty(), "{}", again.stdout);
+}
+
+#[test]
+fn modes_in_every_spelling_and_a_drifted_mode_is_repaired() {
+    let d = Deployment::new(
+        r#"
+[hosts.localhost]
+components = ["a", "b", "c"]
+
+[components.a]
+kind = "file"
+path = "a"
+content = ""
+mode = 0o640
+
+[components.b]
+kind = "file"
+path = "b"
+content = ""
+mode = "0640"
+
+[components.c]
+kind = "file"
+path = "c"
+content = ""
+mode = "rw-r-----"
+"#,
+    );
+    d.deploy().ok();
+    for f in ["a/a", "b/b", "c/c"] {
+        assert_eq!(
+            std::fs::metadata(d.work(f)).unwrap().permissions().mode() & 0o7777,
+            0o640,
+            "{f}"
+        );
+    }
+    std::fs::set_permissions(d.work("b/b"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let run = d.deploy().ok();
+    assert_eq!(
+        run.changed(),
+        ["localhost: b > mode('b')"],
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        std::fs::metadata(d.work("b/b"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o640
+    );
+}
+
+#[test]
+fn command_with_a_creates_guard_runs_once() {
+    let d = Deployment::new(
+        r#"
+[hosts.localhost]
+components = ["init"]
+
+[components.init]
+kind = "command"
+command = "sh"
+args = ["-c", "echo run >> runs.log && touch initialised"]
+creates = "initialised"
+"#,
+    );
+    let first = d.deploy().ok();
+    assert_eq!(first.changed(), ["localhost: init"], "{}", first.stdout);
+    let second = d.deploy().ok();
+    assert!(second.changed().is_empty(), "{}", second.stdout);
+    assert_eq!(
+        std::fs::read_to_string(d.work("init/runs.log")).unwrap(),
+        "run\n"
+    );
+}
+
+#[test]
+fn command_with_an_unless_guard_and_a_failing_command() {
+    let d = Deployment::new(
+        r#"
+[hosts.localhost]
+components = ["check", "broken"]
+
+[components.check]
+kind = "command"
+command = "sh"
+args = ["-c", "echo ran > ran.txt"]
+unless = ["test", "-e", "ran.txt"]
+
+[components.broken]
+kind = "command"
+command = "sh"
+args = ["-c", "echo 'disk on fire' >&2; exit 3"]
+"#,
+    );
+    let first = d.deploy();
+    assert_eq!(first.code, 1, "{first:?}");
+    assert!(
+        first
+            .stderr
+            .contains("localhost: broken: update: command failed:"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("disk on fire") && first.stderr.contains('3'),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        d.work("check/ran.txt").exists(),
+        "the component before the failure was deployed"
+    );
+    let again = d.deploy();
+    assert!(
+        !again.changed().contains(&"localhost: check"),
+        "{}",
+        again.stdout
+    );
+}
