@@ -1,0 +1,156 @@
+//! The machinery behind [`export!`](crate::export). Not a public API.
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+pub use crate::__bindings::batou::deploy::types::KindSpec;
+use crate::__bindings::batou::deploy::types::{Error as WitError, VerifyResult};
+pub use crate::__bindings::exports::batou::deploy::component::Guest;
+use crate::__bindings::exports::batou::deploy::component::{
+    GuestInstance, Instance as InstanceHandle,
+};
+pub use crate::component::DynComponent;
+use crate::{Component, Error, Kind};
+
+/// What `export!` generates for a module: its kinds, and a constructor
+/// that dispatches on the kind's name.
+pub trait Module: 'static {
+    /// Every kind the module exports.
+    fn kinds() -> Vec<Kind>;
+    /// Creates a component of `kind`, or `None` if the module has no such
+    /// kind.
+    fn create(kind: &str, attributes: &str) -> Option<Result<Box<dyn DynComponent>, Error>>;
+}
+
+/// `describe`: every kind's spec. Two kinds of one name are a bug.
+pub fn describe<M: Module>() -> Vec<KindSpec> {
+    let kinds = M::kinds();
+    for (i, kind) in kinds.iter().enumerate() {
+        if kinds[..i].iter().any(|k| k.name() == kind.name()) {
+            panic!("kind `{}` is exported twice by this module", kind.name());
+        }
+    }
+    kinds.into_iter().map(Kind::into_wit).collect()
+}
+
+/// Whether `T` is the kind named `kind`.
+pub fn is_kind<T: Component>(kind: &str) -> bool {
+    T::kind().name() == kind
+}
+
+/// Deserialises a `T` from its attributes. A value that does not fit is
+/// `invalid`, naming the kind and the attribute.
+pub fn create<T: Component>(kind: &str, attributes: &str) -> Result<Box<dyn DynComponent>, Error> {
+    let de = &mut serde_json::Deserializer::from_str(attributes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(component) => Ok(Box::new(component)),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = crate::error::json_message(&e.into_inner());
+            Err(Error::Invalid(if path == "." {
+                format!("kind `{kind}`: {inner}")
+            } else {
+                format!("kind `{kind}`, attribute `{path}`: {inner}")
+            }))
+        }
+    }
+}
+
+/// The `instance` resource: one configured component.
+pub struct Instance<M> {
+    component: RefCell<Box<dyn DynComponent>>,
+    module: PhantomData<fn() -> M>,
+}
+
+impl<M: Module> GuestInstance for Instance<M> {
+    fn create(kind: String, attributes: String) -> Result<InstanceHandle, WitError> {
+        match M::create(&kind, &attributes) {
+            Some(Ok(component)) => Ok(InstanceHandle::new(Instance::<M> {
+                component: RefCell::new(component),
+                module: PhantomData,
+            })),
+            Some(Err(e)) => Err(e.into_wit()),
+            None => {
+                let names: Vec<String> = M::kinds().iter().map(|k| k.name().to_owned()).collect();
+                Err(WitError::NotFound(format!(
+                    "this module has no kind `{kind}`; it exports: {}",
+                    names.join(", ")
+                )))
+            }
+        }
+    }
+
+    fn configure(&self) -> Result<(), WitError> {
+        self.component
+            .borrow_mut()
+            .configure()
+            .map_err(Error::into_wit)
+    }
+
+    fn verify(&self) -> Result<VerifyResult, WitError> {
+        match self.component.borrow_mut().verify() {
+            Ok(()) => Ok(VerifyResult::UpToDate),
+            Err(Error::UpdateNeeded(reason)) => Ok(VerifyResult::UpdateNeeded(reason)),
+            Err(e) => Err(e.into_wit()),
+        }
+    }
+
+    fn update(&self) -> Result<(), WitError> {
+        self.component
+            .borrow_mut()
+            .update()
+            .map_err(Error::into_wit)
+    }
+}
+
+/// Exports the listed [`Component`](crate::Component) types as the kinds
+/// of this module. Use it once, at the crate root of a `cdylib`:
+///
+/// ```ignore
+/// batou_sdk::export!(Hello, Goodbye);
+/// ```
+///
+/// It generates `describe` (every type's [`Component::kind`](crate::Component::kind)),
+/// `create` (dispatching on the kind's name and deserialising the
+/// attributes into the type) and the lifecycle calls.
+#[macro_export]
+macro_rules! export {
+    ($($component:ty),+ $(,)?) => {
+        const _: () = {
+            struct BatouModule;
+
+            impl $crate::__private::Module for BatouModule {
+                fn kinds() -> ::std::vec::Vec<$crate::Kind> {
+                    ::std::vec![$(<$component as $crate::Component>::kind()),+]
+                }
+
+                fn create(
+                    kind: &str,
+                    attributes: &str,
+                ) -> ::std::option::Option<::std::result::Result<
+                    ::std::boxed::Box<dyn $crate::__private::DynComponent>,
+                    $crate::Error,
+                >> {
+                    $(
+                        if $crate::__private::is_kind::<$component>(kind) {
+                            return ::std::option::Option::Some(
+                                $crate::__private::create::<$component>(kind, attributes),
+                            );
+                        }
+                    )+
+                    ::std::option::Option::None
+                }
+            }
+
+            impl $crate::__private::Guest for BatouModule {
+                type Instance = $crate::__private::Instance<BatouModule>;
+
+                fn describe() -> ::std::vec::Vec<$crate::__private::KindSpec> {
+                    $crate::__private::describe::<BatouModule>()
+                }
+            }
+
+            $crate::__bindings::__export_bindings!(BatouModule with_types_in $crate::__bindings);
+        };
+    };
+}
