@@ -1,0 +1,166 @@
+//! The standard `command` component of batou-run, embedded in the runner:
+//! runs a program on the target, guarded by `unless` and `creates` so that
+//! it runs only when needed.
+
+use std::time::Duration;
+
+use batou_sdk::prelude::*;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// A program run on the target during `update`.
+#[derive(Deserialize)]
+struct RunCommand {
+    command: String,
+    args: Vec<Value>,
+    cwd: Option<String>,
+    env: Map<String, Value>,
+    unless: Value,
+    creates: Option<String>,
+    timeout: Option<u64>,
+}
+
+impl Component for RunCommand {
+    fn kind() -> Kind {
+        Kind::new(
+            "command",
+            "Runs a program on the target, unless a guard says it is not needed",
+        )
+        .attr(Attr::string("command").doc("The program: a name looked up in PATH, or a path"))
+        .attr(
+            Attr::list("args")
+                .default(json!([]))
+                .doc("Its arguments; no shell is involved"),
+        )
+        .attr(
+            Attr::string("cwd")
+                .optional()
+                .doc("Where it runs; relative to the workdir, which is the default"),
+        )
+        .attr(
+            Attr::table("env")
+                .default(json!({}))
+                .doc("Extra environment variables"),
+        )
+        .attr(Attr::any("unless").optional().doc(
+            "A program (a string) or a program with arguments (a list): \
+                 if it exits with status 0, the command does not run",
+        ))
+        .attr(
+            Attr::string("creates")
+                .optional()
+                .doc("A path the command creates: if it exists, the command does not run"),
+        )
+        .attr(
+            Attr::integer("timeout")
+                .optional()
+                .doc("Seconds after which the command (and `unless`) is killed"),
+        )
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        // Check the attributes now, so that `batou-run -c` finds mistakes.
+        self.command()?;
+        self.unless()?;
+        Ok(())
+    }
+
+    fn verify(&mut self) -> Result<()> {
+        if let Some(creates) = &self.creates
+            && files::exists(creates)?
+        {
+            return Ok(());
+        }
+        let unless = match self.unless()? {
+            Some(unless) => {
+                let out = unless.run()?;
+                if out.success() {
+                    return Ok(());
+                }
+                Some(format!("`{unless}` {}", out.describe_status()))
+            }
+            None => None,
+        };
+        Err(update_needed(match (&self.creates, unless) {
+            (None, None) => "runs on every deploy (no unless/creates guard)".to_owned(),
+            (Some(creates), None) => format!("{creates} does not exist"),
+            (None, Some(unless)) => unless,
+            (Some(creates), Some(unless)) => format!("{creates} does not exist and {unless}"),
+        }))
+    }
+
+    fn update(&mut self) -> Result<()> {
+        let out = self.command()?.check()?;
+        if !out.stdout.is_empty() {
+            log::debug(out.stdout_text());
+        }
+        Ok(())
+    }
+}
+
+impl RunCommand {
+    /// The command to run.
+    fn command(&self) -> Result<Command> {
+        let args = self
+            .args
+            .iter()
+            .map(|a| scalar(a, "args"))
+            .collect::<Result<Vec<_>>>()?;
+        self.prepare(Command::new(&self.command).args(args))
+    }
+
+    /// The `unless` guard, if any.
+    fn unless(&self) -> Result<Option<Command>> {
+        let cmd = match &self.unless {
+            Value::Null => return Ok(None),
+            Value::String(program) => Command::new(program),
+            Value::Array(list) => {
+                let mut words = list.iter().map(|w| scalar(w, "unless"));
+                let Some(program) = words.next() else {
+                    return Err(Error::Invalid(
+                        "unless: an empty list; give a program and its arguments".to_owned(),
+                    ));
+                };
+                Command::new(program?).args(words.collect::<Result<Vec<_>>>()?)
+            }
+            other => {
+                return Err(Error::Invalid(format!(
+                    "unless: {other} is neither a program (a string) nor a list of \
+                     a program and its arguments"
+                )));
+            }
+        };
+        self.prepare(cmd).map(Some)
+    }
+
+    /// Adds cwd, env and timeout.
+    fn prepare(&self, mut cmd: Command) -> Result<Command> {
+        if let Some(cwd) = &self.cwd {
+            cmd = cmd.cwd(cwd);
+        }
+        for (key, value) in &self.env {
+            cmd = cmd.env(key, scalar(value, &format!("env.{key}"))?);
+        }
+        match self.timeout {
+            Some(0) => Err(Error::Invalid(
+                "timeout: must be at least 1 second".to_owned(),
+            )),
+            Some(secs) => Ok(cmd.timeout(Duration::from_secs(secs))),
+            None => Ok(cmd),
+        }
+    }
+}
+
+/// A string, number or boolean as a command-line word.
+fn scalar(value: &Value, attr: &str) -> Result<String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(Error::Invalid(format!(
+            "{attr}: {other} is not a string, number or boolean"
+        ))),
+    }
+}
+
+batou_sdk::export!(RunCommand);
