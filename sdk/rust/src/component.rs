@@ -13,7 +13,10 @@ use crate::{Kind, Result, fail, log, update_needed};
 /// Declare every field as an attribute in [`Component::kind`] (the runner
 /// rejects unknown attributes and fills in defaults, so deserialising only
 /// fails for a field the kind does not declare). Use `Option<T>` for
-/// attributes with [`Attr::optional`](crate::Attr::optional).
+/// attributes with [`Attr::optional`](crate::Attr::optional), `u32` for
+/// [`Attr::mode`](crate::Attr::mode), and `#[serde(skip)]` for state the
+/// steps compute. A kind without attributes is `struct Name {}` (a unit
+/// struct does not deserialise from `{}`).
 ///
 /// Each step may keep what it learns in `self` (configure runs first on the
 /// same value; verify, then update, run later on it).
