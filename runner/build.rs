@@ -23,10 +23,7 @@ use std::process::{Command, Stdio};
 const TARGET: &str = "wasm32-wasip2";
 
 /// The standard library modules: (name in the runner, crate's lib name).
-const STDLIB: &[(&str, &str)] = &[
-    ("files", "batou_std_files"),
-    ("command", "batou_std_command"),
-];
+const STDLIB: &[(&str, &str)] = &[("files", "batou_std_files"), ("command", "batou_std_command")];
 
 /// Environment variables that cargo sets for this build script, or that
 /// configure the outer build, and would mislead the nested cargo.
@@ -61,22 +58,12 @@ const REMOVE: &[&str] = &[
 ];
 
 /// Prefixes of such variables.
-const REMOVE_PREFIXES: &[&str] = &[
-    "CARGO_CFG_",
-    "CARGO_FEATURE_",
-    "CARGO_PROFILE_",
-    "CARGO_PKG_",
-    "CARGO_DEP_",
-    "__CARGO",
-];
+const REMOVE_PREFIXES: &[&str] =
+    &["CARGO_CFG_", "CARGO_FEATURE_", "CARGO_PROFILE_", "CARGO_PKG_", "CARGO_DEP_", "__CARGO"];
 
 fn main() {
-    let manifest_dir =
-        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
-    let repo = manifest_dir
-        .parent()
-        .expect("the runner crate lives in the repository")
-        .to_owned();
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let repo = manifest_dir.parent().expect("the runner crate lives in the repository").to_owned();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let target_dir = repo.join("target").join("guests");
 
@@ -130,11 +117,7 @@ fn check_target_installed() {
         .stderr(Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("running `rustc --print sysroot`: {e}"));
-    assert!(
-        output.status.success(),
-        "`rustc --print sysroot` failed: {}",
-        output.status
-    );
+    assert!(output.status.success(), "`rustc --print sysroot` failed: {}", output.status);
     let sysroot = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     let libdir = Path::new(&sysroot).join("lib").join("rustlib").join(TARGET);
     if !libdir.is_dir() {
@@ -152,35 +135,21 @@ fn check_target_installed() {
 fn build_guests(repo: &Path, target_dir: &Path) {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = nested_command(cargo);
-    cmd.args([
-        "build",
-        "--release",
-        "--target",
-        TARGET,
-        "--workspace",
-        "--manifest-path",
-    ])
-    .arg(repo.join("components").join("Cargo.toml"))
-    .env("CARGO_TARGET_DIR", target_dir)
-    // Our stdout is read by cargo as instructions: keep it clean.
-    .stdout(io::stderr())
-    .stderr(Stdio::inherit());
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        status.success(),
-        "building the guest components failed ({status}); see above"
-    );
+    cmd.args(["build", "--release", "--target", TARGET, "--workspace", "--manifest-path"])
+        .arg(repo.join("components").join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target_dir)
+        // Our stdout is read by cargo as instructions: keep it clean.
+        .stdout(io::stderr())
+        .stderr(Stdio::inherit());
+    let status = cmd.status().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(status.success(), "building the guest components failed ({status}); see above");
 }
 
 /// A module's path, which must exist.
 fn wasm_path(wasm_dir: &Path, lib_name: &str, what: &str) -> String {
     let path = wasm_dir.join(format!("{lib_name}.wasm"));
     assert!(path.is_file(), "{what}: {} was not built", path.display());
-    path.to_str()
-        .expect("the repository's path is UTF-8")
-        .to_owned()
+    path.to_str().expect("the repository's path is UTF-8").to_owned()
 }
 
 fn write_stdlib(wasm_dir: &Path, out_dir: &Path) {
@@ -201,12 +170,7 @@ fn write_fixtures(fixtures: &Path, wasm_dir: &Path, out_dir: &Path) {
         .unwrap_or_else(|e| panic!("listing {}: {e}", fixtures.display()))
         .map(|entry| entry.expect("listing tests/fixtures"))
         .filter(|entry| entry.path().join("Cargo.toml").is_file())
-        .map(|entry| {
-            entry
-                .file_name()
-                .into_string()
-                .expect("fixture names are UTF-8")
-        })
+        .map(|entry| entry.file_name().into_string().expect("fixture names are UTF-8"))
         .collect();
     names.sort();
     let mut code = String::from("// The guest fixtures' modules, built by runner/build.rs.\n");
@@ -216,11 +180,7 @@ fn write_fixtures(fixtures: &Path, wasm_dir: &Path, out_dir: &Path) {
         let path = wasm_path(wasm_dir, &lib, &what);
         let constant = name.replace('-', "_").to_uppercase();
         writeln!(code, "/// The module of `tests/fixtures/{name}`.").unwrap();
-        writeln!(
-            code,
-            "pub(crate) const FIXTURE_{constant}: &str = {path:?};"
-        )
-        .unwrap();
+        writeln!(code, "pub(crate) const FIXTURE_{constant}: &str = {path:?};").unwrap();
     }
     write_if_changed(&out_dir.join("fixtures.rs"), &code);
 }

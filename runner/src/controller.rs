@@ -28,62 +28,27 @@ struct Root {
 }
 
 pub fn limits(env: &Environment) -> Limits {
-    Limits {
-        timeout_ms: env.timeout.as_millis() as u64,
-        memory: env.memory_limit,
-    }
+    Limits { timeout_ms: env.timeout.as_millis() as u64, memory: env.memory_limit }
 }
 
 /// Configures the environment and returns the plan, or every problem found.
-pub fn plan(
-    env: &Environment,
-    deployment: &Path,
-    runtime: &Runtime,
-    modules: &Modules,
-) -> Result<Plan, Diagnostics> {
+pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &Modules) -> Result<Plan, Diagnostics> {
     let roots = roots(env, deployment, modules)?;
-    let ids: Vec<RootId> = roots
-        .iter()
-        .map(|r| RootId {
-            host: r.host.name.clone(),
-            name: r.name.clone(),
-        })
-        .collect();
-    let configurator = Configurator {
-        runtime,
-        modules,
-        limits: limits(env),
-    };
-    let mut by_root = RootConfigurer {
-        roots: &roots,
-        configurator,
-    };
+    let ids: Vec<RootId> = roots.iter().map(|r| RootId { host: r.host.name.clone(), name: r.name.clone() }).collect();
+    let configurator = Configurator { runtime, modules, limits: limits(env) };
+    let mut by_root = RootConfigurer { roots: &roots, configurator };
     let ordered = resolve(&ids, &mut by_root)?;
     let mut hosts: Vec<HostPlan> = env
         .hosts
         .iter()
-        .map(|h| HostPlan {
-            host: (*host_info(env, &h.name, &h.data)).clone(),
-            roots: Vec::new(),
-        })
+        .map(|h| HostPlan { host: (*host_info(env, &h.name, &h.data)).clone(), roots: Vec::new() })
         .collect();
     for (r, node) in ordered {
         let root = &roots[r];
-        let plan = hosts
-            .iter_mut()
-            .find(|h| h.host.name == root.host.name)
-            .expect("every root's host is planned");
-        plan.roots.push(RootPlan {
-            name: root.name.clone(),
-            workdir: root.workdir.clone(),
-            node,
-        });
+        let plan = hosts.iter_mut().find(|h| h.host.name == root.host.name).expect("every root's host is planned");
+        plan.roots.push(RootPlan { name: root.name.clone(), workdir: root.workdir.clone(), node });
     }
-    Ok(Plan {
-        environment: env.name.clone(),
-        hosts,
-        limits: limits(env),
-    })
+    Ok(Plan { environment: env.name.clone(), hosts, limits: limits(env) })
 }
 
 struct RootConfigurer<'a> {
@@ -92,11 +57,7 @@ struct RootConfigurer<'a> {
 }
 
 impl ConfigureRoot for RootConfigurer<'_> {
-    fn configure(
-        &mut self,
-        r: usize,
-        answers: Arc<dyn RequireAnswers>,
-    ) -> Result<Node, ConfigureFailure> {
+    fn configure(&mut self, r: usize, answers: Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure> {
         let root = &self.roots[r];
         let spec = Spec {
             host: &root.host,
@@ -116,20 +77,11 @@ fn host_info(env: &Environment, name: &str, data: &Value) -> Arc<HostInfo> {
         Some(domain) => format!("{name}.{domain}"),
         None => name.to_string(),
     };
-    Arc::new(HostInfo {
-        name: name.to_string(),
-        fqdn,
-        data: data.clone(),
-        environment: env.name.clone(),
-    })
+    Arc::new(HostInfo { name: name.to_string(), fqdn, data: data.clone(), environment: env.name.clone() })
 }
 
 /// The roots of every host, their kinds found and attributes checked.
-fn roots(
-    env: &Environment,
-    deployment: &Path,
-    modules: &Modules,
-) -> Result<Vec<Root>, Diagnostics> {
+fn roots(env: &Environment, deployment: &Path, modules: &Modules) -> Result<Vec<Root>, Diagnostics> {
     let mut errors = Diagnostics::default();
     let mut roots = Vec::new();
     for host in &env.hosts {
@@ -138,12 +90,9 @@ fn roots(
         for (name, location) in &host.components {
             if !seen.insert(name.clone()) {
                 errors.push(
-                    Diagnostic::new(format!(
-                        "component `{name}` is listed twice for host `{}`",
-                        host.name
-                    ))
-                    .at(location.clone())
-                    .hint("list each root once per host"),
+                    Diagnostic::new(format!("component `{name}` is listed twice for host `{}`", host.name))
+                        .at(location.clone())
+                        .hint("list each root once per host"),
                 );
                 continue;
             }
@@ -157,25 +106,14 @@ fn roots(
                 let hint = format!(
                     "{}; or write it in components/{kind}/ (a Rust crate or a prebuilt {kind}.wasm){}",
                     crate::diagnostic::choices_hint(&kind, modules.kinds.names()),
-                    if config.is_none() {
-                        ", or add a [components.NAME] table with `kind`"
-                    } else {
-                        ""
-                    }
+                    if config.is_none() { ", or add a [components.NAME] table with `kind`" } else { "" }
                 );
                 let message = if own.is_dir() {
-                    format!(
-                        "unknown component kind `{kind}`: components/{kind}/ has no Cargo.toml and no {kind}.wasm"
-                    )
+                    format!("unknown component kind `{kind}`: components/{kind}/ has no Cargo.toml and no {kind}.wasm")
                 } else {
                     format!("unknown component kind `{kind}`")
                 };
-                errors.push(
-                    Diagnostic::new(message)
-                        .at(kind_location)
-                        .on_host(host.name.clone())
-                        .hint(hint),
-                );
+                errors.push(Diagnostic::new(message).at(kind_location).on_host(host.name.clone()).hint(hint));
                 continue;
             }
             match check_root_attributes(&kind, config, modules) {
@@ -195,11 +133,7 @@ fn roots(
                         d.host = Some(host.name.clone());
                         d.component = Some(name.clone());
                         if d.location.is_none() {
-                            d.location = Some(
-                                config
-                                    .map(|c| c.location.clone())
-                                    .unwrap_or_else(|| location.clone()),
-                            );
+                            d.location = Some(config.map(|c| c.location.clone()).unwrap_or_else(|| location.clone()));
                         }
                     }
                     errors.0.extend(e.0);
@@ -208,25 +142,13 @@ fn roots(
         }
     }
     // The same root on several hosts must not report its errors twice.
-    errors
-        .0
-        .dedup_by(|a, b| a.location == b.location && a.message == b.message);
+    errors.0.dedup_by(|a, b| a.location == b.location && a.message == b.message);
     errors.into_result(roots)
 }
 
-fn check_root_attributes(
-    kind: &str,
-    config: Option<&RootConfig>,
-    modules: &Modules,
-) -> Result<Value, Diagnostics> {
-    let attributes: Map<String, Value> = config
-        .map(|c| {
-            c.attributes
-                .iter()
-                .map(|(k, v, _)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+fn check_root_attributes(kind: &str, config: Option<&RootConfig>, modules: &Modules) -> Result<Value, Diagnostics> {
+    let attributes: Map<String, Value> =
+        config.map(|c| c.attributes.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect()).unwrap_or_default();
     modules.kinds.check(kind, &attributes).map_err(|errs| {
         Diagnostics(
             errs.into_iter()
@@ -234,9 +156,7 @@ fn check_root_attributes(
                     let location = e
                         .attribute
                         .as_ref()
-                        .and_then(|a| {
-                            config.and_then(|c| c.attributes.iter().find(|(k, _, _)| k == a))
-                        })
+                        .and_then(|a| config.and_then(|c| c.attributes.iter().find(|(k, _, _)| k == a)))
                         .map(|(_, _, at)| at.clone());
                     let mut d = Diagnostic::new(e.message);
                     d.location = location;
@@ -250,9 +170,7 @@ fn check_root_attributes(
 
 fn workdir(env: &Environment, deployment: &Path, root: &str) -> std::path::PathBuf {
     match &env.target_directory {
-        Some(dir) if env.connect == crate::config::Connect::Ssh => {
-            Path::new(dir).join("work").join(root)
-        }
+        Some(dir) if env.connect == crate::config::Connect::Ssh => Path::new(dir).join("work").join(root),
         _ => deployment.join("work").join(root),
     }
 }

@@ -26,13 +26,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Self {
-        Diagnostic {
-            location: None,
-            host: None,
-            component: None,
-            message: message.into(),
-            hint: None,
-        }
+        Diagnostic { location: None, host: None, component: None, message: message.into(), hint: None }
     }
 
     pub fn at(mut self, location: impl Into<String>) -> Self {
@@ -95,11 +89,7 @@ impl Diagnostics {
 
     /// `Ok(value)` when nothing was reported, else `Err(self)`.
     pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(self)
-        }
+        if self.0.is_empty() { Ok(value) } else { Err(self) }
     }
 }
 
@@ -135,11 +125,7 @@ pub fn did_you_mean<'a>(word: &str, choices: impl IntoIterator<Item = &'a str>) 
 /// A hint listing the valid choices, with the likely intended one first.
 pub fn choices_hint<'a>(word: &str, choices: impl IntoIterator<Item = &'a str> + Clone) -> String {
     let list: Vec<&str> = choices.clone().into_iter().collect();
-    let valid = if list.is_empty() {
-        "none".to_string()
-    } else {
-        list.join(", ")
-    };
+    let valid = if list.is_empty() { "none".to_string() } else { list.join(", ") };
     match did_you_mean(word, choices) {
         Some(close) => format!("did you mean '{close}'? Valid choices: {valid}"),
         None => format!("valid choices: {valid}"),
@@ -161,9 +147,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -178,24 +162,14 @@ mod tests {
 
     #[test]
     fn suggests_close_words_only() {
-        assert_eq!(
-            did_you_mean("contnet", ["content", "path", "mode"]),
-            Some("content")
-        );
-        assert_eq!(
-            did_you_mean("paht", ["content", "path", "mode"]),
-            Some("path")
-        );
+        assert_eq!(did_you_mean("contnet", ["content", "path", "mode"]), Some("content"));
+        assert_eq!(did_you_mean("paht", ["content", "path", "mode"]), Some("path"));
         assert_eq!(did_you_mean("xyz", ["content", "path", "mode"]), None);
     }
 
     #[test]
     fn display_joins_location_host_component() {
-        let d = Diagnostic::new("boom")
-            .at("env.toml:3")
-            .on_host("h")
-            .in_component("a > b")
-            .hint("fix it");
+        let d = Diagnostic::new("boom").at("env.toml:3").on_host("h").in_component("a > b").hint("fix it");
         assert_eq!(d.to_string(), "env.toml:3: h: a > b: boom\n  hint: fix it");
     }
 }

@@ -23,9 +23,7 @@ impl Output {
         }
         let mut out = std::io::stdout().lock();
         match event {
-            Event::Changed {
-                host, component, ..
-            } => {
+            Event::Changed { host, component, .. } => {
                 let _ = writeln!(out, "{host}: {component}");
             }
             Event::Diff { diff, .. } => {
@@ -33,12 +31,7 @@ impl Output {
                     let _ = writeln!(out, "    {line}");
                 }
             }
-            Event::Log {
-                host,
-                component,
-                level,
-                message,
-            } => {
+            Event::Log { host, component, level, message } => {
                 if *level >= Level::Info || self.verbose {
                     let tag = match level {
                         Level::Debug => "debug",
@@ -49,11 +42,7 @@ impl Output {
                     let _ = writeln!(out, "{host}: {component}: {tag}: {message}");
                 }
             }
-            Event::Failed {
-                host,
-                component,
-                message,
-            } => {
+            Event::Failed { host, component, message } => {
                 drop(out);
                 eprintln!("ERROR: {host}: {component}: {message}");
             }

@@ -30,22 +30,10 @@ when = "update"
     );
     let run = d.deploy();
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(
-        run.stderr
-            .contains("ERROR: localhost: boom: update: trapped"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("boom in update"),
-        "the panic message is shown: {}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("ERROR: localhost: boom: update: trapped"), "{}", run.stderr);
+    assert!(run.stderr.contains("boom in update"), "the panic message is shown: {}", run.stderr);
     assert!(run.stdout.contains("FAILED on localhost"), "{}", run.stdout);
-    assert_eq!(
-        std::fs::read_to_string(d.work("before/before.txt")).unwrap(),
-        "deployed\n"
-    );
+    assert_eq!(std::fs::read_to_string(d.work("before/before.txt")).unwrap(), "deployed\n");
 }
 
 #[test]
@@ -57,24 +45,18 @@ fn unreachable_in_verify_and_a_panic_in_configure() {
     let run = d.deploy();
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
-        run.stderr.contains(
-            "localhost: boom: verify: trapped: wasm trap: wasm `unreachable` instruction executed"
-        ),
+        run.stderr.contains("localhost: boom: verify: trapped: wasm trap: wasm `unreachable` instruction executed"),
         "{}",
         run.stderr
     );
 
-    d.write("environments/dev.toml", "[hosts.localhost]\ncomponents = [\"boom\"]\n[components.boom]\nkind = \"trap\"\nwhen = \"configure\"\n");
+    d.write(
+        "environments/dev.toml",
+        "[hosts.localhost]\ncomponents = [\"boom\"]\n[components.boom]\nkind = \"trap\"\nwhen = \"configure\"\n",
+    );
     let run = d.deploy();
-    assert_eq!(
-        run.code, 2,
-        "a configure failure is a configuration error: {run:?}"
-    );
-    assert!(
-        run.stderr.contains("localhost: boom: configure: trapped"),
-        "{}",
-        run.stderr
-    );
+    assert_eq!(run.code, 2, "a configure failure is a configuration error: {run:?}");
+    assert!(run.stderr.contains("localhost: boom: configure: trapped"), "{}", run.stderr);
     assert!(run.stderr.contains("boom in configure"), "{}", run.stderr);
 }
 
@@ -90,9 +72,7 @@ fn an_endless_loop_is_stopped_at_the_timeout() {
         let run = d.deploy();
         assert_eq!(run.code, code, "{run:?}");
         assert!(
-            run.stderr.contains(&format!(
-                "localhost: spin: {when}: ran longer than the limit of 1s"
-            )),
+            run.stderr.contains(&format!("localhost: spin: {when}: ran longer than the limit of 1s")),
             "{}",
             run.stderr
         );
@@ -118,10 +98,5 @@ require = ["random"]
     d.own_module("graph", FIXTURE_GRAPH);
     let run = d.deploy();
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(
-        run.stderr
-            .contains("localhost: dice: configure is not deterministic"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("localhost: dice: configure is not deterministic"), "{}", run.stderr);
 }

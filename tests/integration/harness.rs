@@ -23,21 +23,14 @@ impl Run {
         self.stdout
             .lines()
             .filter(|l| {
-                !l.starts_with(' ')
-                    && l.contains(": ")
-                    && !l.starts_with("Deployed")
-                    && !l.starts_with("Predicted")
+                !l.starts_with(' ') && l.contains(": ") && !l.starts_with("Deployed") && !l.starts_with("Predicted")
             })
             .collect()
     }
 
     #[track_caller]
     pub fn ok(self) -> Self {
-        assert_eq!(
-            self.code, 0,
-            "batou-run failed:\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, 0, "batou-run failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
 }
@@ -46,10 +39,7 @@ impl Deployment {
     /// An empty deployment with one environment `dev` written from `toml`.
     pub fn new(env_toml: &str) -> Deployment {
         let temp = tempfile::tempdir().expect("temp dir");
-        let d = Deployment {
-            dir: temp.path().to_path_buf(),
-            _temp: Some(temp),
-        };
+        let d = Deployment { dir: temp.path().to_path_buf(), _temp: Some(temp) };
         d.write("environments/dev.toml", env_toml);
         d
     }
@@ -130,11 +120,7 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, SystemTime, Vec<u8>)>) {
         if meta.is_dir() {
             walk(&p, out);
         }
-        let content = if meta.is_file() {
-            std::fs::read(&p).unwrap()
-        } else {
-            Vec::new()
-        };
+        let content = if meta.is_file() { std::fs::read(&p).unwrap() } else { Vec::new() };
         out.push((p, meta.modified().unwrap(), content));
     }
 }
@@ -148,23 +134,12 @@ pub fn cache_dir() -> PathBuf {
 /// Compares `actual` with tests/golden/`name`; `BATOU_BLESS=1` rewrites it.
 #[track_caller]
 pub fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/golden")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden").join(name);
     if std::env::var_os("BATOU_BLESS").is_some() {
         std::fs::write(&path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!(
-            "no golden file {}; run with BATOU_BLESS=1 to create it",
-            path.display()
-        )
-    });
-    assert_eq!(
-        actual,
-        expected,
-        "output differs from {} (BATOU_BLESS=1 to accept)",
-        path.display()
-    );
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("no golden file {}; run with BATOU_BLESS=1 to create it", path.display()));
+    assert_eq!(actual, expected, "output differs from {} (BATOU_BLESS=1 to accept)", path.display());
 }

@@ -6,20 +6,13 @@ use crate::harness::{Deployment, golden};
 fn graph(env: &str) -> (Deployment, std::path::PathBuf) {
     let d = Deployment::new("");
     let record = d.path().join("record.log");
-    d.write(
-        "environments/dev.toml",
-        &env.replace("RECORD", &record.display().to_string()),
-    );
+    d.write("environments/dev.toml", &env.replace("RECORD", &record.display().to_string()));
     d.own_module("graph", FIXTURE_GRAPH);
     (d, record)
 }
 
 fn recorded(path: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
 }
 
 #[test]
@@ -49,11 +42,7 @@ record = "RECORD"
     d.deploy().ok();
     assert_eq!(
         recorded(&record),
-        [
-            "db {}",
-            r#"app {"db-url":["postgres://db"]}"#,
-            r#"frontend {"app-url":["http://app"]}"#,
-        ]
+        ["db {}", r#"app {"db-url":["postgres://db"]}"#, r#"frontend {"app-url":["http://app"]}"#,]
     );
 }
 
@@ -94,14 +83,7 @@ record = "RECORD"
 "#,
     );
     d.deploy().ok();
-    assert_eq!(
-        recorded(&record),
-        [
-            "parent > node('first') {}",
-            "parent > node('second') {}",
-            "parent {}"
-        ]
-    );
+    assert_eq!(recorded(&record), ["parent > node('first') {}", "parent > node('second') {}", "parent {}"]);
 }
 
 #[test]
@@ -125,10 +107,7 @@ require = ["x"]
     let run = d.deploy();
     assert_eq!(run.code, 2, "{run:?}");
     golden("cycle.txt", &d.normalise(&run.stderr));
-    assert!(
-        !d.path().join("work").exists(),
-        "nothing is deployed when the model is wrong"
-    );
+    assert!(!d.path().join("work").exists(), "nothing is deployed when the model is wrong");
 }
 
 #[test]

@@ -32,20 +32,8 @@ pattern = "*.tmp"
     std::fs::write(d.work("cleanup/keep.txt"), "x").unwrap();
     d.deploy().ok();
     assert!(d.work("data/releases/v1").is_dir());
-    assert_eq!(
-        std::fs::metadata(d.work("data/releases/v1"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o7777,
-        0o750
-    );
-    assert_eq!(
-        std::fs::read_link(d.work("current/current"))
-            .unwrap()
-            .to_str(),
-        Some("releases/v1")
-    );
+    assert_eq!(std::fs::metadata(d.work("data/releases/v1")).unwrap().permissions().mode() & 0o7777, 0o750);
+    assert_eq!(std::fs::read_link(d.work("current/current")).unwrap().to_str(), Some("releases/v1"));
     assert!(!d.work("cleanup/a.tmp").exists());
     assert!(d.work("cleanup/keep.txt").exists());
     let again = d.deploy().ok();
@@ -80,28 +68,12 @@ mode = "rw-r-----"
     );
     d.deploy().ok();
     for f in ["a/a", "b/b", "c/c"] {
-        assert_eq!(
-            std::fs::metadata(d.work(f)).unwrap().permissions().mode() & 0o7777,
-            0o640,
-            "{f}"
-        );
+        assert_eq!(std::fs::metadata(d.work(f)).unwrap().permissions().mode() & 0o7777, 0o640, "{f}");
     }
     std::fs::set_permissions(d.work("b/b"), std::fs::Permissions::from_mode(0o666)).unwrap();
     let run = d.deploy().ok();
-    assert_eq!(
-        run.changed(),
-        ["localhost: b > mode('b')"],
-        "{}",
-        run.stdout
-    );
-    assert_eq!(
-        std::fs::metadata(d.work("b/b"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o7777,
-        0o640
-    );
+    assert_eq!(run.changed(), ["localhost: b > mode('b')"], "{}", run.stdout);
+    assert_eq!(std::fs::metadata(d.work("b/b")).unwrap().permissions().mode() & 0o7777, 0o640);
 }
 
 #[test]
@@ -122,10 +94,7 @@ creates = "initialised"
     assert_eq!(first.changed(), ["localhost: init"], "{}", first.stdout);
     let second = d.deploy().ok();
     assert!(second.changed().is_empty(), "{}", second.stdout);
-    assert_eq!(
-        std::fs::read_to_string(d.work("init/runs.log")).unwrap(),
-        "run\n"
-    );
+    assert_eq!(std::fs::read_to_string(d.work("init/runs.log")).unwrap(), "run\n");
 }
 
 #[test]
@@ -149,26 +118,9 @@ args = ["-c", "echo 'disk on fire' >&2; exit 3"]
     );
     let first = d.deploy();
     assert_eq!(first.code, 1, "{first:?}");
-    assert!(
-        first
-            .stderr
-            .contains("localhost: broken: update: command failed:"),
-        "{}",
-        first.stderr
-    );
-    assert!(
-        first.stderr.contains("disk on fire") && first.stderr.contains('3'),
-        "{}",
-        first.stderr
-    );
-    assert!(
-        d.work("check/ran.txt").exists(),
-        "the component before the failure was deployed"
-    );
+    assert!(first.stderr.contains("localhost: broken: update: command failed:"), "{}", first.stderr);
+    assert!(first.stderr.contains("disk on fire") && first.stderr.contains('3'), "{}", first.stderr);
+    assert!(d.work("check/ran.txt").exists(), "the component before the failure was deployed");
     let again = d.deploy();
-    assert!(
-        !again.changed().contains(&"localhost: check"),
-        "{}",
-        again.stdout
-    );
+    assert!(!again.changed().contains(&"localhost: check"), "{}", again.stdout);
 }

@@ -102,15 +102,8 @@ impl Component for File {
         match self.ensure {
             Ensure::File => {
                 self.refuse(&[("link_to", self.link_to.is_some())], "symlink")?;
-                model::add(
-                    "presence",
-                    path,
-                    &PresenceAttrs {
-                        path,
-                        leading: self.leading,
-                        directory: false,
-                    },
-                )?;
+                // With content, `content` creates the file itself (in one
+                // atomic write); `presence` only makes an empty file.
                 if self.content.is_some() || self.source.is_some() {
                     model::add(
                         "content",
@@ -121,6 +114,17 @@ impl Component for File {
                             source: self.source.as_deref(),
                             is_template: self.is_template,
                             context: &self.context,
+                            leading: self.leading,
+                        },
+                    )?;
+                } else {
+                    model::add(
+                        "presence",
+                        path,
+                        &PresenceAttrs {
+                            path,
+                            leading: self.leading,
+                            directory: false,
                         },
                     )?;
                 }
@@ -340,6 +344,7 @@ struct ContentAttrs<'a> {
     source: Option<&'a str>,
     is_template: bool,
     context: &'a Map<String, Value>,
+    leading: bool,
 }
 
 /// A file's bytes, from a string or an asset, rendered as a template.
@@ -350,6 +355,7 @@ struct Content {
     source: Option<String>,
     is_template: bool,
     context: Map<String, Value>,
+    leading: bool,
     /// The bytes wanted, computed by `configure`.
     #[serde(skip)]
     wanted: Option<Vec<u8>>,
@@ -375,6 +381,11 @@ impl Component for Content {
                     .default(json!({}))
                     .doc("The template's `component` variable"),
             )
+            .attr(
+                Attr::boolean("leading")
+                    .default(false)
+                    .doc("Create missing parent directories"),
+            )
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -387,6 +398,11 @@ impl Component for Content {
     }
 
     fn update(&mut self) -> Result<()> {
+        if self.leading
+            && let Some(dir) = parent(&self.path)
+        {
+            files::mkdir(dir, true)?;
+        }
         files::write(&self.path, self.wanted()?)
     }
 }

@@ -15,7 +15,7 @@ pub use events::{Event, render_diff};
 
 use crate::host::bindings::VerifyResult;
 use crate::host::state::{Added, HostInfo, RequireAnswers, RequireRecord};
-use crate::host::{LiveComponent, Runtime};
+use crate::host::{LiveComponent, Runtime, StorePool};
 use crate::model::configure::{Configurator, ConfigureFailure, Spec};
 use crate::model::plan::{HostPlan, Limits, Node};
 use crate::modules::Modules;
@@ -46,15 +46,7 @@ impl<'a> Agent<'a> {
         predict: bool,
         sink: &'a mut dyn FnMut(Event),
     ) -> Self {
-        Agent {
-            configurator: Configurator {
-                runtime,
-                modules,
-                limits,
-            },
-            predict,
-            sink,
-        }
+        Agent { configurator: Configurator { runtime, modules, limits }, predict, sink }
     }
 
     pub fn deploy_host(&mut self, plan: &HostPlan) -> HostOutcome {
@@ -72,10 +64,9 @@ impl<'a> Agent<'a> {
                     return outcome;
                 }
             }
-            if self
-                .deploy_node(&host, &root.workdir, &root.node, &mut outcome)
-                .is_err()
-            {
+            // One store per module for this root's components.
+            let mut pool = self.configurator.pool();
+            if self.deploy_node(&mut pool, &host, &root.workdir, &root.node, &mut outcome).is_err() {
                 outcome.failed = true;
                 return outcome;
             }
@@ -86,19 +77,20 @@ impl<'a> Agent<'a> {
     /// Deploys a component and its subtree; returns whether anything changed.
     fn deploy_node(
         &mut self,
+        pool: &mut StorePool<'_>,
         host: &Arc<HostInfo>,
         workdir: &PathBuf,
         node: &Node,
         outcome: &mut HostOutcome,
     ) -> Result<bool, Failed> {
         outcome.components += 1;
-        let mut live = self.replay_configure(host, workdir, node)?;
+        let mut live = self.replay_configure(pool, host, workdir, node)?;
         let mut changed = false;
         for child in &node.children {
-            changed |= self.deploy_node(host, workdir, child, outcome)?;
+            changed |= self.deploy_node(pool, host, workdir, child, outcome)?;
         }
         live.ctx().children_changed = changed;
-        let verdict = live.verify();
+        let verdict = pool.verify(&mut live);
         self.flush_logs(host, node, &mut live);
         match verdict {
             Err(e) => {
@@ -123,7 +115,7 @@ impl<'a> Agent<'a> {
                     });
                 }
                 if !self.predict {
-                    let result = live.update();
+                    let result = pool.update(&mut live);
                     self.flush_logs(host, node, &mut live);
                     if let Err(e) = result {
                         self.fail(host, &node.path, format!("update: {e}"));
@@ -132,6 +124,7 @@ impl<'a> Agent<'a> {
                 }
             }
         }
+        pool.discard(live);
         Ok(changed)
     }
 
@@ -139,6 +132,7 @@ impl<'a> Agent<'a> {
     /// checks it declares the same sub-components and values.
     fn replay_configure(
         &mut self,
+        pool: &mut StorePool<'_>,
         host: &Arc<HostInfo>,
         workdir: &PathBuf,
         node: &Node,
@@ -153,7 +147,7 @@ impl<'a> Agent<'a> {
             assets: node.assets.clone(),
         };
         let answers: Arc<dyn RequireAnswers> = Arc::new(Recorded(node.required.clone()));
-        let mut live = match self.configurator.create_and_configure(&spec, answers) {
+        let mut live = match self.configurator.create_and_configure(pool, &spec, answers) {
             Ok(live) => live,
             Err(ConfigureFailure::Failed { message, .. }) => {
                 self.fail(host, &node.path, message);
@@ -168,11 +162,7 @@ impl<'a> Agent<'a> {
         let planned: Vec<Added> = node
             .children
             .iter()
-            .map(|c| Added {
-                kind: c.kind.clone(),
-                name: c.name.clone(),
-                attributes: c.attributes.clone(),
-            })
+            .map(|c| Added { kind: c.kind.clone(), name: c.name.clone(), attributes: c.attributes.clone() })
             .collect();
         let mismatch = if record.added != planned {
             Some("it added different sub-components")
@@ -196,21 +186,12 @@ impl<'a> Agent<'a> {
 
     fn flush_logs(&mut self, host: &Arc<HostInfo>, node: &Node, live: &mut LiveComponent) {
         for (level, message) in std::mem::take(&mut live.ctx().logs) {
-            (self.sink)(Event::Log {
-                host: host.name.clone(),
-                component: node.path.clone(),
-                level,
-                message,
-            });
+            (self.sink)(Event::Log { host: host.name.clone(), component: node.path.clone(), level, message });
         }
     }
 
     fn fail(&mut self, host: &Arc<HostInfo>, path: &str, message: String) {
-        (self.sink)(Event::Failed {
-            host: host.name.clone(),
-            component: path.to_string(),
-            message,
-        });
+        (self.sink)(Event::Failed { host: host.name.clone(), component: path.to_string(), message });
     }
 }
 
@@ -219,9 +200,6 @@ struct Recorded(Vec<RequireRecord>);
 
 impl RequireAnswers for Recorded {
     fn answer(&self, key: &str, host_only: bool) -> Option<Vec<serde_json::Value>> {
-        self.0
-            .iter()
-            .find(|r| r.key == key && r.host_only == host_only)
-            .map(|r| r.values.clone())
+        self.0.iter().find(|r| r.key == key && r.host_only == host_only).map(|r| r.values.clone())
     }
 }

@@ -36,10 +36,7 @@ pub struct DeployArgs {
 }
 
 pub fn run(args: DeployArgs) -> Result<(), Failure> {
-    let out = Output {
-        json: args.json,
-        verbose: args.verbose,
-    };
+    let out = Output { json: args.json, verbose: args.verbose };
     let started = Instant::now();
     let result = deploy(&args, &out, started);
     if let Err(Failure::Config(d)) = &result {
@@ -52,25 +49,18 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
     let deployment = &args.deployment;
     if !deployment.join("environments").is_dir() {
         return Err(Diagnostics::from(
-            Diagnostic::new(format!(
-                "{} is not a deployment: it has no environments/ folder",
-                deployment.display()
-            ))
-            .hint("run batou-run from the deployment's directory, or pass --deployment DIR"),
+            Diagnostic::new(format!("{} is not a deployment: it has no environments/ folder", deployment.display()))
+                .hint("run batou-run from the deployment's directory, or pass --deployment DIR"),
         )
         .into());
     }
-    let deployment = deployment
-        .canonicalize()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", deployment.display()))?;
+    let deployment = deployment.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", deployment.display()))?;
     let env = load_environment(&deployment, &args.environment)?;
     if env.connect == Connect::Ssh && !args.consistency {
         return Err(Diagnostics::from(
             Diagnostic::new("not implemented: connect = \"ssh\" (remote deploys)")
                 .at(env.file.clone())
-                .hint(
-                    "use connect = \"local\", or check the configuration only with --consistency",
-                ),
+                .hint("use connect = \"local\", or check the configuration only with --consistency"),
         )
         .into());
     }
@@ -78,12 +68,7 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
     let runtime = Runtime::new(cache.clone())?;
     let modules = modules::load(&runtime, &deployment, &cache)?;
     let plan = controller::plan(&env, &deployment, &runtime, &modules)?;
-    let components: usize = plan
-        .hosts
-        .iter()
-        .flat_map(|h| &h.roots)
-        .map(|r| r.node.count())
-        .sum();
+    let components: usize = plan.hosts.iter().flat_map(|h| &h.roots).map(|r| r.node.count()).sum();
     let hosts = plan.hosts.len();
     let host_word = if hosts == 1 { "host" } else { "hosts" };
 
@@ -133,9 +118,5 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
         )
     };
     out.summary(&text, fields);
-    if failed_hosts.is_empty() {
-        Ok(())
-    } else {
-        Err(Failure::Deploy)
-    }
+    if failed_hosts.is_empty() { Ok(()) } else { Err(Failure::Deploy) }
 }

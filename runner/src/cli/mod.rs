@@ -11,11 +11,7 @@ use clap::{Parser, Subcommand};
 use crate::diagnostic::Diagnostics;
 
 #[derive(Parser)]
-#[command(
-    name = "batou-run",
-    version,
-    about = "Deploy with sandboxed WebAssembly components, the batou way"
-)]
+#[command(name = "batou-run", version, about = "Deploy with sandboxed WebAssembly components, the batou way")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -68,13 +64,8 @@ pub fn main() -> ExitCode {
 
 /// Developer logs: `BATOU_RUN_LOG=debug`, to stderr, apart from the output.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BATOU_RUN_LOG")
-        .unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BATOU_RUN_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
 /// Where compiled modules and built components are kept between runs.

@@ -34,6 +34,8 @@ pub struct Environment {
     pub memory_limit: usize,
     pub hosts: Vec<HostConfig>,
     pub components: Vec<RootConfig>,
+    /// Index into `components` by name.
+    root_index: std::collections::HashMap<String, usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +59,7 @@ pub struct RootConfig {
 
 impl Environment {
     pub fn root(&self, name: &str) -> Option<&RootConfig> {
-        self.components.iter().find(|c| c.name == name)
+        self.root_index.get(name).map(|&i| &self.components[i])
     }
 }
 
@@ -86,12 +88,7 @@ pub fn list_environments(deployment: &Path) -> Vec<String> {
 
 fn environment_file(deployment: &Path, name: &str) -> Option<PathBuf> {
     let dir = deployment.join("environments");
-    [
-        dir.join(format!("{name}.toml")),
-        dir.join(name).join("environment.toml"),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
+    [dir.join(format!("{name}.toml")), dir.join(name).join("environment.toml")].into_iter().find(|p| p.is_file())
 }
 
 pub fn load_environment(deployment: &Path, name: &str) -> Result<Environment, Diagnostics> {
@@ -124,12 +121,11 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
         memory_limit: (DEFAULT_MEMORY_MIB as usize) << 20,
         hosts: Vec::new(),
         components: Vec::new(),
+        root_index: Default::default(),
     };
 
     if let Some(section) = top.table("environment", &mut errors) {
-        let DeValue::Table(table) = section.get_ref() else {
-            unreachable!()
-        };
+        let DeValue::Table(table) = section.get_ref() else { unreachable!() };
         let mut r = TableReader::new(source, table, "[environment]");
         if let Some(connect) = r.string("connect", &mut errors) {
             env.connect = match connect.get_ref().as_str() {
@@ -145,9 +141,7 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
                 }
             };
         }
-        env.target_directory = r
-            .string("target_directory", &mut errors)
-            .map(|s| s.into_inner());
+        env.target_directory = r.string("target_directory", &mut errors).map(|s| s.into_inner());
         env.host_domain = r.string("host_domain", &mut errors).map(|s| s.into_inner());
         env.jobs = positive(&mut r, "jobs", source, &mut errors).map(|n| n as usize);
         if let Some(secs) = positive(&mut r, "timeout", source, &mut errors) {
@@ -160,19 +154,14 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
     }
 
     if let Some(hosts) = top.table("hosts", &mut errors) {
-        let DeValue::Table(hosts) = hosts.get_ref() else {
-            unreachable!()
-        };
+        let DeValue::Table(hosts) = hosts.get_ref() else { unreachable!() };
         for (host_name, host) in hosts.iter() {
             let host_name = host_name.get_ref().to_string();
             let location = source.location(host.span().start);
             let DeValue::Table(table) = host.get_ref() else {
                 errors.push(
-                    Diagnostic::new(format!(
-                        "[hosts.{host_name}] must be a table, not {}",
-                        type_name(host.get_ref())
-                    ))
-                    .at(location),
+                    Diagnostic::new(format!("[hosts.{host_name}] must be a table, not {}", type_name(host.get_ref())))
+                        .at(location),
                 );
                 continue;
             };
@@ -183,7 +172,9 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
                     DeValue::Array(items) => {
                         for item in items.iter() {
                             match item.get_ref() {
-                                DeValue::String(s) => components.push((s.to_string(), source.location(item.span().start))),
+                                DeValue::String(s) => {
+                                    components.push((s.to_string(), source.location(item.span().start)))
+                                }
                                 other => errors.push(
                                     Diagnostic::new(format!(
                                         "[hosts.{host_name}] components must be names (strings), not {}",
@@ -203,23 +194,14 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
                     ),
                 }
             }
-            let data = r
-                .table("data", &mut errors)
-                .map(|d| to_json(d.get_ref()))
-                .unwrap_or(Value::Object(Map::new()));
+            let data = r.table("data", &mut errors).map(|d| to_json(d.get_ref())).unwrap_or(Value::Object(Map::new()));
             r.finish(&mut errors);
-            env.hosts.push(HostConfig {
-                name: host_name,
-                components,
-                data,
-            });
+            env.hosts.push(HostConfig { name: host_name, components, data });
         }
     }
 
     if let Some(components) = top.table("components", &mut errors) {
-        let DeValue::Table(components) = components.get_ref() else {
-            unreachable!()
-        };
+        let DeValue::Table(components) = components.get_ref() else { unreachable!() };
         for (root_name, root) in components.iter() {
             let root_name = root_name.get_ref().to_string();
             let location = source.location(root.span().start);
@@ -233,12 +215,7 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
                 );
                 continue;
             };
-            let mut config = RootConfig {
-                name: root_name.clone(),
-                location,
-                kind: None,
-                attributes: Vec::new(),
-            };
+            let mut config = RootConfig { name: root_name.clone(), location, kind: None, attributes: Vec::new() };
             for (key, value) in table.iter() {
                 let at = source.location(key.span().start);
                 if key.get_ref().as_ref() == "kind" {
@@ -253,11 +230,7 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
                         ),
                     }
                 } else {
-                    config.attributes.push((
-                        key.get_ref().to_string(),
-                        to_json(value.get_ref()),
-                        at,
-                    ));
+                    config.attributes.push((key.get_ref().to_string(), to_json(value.get_ref()), at));
                 }
             }
             env.components.push(config);
@@ -272,41 +245,26 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
                 .hint("add a table such as [hosts.localhost] with components = [\"...\"]"),
         );
     }
+    env.root_index = env.components.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+    let deployed: std::collections::HashSet<&str> =
+        env.hosts.iter().flat_map(|h| h.components.iter().map(|(c, _)| c.as_str())).collect();
     for root in &env.components {
-        if !env
-            .hosts
-            .iter()
-            .any(|h| h.components.iter().any(|(c, _)| *c == root.name))
-        {
+        if !deployed.contains(root.name.as_str()) {
             errors.push(
-                Diagnostic::new(format!(
-                    "[components.{}] is configured but no host deploys it",
-                    root.name
-                ))
-                .at(root.location.clone())
-                .hint(format!(
-                    "add \"{}\" to the `components` of a host, or remove the table",
-                    root.name
-                )),
+                Diagnostic::new(format!("[components.{}] is configured but no host deploys it", root.name))
+                    .at(root.location.clone())
+                    .hint(format!("add \"{}\" to the `components` of a host, or remove the table", root.name)),
             );
         }
     }
     errors.into_result(env)
 }
 
-fn positive(
-    r: &mut TableReader<'_, '_>,
-    key: &'static str,
-    source: &Source,
-    errors: &mut Diagnostics,
-) -> Option<i64> {
+fn positive(r: &mut TableReader<'_, '_>, key: &'static str, source: &Source, errors: &mut Diagnostics) -> Option<i64> {
     let at = r.get(key).map(|v| v.span().start);
     let n = r.integer(key, errors)?;
     if n <= 0 {
-        errors.push(
-            Diagnostic::new(format!("`{key}` must be positive, not {n}"))
-                .at(source.location(at.unwrap_or(0))),
-        );
+        errors.push(Diagnostic::new(format!("`{key}` must be positive, not {n}")).at(source.location(at.unwrap_or(0))));
         return None;
     }
     Some(n)
@@ -317,13 +275,7 @@ mod tests {
     use super::*;
 
     fn parse_str(text: &str) -> Result<Environment, Diagnostics> {
-        parse(
-            &Source {
-                shown_as: "environments/dev.toml".into(),
-                text: text.into(),
-            },
-            "dev",
-        )
+        parse(&Source::new("environments/dev.toml".into(), text.into()), "dev")
     }
 
     #[test]
@@ -348,79 +300,41 @@ leading = true
         .unwrap();
         assert_eq!(env.connect, Connect::Local);
         assert_eq!(env.timeout, Duration::from_secs(5));
-        assert_eq!(
-            env.hosts[0]
-                .components
-                .iter()
-                .map(|c| c.0.as_str())
-                .collect::<Vec<_>>(),
-            ["hello", "motd"]
-        );
+        assert_eq!(env.hosts[0].components.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), ["hello", "motd"]);
         assert_eq!(env.hosts[0].data["role"], "web");
         let motd = env.root("motd").unwrap();
         assert_eq!(motd.kind.as_ref().unwrap().0, "file");
-        assert_eq!(
-            motd.attributes[1],
-            (
-                "mode".into(),
-                Value::from(0o640),
-                "environments/dev.toml:13".into()
-            )
-        );
+        assert_eq!(motd.attributes[1], ("mode".into(), Value::from(0o640), "environments/dev.toml:13".into()));
         assert_eq!(motd.attributes[2].1, Value::Bool(true));
     }
 
     #[test]
     fn unknown_keys_name_line_and_choices() {
-        let err = parse_str(
-            "[environment]\nconect = \"local\"\n\n[hosts.a]\ncomponents = []\nrole = 1\n",
-        )
-        .unwrap_err();
+        let err = parse_str("[environment]\nconect = \"local\"\n\n[hosts.a]\ncomponents = []\nrole = 1\n").unwrap_err();
         let text = err.to_string();
-        assert!(
-            text.contains("environments/dev.toml:2: unknown key `conect` in [environment]"),
-            "{text}"
-        );
+        assert!(text.contains("environments/dev.toml:2: unknown key `conect` in [environment]"), "{text}");
         assert!(text.contains("did you mean 'connect'?"), "{text}");
-        assert!(
-            text.contains("environments/dev.toml:6: unknown key `role` in [hosts.a]"),
-            "{text}"
-        );
+        assert!(text.contains("environments/dev.toml:6: unknown key `role` in [hosts.a]"), "{text}");
     }
 
     #[test]
     fn malformed_toml_names_line() {
         let err = parse_str("[hosts.a]\ncomponents = [\"x\"\n").unwrap_err();
-        assert!(
-            err.to_string().starts_with("environments/dev.toml:"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("environments/dev.toml:"), "{err}");
         assert!(err.to_string().contains("malformed TOML"), "{err}");
     }
 
     #[test]
     fn ill_typed_values_are_errors() {
-        let err =
-            parse_str("[environment]\njobs = \"4\"\n[hosts.a]\ncomponents = \"x\"\n").unwrap_err();
+        let err = parse_str("[environment]\njobs = \"4\"\n[hosts.a]\ncomponents = \"x\"\n").unwrap_err();
         let text = err.to_string();
-        assert!(
-            text.contains("dev.toml:2: [environment] `jobs` must be an integer, not a string"),
-            "{text}"
-        );
-        assert!(
-            text.contains("dev.toml:4: [hosts.a] `components` must be a list of names"),
-            "{text}"
-        );
+        assert!(text.contains("dev.toml:2: [environment] `jobs` must be an integer, not a string"), "{text}");
+        assert!(text.contains("dev.toml:4: [hosts.a] `components` must be a list of names"), "{text}");
     }
 
     #[test]
     fn unused_component_table_is_an_error() {
-        let err =
-            parse_str("[hosts.a]\ncomponents = []\n[components.x]\nkind = \"file\"\n").unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("[components.x] is configured but no host deploys it"),
-            "{err}"
-        );
+        let err = parse_str("[hosts.a]\ncomponents = []\n[components.x]\nkind = \"file\"\n").unwrap_err();
+        assert!(err.to_string().contains("[components.x] is configured but no host deploys it"), "{err}");
     }
 }

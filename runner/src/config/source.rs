@@ -13,31 +13,33 @@ use crate::diagnostic::{Diagnostic, Diagnostics, choices_hint};
 pub struct Source {
     pub shown_as: String,
     pub text: String,
+    /// Byte offsets where lines start, to turn offsets into line numbers
+    /// without rescanning the text (environments can have thousands of
+    /// roots).
+    line_starts: Vec<usize>,
 }
 
 impl Source {
     pub fn read(path: &Path, shown_as: String) -> Result<Source, Diagnostics> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown_as.clone())
-        })?;
-        Ok(Source { shown_as, text })
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown_as.clone()))?;
+        Ok(Source::new(shown_as, text))
+    }
+
+    pub fn new(shown_as: String, text: String) -> Source {
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Source { shown_as, text, line_starts }
     }
 
     /// `file:line` of a byte offset.
     pub fn location(&self, offset: usize) -> String {
-        let line = self.text[..offset.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1;
+        let line = self.line_starts.partition_point(|&start| start <= offset);
         format!("{}:{line}", self.shown_as)
     }
 
     pub fn parse(&self) -> Result<Spanned<DeTable<'_>>, Diagnostics> {
         DeTable::parse(&self.text).map_err(|e| {
-            let at = e
-                .span()
-                .map(|s| self.location(s.start))
-                .unwrap_or_else(|| self.shown_as.clone());
+            let at = e.span().map(|s| self.location(s.start)).unwrap_or_else(|| self.shown_as.clone());
             Diagnostic::new(format!("malformed TOML: {}", e.message().trim()))
                 .at(at)
                 .hint("fix the syntax; see https://toml.io")
@@ -56,12 +58,7 @@ pub struct TableReader<'s, 'i> {
 
 impl<'s, 'i> TableReader<'s, 'i> {
     pub fn new(source: &'s Source, table: &'s DeTable<'i>, what: impl Into<String>) -> Self {
-        TableReader {
-            source,
-            table,
-            what: what.into(),
-            known: Vec::new(),
-        }
+        TableReader { source, table, what: what.into(), known: Vec::new() }
     }
 
     pub fn get(&mut self, key: &'static str) -> Option<&'s Spanned<DeValue<'i>>> {
@@ -69,11 +66,7 @@ impl<'s, 'i> TableReader<'s, 'i> {
         self.table.get(key)
     }
 
-    pub fn string(
-        &mut self,
-        key: &'static str,
-        errors: &mut Diagnostics,
-    ) -> Option<Spanned<String>> {
+    pub fn string(&mut self, key: &'static str, errors: &mut Diagnostics) -> Option<Spanned<String>> {
         let value = self.get(key)?;
         match value.get_ref() {
             DeValue::String(s) => Some(Spanned::new(value.span(), s.to_string())),
@@ -89,8 +82,7 @@ impl<'s, 'i> TableReader<'s, 'i> {
         match value.get_ref() {
             DeValue::Integer(i) => i.to_i64().or_else(|| {
                 errors.push(
-                    Diagnostic::new(format!("{key} is out of range"))
-                        .at(self.source.location(value.span().start)),
+                    Diagnostic::new(format!("{key} is out of range")).at(self.source.location(value.span().start)),
                 );
                 None
             }),
@@ -101,11 +93,7 @@ impl<'s, 'i> TableReader<'s, 'i> {
         }
     }
 
-    pub fn table(
-        &mut self,
-        key: &'static str,
-        errors: &mut Diagnostics,
-    ) -> Option<&'s Spanned<DeValue<'i>>> {
+    pub fn table(&mut self, key: &'static str, errors: &mut Diagnostics) -> Option<&'s Spanned<DeValue<'i>>> {
         let value = self.get(key)?;
         match value.get_ref() {
             DeValue::Table(_) => Some(value),
@@ -116,19 +104,9 @@ impl<'s, 'i> TableReader<'s, 'i> {
         }
     }
 
-    fn type_error(
-        &self,
-        key: &str,
-        offset: usize,
-        expected: &str,
-        found: &DeValue<'_>,
-    ) -> Diagnostic {
-        Diagnostic::new(format!(
-            "{} `{key}` must be {expected}, not {}",
-            self.what,
-            type_name(found)
-        ))
-        .at(self.source.location(offset))
+    fn type_error(&self, key: &str, offset: usize, expected: &str, found: &DeValue<'_>) -> Diagnostic {
+        Diagnostic::new(format!("{} `{key}` must be {expected}, not {}", self.what, type_name(found)))
+            .at(self.source.location(offset))
     }
 
     /// Reports every key of the table that was never asked for.
@@ -173,11 +151,9 @@ pub fn to_json(value: &DeValue<'_>) -> Value {
         DeValue::Boolean(b) => Value::Bool(*b),
         DeValue::Datetime(d) => Value::String(d.to_string()),
         DeValue::Array(items) => Value::Array(items.iter().map(|v| to_json(v.get_ref())).collect()),
-        DeValue::Table(t) => Value::Object(
-            t.iter()
-                .map(|(k, v)| (k.get_ref().to_string(), to_json(v.get_ref())))
-                .collect(),
-        ),
+        DeValue::Table(t) => {
+            Value::Object(t.iter().map(|(k, v)| (k.get_ref().to_string(), to_json(v.get_ref()))).collect())
+        }
     }
 }
 
@@ -193,9 +169,5 @@ impl ToI64 for toml::de::DeInteger<'_> {
 
 /// The path a file is shown under: relative to the deployment.
 pub fn shown_path(deployment: &Path, path: &Path) -> String {
-    path.strip_prefix(deployment)
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .display()
-        .to_string()
+    path.strip_prefix(deployment).map(PathBuf::from).unwrap_or_else(|_| path.to_path_buf()).display().to_string()
 }

@@ -13,6 +13,4 @@ wasmtime::component::bindgen!({
 
 #[cfg(test)]
 pub use batou::deploy::types::AttributeSpec;
-pub use batou::deploy::types::{
-    AttributeType, Error as WitError, FileKind, FileStat, KindSpec, VerifyResult,
-};
+pub use batou::deploy::types::{AttributeType, Error as WitError, FileKind, FileStat, KindSpec, VerifyResult};

@@ -10,5 +10,5 @@ pub mod state;
 mod users;
 
 pub use error::CapError;
-pub use instance::{ComponentError, LiveComponent};
+pub use instance::{ComponentError, LiveComponent, StorePool};
 pub use module::{LoadedModule, Runtime};

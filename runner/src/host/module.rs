@@ -8,13 +8,20 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::{DeploymentComponent, DeploymentComponentPre, KindSpec};
 use super::state::StoreData;
 
 /// How often the epoch advances; deadlines are checked at this grain.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Instances alive at once: a deploy keeps one store per level of the
+/// component tree being deployed, so this is far more than needed.
+const POOL_SLOTS: u32 = 128;
+/// The largest linear memory any component may have; `memory_limit` in
+/// the environment sets the limit actually enforced.
+pub const MAX_MEMORY: usize = 4 << 30;
 
 /// The engine, the linker with every capability, and the cache directory.
 pub struct Runtime {
@@ -39,42 +46,44 @@ pub enum LoadError {
     #[error("{name} is not a batou-run component module: {message}")]
     Invalid { name: String, message: String },
     #[error("cannot use the compiled-module cache at {path}: {source}")]
-    Cache {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Cache { path: PathBuf, source: std::io::Error },
 }
 
 impl Runtime {
     pub fn new(cache_dir: PathBuf) -> anyhow::Result<Runtime> {
         let mut config = Config::new();
         config.epoch_interruption(true);
-        let engine = Engine::new(&config)
-            .map_err(|e| anyhow::anyhow!("cannot start the Wasm engine: {e}"))?;
+        // Thousands of short-lived instances per deploy: reusing memory
+        // slots saves an mmap/munmap pair and the page faults of a fresh
+        // mapping for each.
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_SLOTS)
+            .total_core_instances(POOL_SLOTS * 8)
+            .total_memories(POOL_SLOTS)
+            .total_tables(POOL_SLOTS * 8)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16)
+            .max_memory_size(MAX_MEMORY)
+            .linear_memory_keep_resident(256 << 10)
+            .table_keep_resident(64 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot start the Wasm engine: {e}"))?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         DeploymentComponent::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("linking capabilities: {e}"))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
             let engine = engine.clone();
             let stop = ticker_stop.clone();
-            std::thread::Builder::new()
-                .name("epoch".into())
-                .spawn(move || {
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(EPOCH_TICK);
-                        engine.increment_epoch();
-                    }
-                })?;
+            std::thread::Builder::new().name("epoch".into()).spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
         }
-        Ok(Runtime {
-            engine,
-            linker,
-            cache_dir,
-            ticker_stop,
-        })
+        Ok(Runtime { engine, linker, cache_dir, ticker_stop })
     }
 
     /// Compiles `bytes` (or loads the compiled code from the cache) and
@@ -87,22 +96,12 @@ impl Runtime {
     ) -> Result<(LoadedModule, Vec<KindSpec>), LoadError> {
         let hash = sha256_hex(bytes);
         let component = self.compiled(name, &hash, bytes)?;
-        let invalid = |e: wasmtime::Error| LoadError::Invalid {
-            name: name.to_string(),
-            message: format!("{e:#}"),
-        };
+        let invalid = |e: wasmtime::Error| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") };
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
         let pre = DeploymentComponentPre::new(pre).map_err(invalid)?;
-        let module = LoadedModule {
-            name: name.to_string(),
-            hash,
-            pre,
-            assets,
-        };
-        let kinds = super::instance::describe(self, &module).map_err(|e| LoadError::Invalid {
-            name: name.to_string(),
-            message: format!("describe() failed: {e}"),
-        })?;
+        let module = LoadedModule { name: name.to_string(), hash, pre, assets };
+        let kinds = super::instance::describe(self, &module)
+            .map_err(|e| LoadError::Invalid { name: name.to_string(), message: format!("describe() failed: {e}") })?;
         Ok((module, kinds))
     }
 
@@ -121,21 +120,13 @@ impl Runtime {
         let compiled = self
             .engine
             .precompile_component(bytes)
-            .map_err(|e| LoadError::Invalid {
-                name: name.to_string(),
-                message: format!("{e:#}"),
-            })?;
-        let cache_err = |source| LoadError::Cache {
-            path: dir.clone(),
-            source,
-        };
+            .map_err(|e| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") })?;
+        let cache_err = |source| LoadError::Cache { path: dir.clone(), source };
         std::fs::create_dir_all(&dir).map_err(cache_err)?;
         write_atomically(&path, &compiled).map_err(cache_err)?;
         // SAFETY: produced just now by this engine.
-        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| LoadError::Invalid {
-            name: name.to_string(),
-            message: format!("{e:#}"),
-        })
+        unsafe { Component::deserialize(&self.engine, &compiled) }
+            .map_err(|e| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") })
     }
 
     /// What makes compiled code compatible: the wasmtime version and the
@@ -154,10 +145,7 @@ impl Drop for Runtime {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {

@@ -133,6 +133,28 @@ pub struct CallCtx {
 }
 
 impl CallCtx {
+    /// A context for a store between calls: the same host and limits,
+    /// nothing recorded.
+    pub fn placeholder(&self) -> CallCtx {
+        CallCtx {
+            phase: self.phase,
+            host: self.host.clone(),
+            path: self.path.clone(),
+            workdir: self.workdir.clone(),
+            assets: None,
+            answers: self.answers.clone(),
+            record: ConfigureRecord::default(),
+            children_changed: false,
+            diffs: Vec::new(),
+            logs: Vec::new(),
+            logged_bytes: 0,
+            host_time: Duration::ZERO,
+            call_started: Instant::now(),
+            timeout: self.timeout,
+            timed_out: false,
+        }
+    }
+
     /// Refuses a capability outside the lifecycle steps that may use it.
     pub fn allow(&self, what: &str, phases: &[Phase]) -> Result<(), CapError> {
         if phases.contains(&self.phase) {
@@ -149,11 +171,7 @@ impl CallCtx {
 
     pub fn resolve(&self, path: &str) -> PathBuf {
         let p = std::path::Path::new(path);
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.workdir.join(p)
-        }
+        if p.is_absolute() { p.to_path_buf() } else { self.workdir.join(p) }
     }
 }
 
@@ -171,9 +189,6 @@ pub struct StoreData {
 
 impl WasiView for StoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }

@@ -32,13 +32,7 @@ pub fn uid_of(name: &str) -> Option<u32> {
     lookup(|buf, out| unsafe {
         let mut pwd: libc::passwd = std::mem::zeroed();
         let mut result = std::ptr::null_mut();
-        let rc = libc::getpwnam_r(
-            name.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        );
+        let rc = libc::getpwnam_r(name.as_ptr(), &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
         if rc == 0 && !result.is_null() {
             *out = Some(pwd.pw_uid);
         }
@@ -51,13 +45,7 @@ pub fn gid_of(name: &str) -> Option<u32> {
     lookup(|buf, out| unsafe {
         let mut grp: libc::group = std::mem::zeroed();
         let mut result = std::ptr::null_mut();
-        let rc = libc::getgrnam_r(
-            name.as_ptr(),
-            &mut grp,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        );
+        let rc = libc::getgrnam_r(name.as_ptr(), &mut grp, buf.as_mut_ptr(), buf.len(), &mut result);
         if rc == 0 && !result.is_null() {
             *out = Some(grp.gr_gid);
         }
@@ -66,9 +54,7 @@ pub fn gid_of(name: &str) -> Option<u32> {
 }
 
 /// Calls a `get*_r` function with a growing buffer until it fits.
-fn lookup<T>(
-    mut f: impl FnMut(&mut Vec<libc::c_char>, &mut Option<T>) -> libc::c_int,
-) -> Option<T> {
+fn lookup<T>(mut f: impl FnMut(&mut Vec<libc::c_char>, &mut Option<T>) -> libc::c_int) -> Option<T> {
     let mut buf = vec![0 as libc::c_char; 1024];
     loop {
         let mut out = None;

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::plan::{Limits, Node};
 use crate::host::state::{CallCtx, HostInfo, Phase, RequireAnswers};
-use crate::host::{ComponentError, LiveComponent, Runtime};
+use crate::host::{ComponentError, LiveComponent, Runtime, StorePool};
 use crate::modules::Modules;
 
 /// Why configuring a root did not produce a tree.
@@ -17,11 +17,7 @@ pub enum ConfigureFailure {
     /// A strict `require` found no value yet; the resolver retries later.
     /// What was provided before that still counts, as in batou, so that
     /// two roots requiring each other's values are found as a cycle.
-    Unsatisfied {
-        path: String,
-        key: String,
-        provided: Vec<(String, Value)>,
-    },
+    Unsatisfied { path: String, key: String, provided: Vec<(String, Value)> },
     /// Anything else: the root is not retried.
     Failed { path: String, message: String },
 }
@@ -43,7 +39,7 @@ pub struct Configurator<'a> {
     pub limits: Limits,
 }
 
-impl Configurator<'_> {
+impl<'a> Configurator<'a> {
     /// A store context for a component about to be created.
     pub fn call_ctx(&self, spec: &Spec<'_>, answers: Arc<dyn RequireAnswers>) -> CallCtx {
         CallCtx {
@@ -68,100 +64,70 @@ impl Configurator<'_> {
     /// Creates the component and runs its configure (not its children's).
     pub fn create_and_configure(
         &self,
+        pool: &mut StorePool<'_>,
         spec: &Spec<'_>,
         answers: Arc<dyn RequireAnswers>,
     ) -> Result<LiveComponent, ConfigureFailure> {
-        let failed = |message: String| ConfigureFailure::Failed {
-            path: spec.path.clone(),
-            message,
-        };
+        let failed = |message: String| ConfigureFailure::Failed { path: spec.path.clone(), message };
         let module = self
             .modules
             .module_of(spec.kind)
             .ok_or_else(|| failed(format!("unknown component kind `{}`", spec.kind)))?;
         let call = self.call_ctx(spec, answers);
-        let mut live = LiveComponent::create(
-            self.runtime,
-            module,
-            self.modules.kinds.clone(),
-            call,
-            self.limits.memory,
-            spec.kind,
-            spec.attributes,
-        )
-        .map_err(|e| failed(format!("create: {e}")))?;
-        let result = live.configure();
+        let mut live =
+            pool.create(module, call, spec.kind, spec.attributes).map_err(|e| failed(format!("create: {e}")))?;
+        let result = pool.configure(&mut live);
         let record = &live.ctx().record;
         if let Some(key) = &record.unsatisfied {
             let provided = record.provided.clone();
-            return Err(ConfigureFailure::Unsatisfied {
-                path: spec.path.clone(),
-                key: key.clone(),
-                provided,
-            });
+            return Err(ConfigureFailure::Unsatisfied { path: spec.path.clone(), key: key.clone(), provided });
         }
         match result {
             Err(e @ ComponentError::Returned(_)) | Err(e @ ComponentError::Trapped(_)) => {
                 let mut message = format!("configure: {e}");
-                let extras: Vec<&String> = record
-                    .errors
-                    .iter()
-                    .filter(|m| !message.contains(m.as_str()))
-                    .collect();
+                let extras: Vec<&String> = record.errors.iter().filter(|m| !message.contains(m.as_str())).collect();
                 for extra in extras {
                     message.push_str(&format!("\n  also: {extra}"));
                 }
                 Err(failed(message))
             }
-            Ok(()) if !record.errors.is_empty() => {
-                Err(failed(format!("configure: {}", record.errors.join("; "))))
-            }
+            Ok(()) if !record.errors.is_empty() => Err(failed(format!("configure: {}", record.errors.join("; ")))),
             Ok(()) => Ok(live),
         }
     }
 
+    /// A store pool for one root's components.
+    pub fn pool(&self) -> StorePool<'a> {
+        StorePool::new(self.runtime, self.modules.kinds.clone(), self.limits.memory)
+    }
+
     /// Configures a component and, depth first, every sub-component it adds.
-    pub fn configure_tree(
-        &self,
-        spec: &Spec<'_>,
-        answers: &Arc<dyn RequireAnswers>,
-    ) -> Result<Node, ConfigureFailure> {
+    pub fn configure_tree(&self, spec: &Spec<'_>, answers: &Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure> {
         let mut before = Vec::new();
-        self.configure_subtree(spec, answers, &mut before)
+        let mut pool = self.pool();
+        self.configure_subtree(&mut pool, spec, answers, &mut before)
     }
 
     /// `provided_before` collects the values provided by components
     /// configured so far, for an `Unsatisfied` failure further on.
     fn configure_subtree(
         &self,
+        pool: &mut StorePool<'_>,
         spec: &Spec<'_>,
         answers: &Arc<dyn RequireAnswers>,
         provided_before: &mut Vec<(String, Value)>,
     ) -> Result<Node, ConfigureFailure> {
-        let mut live = self
-            .create_and_configure(spec, answers.clone())
-            .map_err(|failure| match failure {
-                ConfigureFailure::Unsatisfied {
-                    path,
-                    key,
-                    provided,
-                } => {
-                    let mut all = std::mem::take(provided_before);
-                    all.extend(provided);
-                    ConfigureFailure::Unsatisfied {
-                        path,
-                        key,
-                        provided: all,
-                    }
-                }
-                other => other,
-            })?;
+        let mut live = self.create_and_configure(pool, spec, answers.clone()).map_err(|failure| match failure {
+            ConfigureFailure::Unsatisfied { path, key, provided } => {
+                let mut all = std::mem::take(provided_before);
+                all.extend(provided);
+                ConfigureFailure::Unsatisfied { path, key, provided: all }
+            }
+            other => other,
+        })?;
         let record = std::mem::take(&mut live.ctx().record);
-        drop(live);
-        let module = self
-            .modules
-            .module_of(spec.kind)
-            .expect("checked when created");
+        pool.discard(live);
+        let module = self.modules.module_of(spec.kind).expect("checked when created");
         let mut node = Node {
             kind: spec.kind.to_string(),
             name: spec.name.to_string(),
@@ -184,8 +150,7 @@ impl Configurator<'_> {
                 workdir: spec.workdir,
                 assets: self.child_assets(&added.kind, &spec.assets),
             };
-            node.children
-                .push(self.configure_subtree(&child, answers, provided_before)?);
+            node.children.push(self.configure_subtree(pool, &child, answers, provided_before)?);
         }
         Ok(node)
     }
@@ -194,10 +159,7 @@ impl Configurator<'_> {
     /// assets; one of a standard kind reads its parent's (as a `file` with
     /// `source` reads the template shipped with the component that added it).
     pub fn child_assets(&self, kind: &str, parent: &Option<PathBuf>) -> Option<PathBuf> {
-        self.modules
-            .module_of(kind)
-            .and_then(|m| m.assets.clone())
-            .or_else(|| parent.clone())
+        self.modules.module_of(kind).and_then(|m| m.assets.clone()).or_else(|| parent.clone())
     }
 }
 

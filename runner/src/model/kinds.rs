@@ -69,19 +69,15 @@ impl Kinds {
             for attr in &spec.attributes {
                 if let Some(text) = &attr.default {
                     let value = serde_json::from_str(text).map_err(|e| {
-                        format!("{module_name}: kind `{}` attribute `{}` has a default that is not JSON: {e}", spec.name, attr.name)
+                        format!(
+                            "{module_name}: kind `{}` attribute `{}` has a default that is not JSON: {e}",
+                            spec.name, attr.name
+                        )
                     })?;
                     defaults.insert(attr.name.clone(), value);
                 }
             }
-            self.by_name.insert(
-                spec.name.clone(),
-                KindEntry {
-                    module,
-                    spec,
-                    defaults,
-                },
-            );
+            self.by_name.insert(spec.name.clone(), KindEntry { module, spec, defaults });
         }
         Ok(())
     }
@@ -90,11 +86,7 @@ impl Kinds {
     /// missing required ones and ill-typed values are errors (all of them
     /// are reported). Returns the object with defaults filled in and modes
     /// as integers.
-    pub fn check(
-        &self,
-        kind: &str,
-        attributes: &Map<String, Value>,
-    ) -> Result<Value, Vec<AttributeError>> {
+    pub fn check(&self, kind: &str, attributes: &Map<String, Value>) -> Result<Value, Vec<AttributeError>> {
         let Some(entry) = self.get(kind) else {
             return Err(vec![AttributeError {
                 attribute: None,
@@ -123,12 +115,8 @@ impl Kinds {
                     None => {
                         errors.push(AttributeError {
                             attribute: Some(attr.name.clone()),
-                            message: format!(
-                                "missing required attribute `{}` for kind `{kind}`",
-                                attr.name
-                            ),
-                            hint: (!attr.doc.is_empty())
-                                .then(|| format!("{}: {}", attr.name, attr.doc)),
+                            message: format!("missing required attribute `{}` for kind `{kind}`", attr.name),
+                            hint: (!attr.doc.is_empty()).then(|| format!("{}: {}", attr.name, attr.doc)),
                         });
                         continue;
                     }
@@ -150,11 +138,7 @@ impl Kinds {
                 }),
             }
         }
-        if errors.is_empty() {
-            Ok(Value::Object(out))
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(Value::Object(out)) } else { Err(errors) }
     }
 }
 
@@ -172,14 +156,11 @@ fn check_type(ty: AttributeType, value: Value, optional: bool) -> Result<Value, 
         AttributeType::Any => true,
         AttributeType::Mode => return parse_mode(&value).map(Value::from).ok_or(MODE_EXPECTED),
     };
-    if ok {
-        Ok(value)
-    } else {
-        Err(type_expected(ty))
-    }
+    if ok { Ok(value) } else { Err(type_expected(ty)) }
 }
 
-const MODE_EXPECTED: &str = "a file mode: an integer such as 0o640, an octal string such as \"0640\" or a string such as \"rw-r-----\"";
+const MODE_EXPECTED: &str =
+    "a file mode: an integer such as 0o640, an octal string such as \"0640\" or a string such as \"rw-r-----\"";
 
 fn type_expected(ty: AttributeType) -> &'static str {
     match ty {
@@ -290,13 +271,7 @@ mod tests {
 
     #[test]
     fn modes_in_all_three_spellings() {
-        for v in [
-            json!(0o640),
-            json!("0640"),
-            json!("640"),
-            json!("0o640"),
-            json!("rw-r-----"),
-        ] {
+        for v in [json!(0o640), json!("0640"), json!("640"), json!("0o640"), json!("rw-r-----")] {
             assert_eq!(parse_mode(&v), Some(0o640), "{v}");
         }
         assert_eq!(parse_mode(&json!("rwsr-xr-t")), Some(0o5755));
@@ -307,49 +282,23 @@ mod tests {
 
     #[test]
     fn fills_defaults_and_normalises_modes() {
-        let out = kinds()
-            .check(
-                "file",
-                json!({"path": "a", "mode": "rw-r--r--"})
-                    .as_object()
-                    .unwrap(),
-            )
-            .unwrap();
+        let out = kinds().check("file", json!({"path": "a", "mode": "rw-r--r--"}).as_object().unwrap()).unwrap();
         assert_eq!(out, json!({"path": "a", "mode": 0o644, "leading": false}));
     }
 
     #[test]
     fn reports_every_bad_attribute_with_choices() {
-        let errs = kinds()
-            .check(
-                "file",
-                json!({"paht": "a", "leading": "yes"}).as_object().unwrap(),
-            )
-            .unwrap_err();
+        let errs = kinds().check("file", json!({"paht": "a", "leading": "yes"}).as_object().unwrap()).unwrap_err();
         let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(errs.len(), 3, "{text:?}");
-        assert!(
-            text[0].contains("unknown attribute `paht`")
-                && text[0].contains("did you mean 'path'?"),
-            "{text:?}"
-        );
-        assert!(
-            text[1].contains("missing required attribute `path`"),
-            "{text:?}"
-        );
-        assert!(
-            text[2].contains("`leading` of kind `file` must be a boolean"),
-            "{text:?}"
-        );
+        assert!(text[0].contains("unknown attribute `paht`") && text[0].contains("did you mean 'path'?"), "{text:?}");
+        assert!(text[1].contains("missing required attribute `path`"), "{text:?}");
+        assert!(text[2].contains("`leading` of kind `file` must be a boolean"), "{text:?}");
     }
 
     #[test]
     fn unknown_kind_lists_known_ones() {
         let errs = kinds().check("fiel", &Map::new()).unwrap_err();
-        assert!(
-            errs[0].to_string().contains("did you mean 'file'?"),
-            "{:?}",
-            errs
-        );
+        assert!(errs[0].to_string().contains("did you mean 'file'?"), "{:?}", errs);
     }
 }

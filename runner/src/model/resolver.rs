@@ -27,11 +27,7 @@ impl RootId {
 
 /// Configures one root given the values provided so far.
 pub trait ConfigureRoot {
-    fn configure(
-        &mut self,
-        root: usize,
-        answers: Arc<dyn RequireAnswers>,
-    ) -> Result<Node, ConfigureFailure>;
+    fn configure(&mut self, root: usize, answers: Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure>;
 }
 
 /// Values provided by each root, by key.
@@ -45,27 +41,14 @@ struct Snapshot {
 
 impl RequireAnswers for Snapshot {
     fn answer(&self, key: &str, host_only: bool) -> Option<Vec<Value>> {
-        let values = self
-            .provided
-            .get(key)
-            .map(|v| v.as_slice())
-            .unwrap_or_default();
-        Some(
-            values
-                .iter()
-                .filter(|(_, host, _)| !host_only || *host == self.host)
-                .map(|(_, _, v)| v.clone())
-                .collect(),
-        )
+        let values = self.provided.get(key).map(|v| v.as_slice()).unwrap_or_default();
+        Some(values.iter().filter(|(_, host, _)| !host_only || *host == self.host).map(|(_, _, v)| v.clone()).collect())
     }
 }
 
 /// Configures every root to a fixpoint and returns them in deploy order.
 /// Every problem found is reported, not just the first.
-pub fn resolve(
-    roots: &[RootId],
-    configurer: &mut impl ConfigureRoot,
-) -> Result<Vec<(usize, Node)>, Diagnostics> {
+pub fn resolve(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> Result<Vec<(usize, Node)>, Diagnostics> {
     let n = roots.len();
     let mut errors = Diagnostics::default();
     let mut nodes: Vec<Option<Node>> = vec![None; n];
@@ -90,10 +73,7 @@ pub fn resolve(
         }
         let mut progress = false;
         for r in pending.clone() {
-            let answers = Arc::new(Snapshot {
-                host: roots[r].host.clone(),
-                provided: provided.clone(),
-            });
+            let answers = Arc::new(Snapshot { host: roots[r].host.clone(), provided: provided.clone() });
             match configurer.configure(r, answers) {
                 Ok(node) => {
                     pending.remove(&r);
@@ -103,11 +83,7 @@ pub fn resolve(
                     nodes[r] = Some(node);
                     requeue_dependants(&nodes, r, &changed, &mut pending);
                 }
-                Err(ConfigureFailure::Unsatisfied {
-                    path,
-                    key,
-                    provided: partial,
-                }) => {
+                Err(ConfigureFailure::Unsatisfied { path, key, provided: partial }) => {
                     unsatisfied.insert(r, (path, key));
                     let changed = set_provided(&mut provided, roots, r, partial);
                     progress |= !changed.is_empty();
@@ -116,11 +92,7 @@ pub fn resolve(
                 Err(ConfigureFailure::Failed { path, message }) => {
                     pending.remove(&r);
                     nodes[r] = None;
-                    errors.push(
-                        Diagnostic::new(message)
-                            .on_host(roots[r].host.clone())
-                            .in_component(path),
-                    );
+                    errors.push(Diagnostic::new(message).on_host(roots[r].host.clone()).in_component(path));
                 }
             }
         }
@@ -134,9 +106,7 @@ pub fn resolve(
             Diagnostic::new(format!("requires `{key}`, but no component provides it"))
                 .on_host(roots[*r].host.clone())
                 .in_component(path.clone())
-                .hint(format!(
-                    "add a component that provides `{key}`, or require it with strict = false"
-                )),
+                .hint(format!("add a component that provides `{key}`, or require it with strict = false")),
         );
     }
 
@@ -154,7 +124,9 @@ pub fn resolve(
                     Diagnostic::new(format!("provides `{key}`, but no component requires it"))
                         .on_host(host.clone())
                         .in_component(roots[*p].name.clone())
-                        .hint(format!("remove the provide, or require `{key}` where it is needed (check the spelling)")),
+                        .hint(format!(
+                            "remove the provide, or require `{key}` where it is needed (check the spelling)"
+                        )),
                 );
             }
         }
@@ -166,11 +138,7 @@ pub fn resolve(
     for (s, node) in nodes.iter().enumerate() {
         let Some(node) = node else { continue };
         for q in node.all_required() {
-            for (p, host, _) in provided
-                .get(&q.key)
-                .map(|v| v.as_slice())
-                .unwrap_or_default()
-            {
+            for (p, host, _) in provided.get(&q.key).map(|v| v.as_slice()).unwrap_or_default() {
                 if *p == s || (q.host_only && *host != roots[s].host) {
                     continue;
                 }
@@ -192,10 +160,7 @@ pub fn resolve(
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(order
-        .into_iter()
-        .filter_map(|r| nodes[r].take().map(|node| (r, node)))
-        .collect())
+    Ok(order.into_iter().filter_map(|r| nodes[r].take().map(|node| (r, node))).collect())
 }
 
 /// Replaces the values root `r` provides; returns the keys whose values
@@ -208,22 +173,14 @@ fn set_provided(
 ) -> BTreeSet<String> {
     let old: Vec<(String, Value)> = provided
         .iter()
-        .flat_map(|(k, vs)| {
-            vs.iter()
-                .filter(|(p, _, _)| *p == r)
-                .map(move |(_, _, v)| (k.clone(), v.clone()))
-        })
+        .flat_map(|(k, vs)| vs.iter().filter(|(p, _, _)| *p == r).map(move |(_, _, v)| (k.clone(), v.clone())))
         .collect();
     let mut sorted_new = new.clone();
     sorted_new.sort_by(|a, b| a.0.cmp(&b.0));
     if sorted_new == old {
         return BTreeSet::new();
     }
-    let changed: BTreeSet<String> = old
-        .iter()
-        .chain(new.iter())
-        .map(|(k, _)| k.clone())
-        .collect();
+    let changed: BTreeSet<String> = old.iter().chain(new.iter()).map(|(k, _)| k.clone()).collect();
     let map = Arc::make_mut(provided);
     for values in map.values_mut() {
         values.retain(|(p, _, _)| *p != r);
@@ -238,21 +195,12 @@ fn set_provided(
 }
 
 /// Whoever required a changed key must configure again.
-fn requeue_dependants(
-    nodes: &[Option<Node>],
-    r: usize,
-    changed: &BTreeSet<String>,
-    pending: &mut BTreeSet<usize>,
-) {
+fn requeue_dependants(nodes: &[Option<Node>], r: usize, changed: &BTreeSet<String>, pending: &mut BTreeSet<usize>) {
     if changed.is_empty() {
         return;
     }
     for (s, node) in nodes.iter().enumerate() {
-        if s != r
-            && node
-                .as_ref()
-                .is_some_and(|nd| nd.all_required().iter().any(|q| changed.contains(&q.key)))
-        {
+        if s != r && node.as_ref().is_some_and(|nd| nd.all_required().iter().any(|q| changed.contains(&q.key))) {
             pending.insert(s);
         }
     }
@@ -319,11 +267,7 @@ mod tests {
     struct Fakes(Vec<Fake>, usize);
 
     impl ConfigureRoot for Fakes {
-        fn configure(
-            &mut self,
-            root: usize,
-            answers: Arc<dyn RequireAnswers>,
-        ) -> Result<Node, ConfigureFailure> {
+        fn configure(&mut self, root: usize, answers: Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure> {
             self.1 += 1;
             let fake = &self.0[root];
             let mut required = Vec::new();
@@ -331,11 +275,7 @@ mod tests {
                 let values = answers.answer(key, false).unwrap();
                 if *strict && values.is_empty() {
                     // Like batou, values provided before the failing require count.
-                    let provided = fake
-                        .provides
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.clone()))
-                        .collect();
+                    let provided = fake.provides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
                     return Err(ConfigureFailure::Unsatisfied {
                         path: format!("r{root}"),
                         key: key.to_string(),
@@ -350,11 +290,8 @@ mod tests {
                     values,
                 });
             }
-            let mut provided: Vec<(String, Value)> = fake
-                .provides
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect();
+            let mut provided: Vec<(String, Value)> =
+                fake.provides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
             if let Some((key, from)) = fake.counter {
                 let sum: i64 = required
                     .iter()
@@ -379,12 +316,7 @@ mod tests {
     }
 
     fn ids(n: usize) -> Vec<RootId> {
-        (0..n)
-            .map(|i| RootId {
-                host: "h".into(),
-                name: format!("r{i}"),
-            })
-            .collect()
+        (0..n).map(|i| RootId { host: "h".into(), name: format!("r{i}") }).collect()
     }
 
     fn order(fakes: Vec<Fake>) -> Result<Vec<usize>, String> {
@@ -398,14 +330,8 @@ mod tests {
     fn providers_deploy_first_and_late_values_are_resolved() {
         // r0 requires what r1 provides: r0 is unsatisfied in round one.
         let fakes = vec![
-            Fake {
-                requires: vec![("db", true, false)],
-                ..Default::default()
-            },
-            Fake {
-                provides: vec![("db", json!("pg"))],
-                ..Default::default()
-            },
+            Fake { requires: vec![("db", true, false)], ..Default::default() },
+            Fake { provides: vec![("db", json!("pg"))], ..Default::default() },
         ];
         assert_eq!(order(fakes).unwrap(), [1, 0]);
     }
@@ -413,14 +339,8 @@ mod tests {
     #[test]
     fn reverse_require_deploys_the_requirer_first() {
         let fakes = vec![
-            Fake {
-                provides: vec![("x", json!(1))],
-                ..Default::default()
-            },
-            Fake {
-                requires: vec![("x", true, true)],
-                ..Default::default()
-            },
+            Fake { provides: vec![("x", json!(1))], ..Default::default() },
+            Fake { requires: vec![("x", true, true)], ..Default::default() },
         ];
         assert_eq!(order(fakes).unwrap(), [1, 0]);
     }
@@ -429,41 +349,21 @@ mod tests {
     fn dependants_are_reconfigured_until_a_fixpoint() {
         // r0 provides a value derived from r1's, which r1 gives only after r0 ran.
         let fakes = vec![
-            Fake {
-                requires: vec![("b", false, false)],
-                counter: Some(("a", "b")),
-                ..Default::default()
-            },
-            Fake {
-                provides: vec![("b", json!(41))],
-                requires: vec![("a", true, true)],
-                ..Default::default()
-            },
+            Fake { requires: vec![("b", false, false)], counter: Some(("a", "b")), ..Default::default() },
+            Fake { provides: vec![("b", json!(41))], requires: vec![("a", true, true)], ..Default::default() },
         ];
         let mut f = Fakes(fakes, 0);
         let result = resolve(&ids(2), &mut f).unwrap();
         let r0 = &result.iter().find(|(r, _)| *r == 0).unwrap().1;
         assert_eq!(r0.provided, vec![("a".to_string(), json!(42))]);
-        assert!(
-            f.1 >= 3,
-            "r0 must have been configured again, configures: {}",
-            f.1
-        );
+        assert!(f.1 >= 3, "r0 must have been configured again, configures: {}", f.1);
     }
 
     #[test]
     fn cycle_is_reported_with_its_path() {
         let fakes = vec![
-            Fake {
-                provides: vec![("a", json!(1))],
-                requires: vec![("b", false, false)],
-                ..Default::default()
-            },
-            Fake {
-                provides: vec![("b", json!(1))],
-                requires: vec![("a", false, false)],
-                ..Default::default()
-            },
+            Fake { provides: vec![("a", json!(1))], requires: vec![("b", false, false)], ..Default::default() },
+            Fake { provides: vec![("b", json!(1))], requires: vec![("a", false, false)], ..Default::default() },
         ];
         let err = order(fakes).unwrap_err();
         assert!(
@@ -476,16 +376,8 @@ mod tests {
     #[test]
     fn strict_requires_of_each_other_are_a_cycle_not_unsatisfied() {
         let fakes = vec![
-            Fake {
-                provides: vec![("a", json!(1))],
-                requires: vec![("b", true, false)],
-                ..Default::default()
-            },
-            Fake {
-                provides: vec![("b", json!(1))],
-                requires: vec![("a", true, false)],
-                ..Default::default()
-            },
+            Fake { provides: vec![("a", json!(1))], requires: vec![("b", true, false)], ..Default::default() },
+            Fake { provides: vec![("b", json!(1))], requires: vec![("a", true, false)], ..Default::default() },
         ];
         let err = order(fakes).unwrap_err();
         assert!(err.contains("dependency cycle"), "{err}");
@@ -495,40 +387,20 @@ mod tests {
     #[test]
     fn unsatisfied_and_unused_are_reported_together() {
         let fakes = vec![
-            Fake {
-                requires: vec![("missing", true, false)],
-                ..Default::default()
-            },
-            Fake {
-                provides: vec![("orphan", json!(1))],
-                ..Default::default()
-            },
+            Fake { requires: vec![("missing", true, false)], ..Default::default() },
+            Fake { provides: vec![("orphan", json!(1))], ..Default::default() },
         ];
         let err = order(fakes).unwrap_err();
-        assert!(
-            err.contains("h: r0: requires `missing`, but no component provides it"),
-            "{err}"
-        );
-        assert!(
-            err.contains("h: r1: provides `orphan`, but no component requires it"),
-            "{err}"
-        );
+        assert!(err.contains("h: r0: requires `missing`, but no component provides it"), "{err}");
+        assert!(err.contains("h: r1: provides `orphan`, but no component requires it"), "{err}");
     }
 
     #[test]
     fn non_converging_values_are_an_error() {
         // Each provides 1 + what the other provides: it never settles.
         let fakes = vec![
-            Fake {
-                requires: vec![("b", false, false)],
-                counter: Some(("a", "b")),
-                ..Default::default()
-            },
-            Fake {
-                requires: vec![("a", false, true)],
-                counter: Some(("b", "a")),
-                ..Default::default()
-            },
+            Fake { requires: vec![("b", false, false)], counter: Some(("a", "b")), ..Default::default() },
+            Fake { requires: vec![("a", false, true)], counter: Some(("b", "a")), ..Default::default() },
         ];
         let err = order(fakes).unwrap_err();
         assert!(err.contains("does not converge"), "{err}");

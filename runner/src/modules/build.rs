@@ -15,29 +15,16 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     let manifest = dir.join("Cargo.toml");
     let lib_name = lib_name(&manifest)?;
     let target_dir = cache_dir.join("guest-target");
-    let wasm = target_dir
-        .join("wasm32-wasip2")
-        .join("release")
-        .join(format!("{lib_name}.wasm"));
-    let stamp = cache_dir
-        .join("build-stamps")
-        .join(format!("{:016x}", path_hash(dir)));
+    let wasm = target_dir.join("wasm32-wasip2").join("release").join(format!("{lib_name}.wasm"));
+    let stamp = cache_dir.join("build-stamps").join(format!("{:016x}", path_hash(dir)));
     let fingerprint = fingerprint(dir, &manifest);
-    if wasm.is_file()
-        && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str())
-    {
+    if wasm.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
         return Ok(wasm);
     }
     tracing::info!(component = name, "building");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "--manifest-path",
-        ])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
         .arg(&manifest)
         .env("CARGO_TARGET_DIR", &target_dir)
         .env_remove("RUSTFLAGS")
@@ -49,9 +36,7 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
         })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let hint = if stderr.contains("wasm32-wasip2")
-            && stderr.contains("target may not be installed")
-        {
+        let hint = if stderr.contains("wasm32-wasip2") && stderr.contains("target may not be installed") {
             "run `rustup target add wasm32-wasip2`".to_string()
         } else {
             format!(
@@ -61,18 +46,13 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
         };
         let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
         let start = tail.len().saturating_sub(30);
-        return Err(Diagnostic::new(format!(
-            "building component `{name}` failed:\n{}",
-            tail[start..].join("\n")
-        ))
-        .hint(hint));
+        return Err(
+            Diagnostic::new(format!("building component `{name}` failed:\n{}", tail[start..].join("\n"))).hint(hint)
+        );
     }
     if !wasm.is_file() {
-        return Err(Diagnostic::new(format!(
-            "building component `{name}` produced no {}",
-            wasm.display()
-        ))
-        .hint("make the crate a library with crate-type = [\"cdylib\"]"));
+        return Err(Diagnostic::new(format!("building component `{name}` produced no {}", wasm.display()))
+            .hint("make the crate a library with crate-type = [\"cdylib\"]"));
     }
     if let Some(parent) = stamp.parent() {
         let _ = std::fs::create_dir_all(parent);
@@ -84,21 +64,10 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
 fn lib_name(manifest: &Path) -> Result<String, Diagnostic> {
     let text = std::fs::read_to_string(manifest)
         .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", manifest.display())))?;
-    let doc: toml::Table = toml::from_str(&text).map_err(|e| {
-        Diagnostic::new(format!(
-            "{} is not valid TOML: {}",
-            manifest.display(),
-            e.message()
-        ))
-    })?;
-    let lib = doc
-        .get("lib")
-        .and_then(|l| l.get("name"))
-        .and_then(|n| n.as_str());
-    let package = doc
-        .get("package")
-        .and_then(|p| p.get("name"))
-        .and_then(|n| n.as_str());
+    let doc: toml::Table = toml::from_str(&text)
+        .map_err(|e| Diagnostic::new(format!("{} is not valid TOML: {}", manifest.display(), e.message())))?;
+    let lib = doc.get("lib").and_then(|l| l.get("name")).and_then(|n| n.as_str());
+    let package = doc.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str());
     lib.or(package)
         .map(|n| n.replace('-', "_"))
         .ok_or_else(|| Diagnostic::new(format!("{} names no package", manifest.display())))
@@ -148,12 +117,8 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64, u128)>) {
         if meta.is_dir() {
             walk(&path, out);
         } else {
-            let mtime = meta
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
+            let mtime =
+                meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
             out.push((path, meta.len(), mtime));
         }
     }
@@ -161,8 +126,6 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64, u128)>) {
 
 fn path_hash(dir: &Path) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    dir.canonicalize()
-        .unwrap_or_else(|_| dir.to_path_buf())
-        .hash(&mut h);
+    dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).hash(&mut h);
     h.finish()
 }

@@ -40,36 +40,23 @@ enum OwnSource {
 
 /// Loads the standard library and the deployment's own components
 /// (building those that are Rust crates when their sources changed).
-pub fn load(
-    runtime: &Runtime,
-    deployment: &Path,
-    cache_dir: &Path,
-) -> Result<Modules, Diagnostics> {
+pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> Result<Modules, Diagnostics> {
     let mut errors = Diagnostics::default();
     let mut inputs: Vec<(String, Vec<u8>, Option<PathBuf>)> = stdlib::STDLIB
         .iter()
-        .map(|&(name, bytes)| {
-            (
-                format!("standard library module `{name}`"),
-                bytes.to_vec(),
-                None,
-            )
-        })
+        .map(|&(name, bytes)| (format!("standard library module `{name}`"), bytes.to_vec(), None))
         .collect();
     for own in own_modules(deployment) {
         let shown = format!("components/{}", own.name);
         let wasm = match &own.source {
-            OwnSource::Prebuilt(path) => std::fs::read(path).map_err(|e| {
-                Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown.clone())
-            }),
-            OwnSource::Crate => build::build_crate(&own.name, &own.dir, cache_dir)
-                .map_err(|e| e.at(shown.clone()))
-                .and_then(|path| {
-                    std::fs::read(&path).map_err(|e| {
-                        Diagnostic::new(format!("cannot read {}: {e}", path.display()))
-                            .at(shown.clone())
-                    })
-                }),
+            OwnSource::Prebuilt(path) => std::fs::read(path)
+                .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown.clone())),
+            OwnSource::Crate => {
+                build::build_crate(&own.name, &own.dir, cache_dir).map_err(|e| e.at(shown.clone())).and_then(|path| {
+                    std::fs::read(&path)
+                        .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown.clone()))
+                })
+            }
         };
         match wasm {
             Ok(bytes) => inputs.push((shown, bytes, Some(own.dir))),
@@ -85,24 +72,19 @@ pub fn load(
         match runtime.load(&name, &bytes, assets) {
             Ok((module, specs)) => {
                 let index = loaded.len();
-                let names: Vec<String> = loaded
-                    .iter()
-                    .map(|m: &LoadedModule| m.name.clone())
-                    .collect();
+                let names: Vec<String> = loaded.iter().map(|m: &LoadedModule| m.name.clone()).collect();
                 if let Err(msg) = kinds.register(index, &name, specs, |i| names[i].clone()) {
                     errors.push(Diagnostic::new(msg));
                 }
                 loaded.push(module);
             }
-            Err(e) => errors.push(Diagnostic::new(e.to_string()).hint(
-                "rebuild it against the batou:deploy@0.1.0 contract (wit/) for wasm32-wasip2",
-            )),
+            Err(e) => errors.push(
+                Diagnostic::new(e.to_string())
+                    .hint("rebuild it against the batou:deploy@0.1.0 contract (wit/) for wasm32-wasip2"),
+            ),
         }
     }
-    errors.into_result(Modules {
-        loaded,
-        kinds: Arc::new(kinds),
-    })
+    errors.into_result(Modules { loaded, kinds: Arc::new(kinds) })
 }
 
 fn own_modules(deployment: &Path) -> Vec<OwnModule> {

@@ -39,6 +39,10 @@ impl files::Host for StoreData {
         self.call.allow("files.digest", READ)?;
         let p = self.call.resolve(&path);
         match fs::File::open(&p) {
+            Ok(f) if f.metadata().is_ok_and(|m| m.is_dir()) => Err(CapError::invalid(format!(
+                "{} is a directory, not a file: remove it, or choose another path",
+                p.display()
+            ))),
             Ok(mut f) => {
                 let mut hasher = Sha256::new();
                 let mut buf = vec![0u8; 64 << 10];
@@ -65,11 +69,7 @@ impl files::Host for StoreData {
     fn mkdir(&mut self, path: String, parents: bool) -> Result<(), CapError> {
         self.call.allow("files.mkdir", WRITE)?;
         let p = self.call.resolve(&path);
-        let result = if parents {
-            fs::create_dir_all(&p)
-        } else {
-            fs::create_dir(&p)
-        };
+        let result = if parents { fs::create_dir_all(&p) } else { fs::create_dir(&p) };
         match result {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && p.is_dir() => Ok(()),
             other => other.map_err(|e| io_error(&p, e)),
@@ -112,36 +112,26 @@ impl files::Host for StoreData {
     fn read_link(&mut self, path: String) -> Result<String, CapError> {
         self.call.allow("files.read-link", READ)?;
         let p = self.call.resolve(&path);
-        fs::read_link(&p)
-            .map(|t| t.display().to_string())
-            .map_err(|e| io_error(&p, e))
+        fs::read_link(&p).map(|t| t.display().to_string()).map_err(|e| io_error(&p, e))
     }
 
     fn set_mode(&mut self, path: String, mode: u32) -> Result<(), CapError> {
         self.call.allow("files.set-mode", WRITE)?;
         let p = self.call.resolve(&path);
-        fs::set_permissions(&p, fs::Permissions::from_mode(mode & 0o7777))
-            .map_err(|e| io_error(&p, e))
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode & 0o7777)).map_err(|e| io_error(&p, e))
     }
 
-    fn set_owner(
-        &mut self,
-        path: String,
-        owner: Option<String>,
-        group: Option<String>,
-    ) -> Result<(), CapError> {
+    fn set_owner(&mut self, path: String, owner: Option<String>, group: Option<String>) -> Result<(), CapError> {
         self.call.allow("files.set-owner", WRITE)?;
         let p = self.call.resolve(&path);
         let uid = owner
             .map(|name| {
-                users::uid_of(&name)
-                    .ok_or_else(|| CapError::not_found(format!("no user `{name}` on this host")))
+                users::uid_of(&name).ok_or_else(|| CapError::not_found(format!("no user `{name}` on this host")))
             })
             .transpose()?;
         let gid = group
             .map(|name| {
-                users::gid_of(&name)
-                    .ok_or_else(|| CapError::not_found(format!("no group `{name}` on this host")))
+                users::gid_of(&name).ok_or_else(|| CapError::not_found(format!("no group `{name}` on this host")))
             })
             .transpose()?;
         std::os::unix::fs::lchown(&p, uid, gid).map_err(|e| io_error(&p, e))
@@ -152,13 +142,7 @@ impl files::Host for StoreData {
         let p = self.call.resolve(&path);
         let mut names = Vec::new();
         for entry in fs::read_dir(&p).map_err(|e| io_error(&p, e))? {
-            names.push(
-                entry
-                    .map_err(|e| io_error(&p, e))?
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned(),
-            );
+            names.push(entry.map_err(|e| io_error(&p, e))?.file_name().to_string_lossy().into_owned());
         }
         names.sort();
         Ok(names)
@@ -167,12 +151,9 @@ impl files::Host for StoreData {
     fn glob(&mut self, pattern: String) -> Result<Vec<String>, CapError> {
         self.call.allow("files.glob", READ)?;
         let full = self.call.resolve(&pattern);
-        let paths = glob::glob(&full.to_string_lossy())
-            .map_err(|e| CapError::invalid(format!("glob `{pattern}`: {e}")))?;
-        let mut out: Vec<String> = paths
-            .filter_map(Result::ok)
-            .map(|p| p.display().to_string())
-            .collect();
+        let paths =
+            glob::glob(&full.to_string_lossy()).map_err(|e| CapError::invalid(format!("glob `{pattern}`: {e}")))?;
+        let mut out: Vec<String> = paths.filter_map(Result::ok).map(|p| p.display().to_string()).collect();
         out.sort();
         Ok(out)
     }
@@ -206,10 +187,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn temp_beside(path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     path.with_file_name(format!(".{name}.batou-tmp.{}.{n}", std::process::id()))
 }
@@ -221,10 +199,7 @@ pub fn write_atomically(path: &Path, data: &[u8]) -> Result<(), CapError> {
     let mode = fs::metadata(path).ok().map(|m| m.permissions().mode());
     let tmp = temp_beside(path);
     let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(data)?;
         if let Some(mode) = mode {
             f.set_permissions(fs::Permissions::from_mode(mode))?;

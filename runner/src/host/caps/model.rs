@@ -35,36 +35,22 @@ impl model::Host for StoreData {
         self.call.allow("model.add", &[Phase::Configure])?;
         let result = self.check_added(&kind, &name, &attributes);
         if let Err(CapError::Guest(e)) = &result {
-            self.call
-                .record
-                .errors
-                .push(crate::host::error::describe(e));
+            self.call.record.errors.push(crate::host::error::describe(e));
         }
         let attributes = result?;
-        self.call.record.added.push(Added {
-            kind,
-            name,
-            attributes,
-        });
+        self.call.record.added.push(Added { kind, name, attributes });
         Ok(())
     }
 
     fn provide(&mut self, key: String, value: String) -> Result<(), CapError> {
         self.call.allow("model.provide", &[Phase::Configure])?;
-        let value: Value = serde_json::from_str(&value).map_err(|e| {
-            CapError::invalid(format!("provide `{key}`: the value is not JSON: {e}"))
-        })?;
+        let value: Value = serde_json::from_str(&value)
+            .map_err(|e| CapError::invalid(format!("provide `{key}`: the value is not JSON: {e}")))?;
         self.call.record.provided.push((key, value));
         Ok(())
     }
 
-    fn require(
-        &mut self,
-        key: String,
-        host_only: bool,
-        strict: bool,
-        reverse: bool,
-    ) -> Result<String, CapError> {
+    fn require(&mut self, key: String, host_only: bool, strict: bool, reverse: bool) -> Result<String, CapError> {
         self.call.allow("model.require", &[Phase::Configure])?;
         let Some(values) = self.call.answers.answer(&key, host_only) else {
             let msg = format!(
@@ -75,22 +61,11 @@ impl model::Host for StoreData {
         };
         let answer = serde_json::to_string(&values).expect("JSON values serialize");
         let empty = values.is_empty();
-        self.call.record.required.push(RequireRecord {
-            key: key.clone(),
-            host_only,
-            strict,
-            reverse,
-            values,
-        });
+        self.call.record.required.push(RequireRecord { key: key.clone(), host_only, strict, reverse, values });
         if strict && empty {
             let scope = if host_only { " on this host" } else { "" };
-            self.call
-                .record
-                .unsatisfied
-                .get_or_insert_with(|| key.clone());
-            return Err(CapError::unsatisfied(format!(
-                "no component provides `{key}`{scope}"
-            )));
+            self.call.record.unsatisfied.get_or_insert_with(|| key.clone());
+            return Err(CapError::unsatisfied(format!("no component provides `{key}`{scope}")));
         }
         Ok(answer)
     }
@@ -103,30 +78,17 @@ impl model::Host for StoreData {
 impl StoreData {
     fn check_added(&self, kind: &str, name: &str, attributes: &str) -> Result<Value, CapError> {
         if name.is_empty() {
-            return Err(CapError::invalid(format!(
-                "add `{kind}`: the sub-component needs a non-empty name"
-            )));
+            return Err(CapError::invalid(format!("add `{kind}`: the sub-component needs a non-empty name")));
         }
-        if self
-            .call
-            .record
-            .added
-            .iter()
-            .any(|a| a.kind == kind && a.name == name)
-        {
+        if self.call.record.added.iter().any(|a| a.kind == kind && a.name == name) {
             return Err(CapError::invalid(format!(
                 "add `{kind}('{name}')`: a sub-component of that kind and name was already added; names must be unique below a component"
             )));
         }
-        let attrs: Value = serde_json::from_str(attributes).map_err(|e| {
-            CapError::invalid(format!(
-                "add `{kind}('{name}')`: attributes are not JSON: {e}"
-            ))
-        })?;
+        let attrs: Value = serde_json::from_str(attributes)
+            .map_err(|e| CapError::invalid(format!("add `{kind}('{name}')`: attributes are not JSON: {e}")))?;
         let Value::Object(attrs) = attrs else {
-            return Err(CapError::invalid(format!(
-                "add `{kind}('{name}')`: attributes must be a JSON object"
-            )));
+            return Err(CapError::invalid(format!("add `{kind}('{name}')`: attributes must be a JSON object")));
         };
         self.kinds.check(kind, &attrs).map_err(|errors| {
             let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();

@@ -18,8 +18,7 @@ const PASSED_ENV: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL
 
 impl process::Host for StoreData {
     fn run(&mut self, cmd: Command) -> Result<CommandOutput, CapError> {
-        self.call
-            .allow("process.run", &[Phase::Verify, Phase::Update])?;
+        self.call.allow("process.run", &[Phase::Verify, Phase::Update])?;
         let cwd = self.call.resolve(cmd.cwd.as_deref().unwrap_or("."));
         let started = Instant::now();
         let result = run_command(&cmd, &cwd);
@@ -38,11 +37,7 @@ pub fn run_command(cmd: &Command, cwd: &std::path::Path) -> Result<CommandOutput
         }
     }
     os.envs(cmd.env.iter().map(|(k, v)| (k, v)));
-    os.stdin(if cmd.stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
+    os.stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     os.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = os.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound if !cwd.is_dir() => CapError::not_found(format!(
@@ -65,16 +60,10 @@ pub fn run_command(cmd: &Command, cwd: &std::path::Path) -> Result<CommandOutput
     });
     let out = reader(child.stdout.take());
     let err = reader(child.stderr.take());
-    let timeout = cmd
-        .timeout_ms
-        .map(|ms| Duration::from_millis(ms.into()))
-        .unwrap_or(DEFAULT_TIMEOUT);
+    let timeout = cmd.timeout_ms.map(|ms| Duration::from_millis(ms.into())).unwrap_or(DEFAULT_TIMEOUT);
     let deadline = Instant::now() + timeout;
     let status = loop {
-        match child
-            .try_wait()
-            .map_err(|e| CapError::io(format!("waiting for `{}`: {e}", cmd.program)))?
-        {
+        match child.try_wait().map_err(|e| CapError::io(format!("waiting for `{}`: {e}", cmd.program)))? {
             Some(status) => break Some(status),
             None if Instant::now() >= deadline => {
                 let _ = child.kill();
@@ -93,11 +82,7 @@ pub fn run_command(cmd: &Command, cwd: &std::path::Path) -> Result<CommandOutput
             cmd.program,
             timeout.as_secs_f64()
         ))),
-        Some(status) => Ok(CommandOutput {
-            status: status.code().unwrap_or(-1),
-            stdout,
-            stderr,
-        }),
+        Some(status) => Ok(CommandOutput { status: status.code().unwrap_or(-1), stdout, stderr }),
     }
 }
 

@@ -15,10 +15,8 @@ impl template::Host for StoreData {
             return Err(CapError::invalid("template context must be a JSON object"));
         };
         let host = &self.call.host;
-        vars.entry("host")
-            .or_insert_with(|| json!({"name": host.name, "fqdn": host.fqdn, "data": host.data}));
-        vars.entry("environment")
-            .or_insert_with(|| json!({"name": host.environment}));
+        vars.entry("host").or_insert_with(|| json!({"name": host.name, "fqdn": host.fqdn, "data": host.data}));
+        vars.entry("environment").or_insert_with(|| json!({"name": host.environment}));
         render(&source, vars)
     }
 }
@@ -26,16 +24,10 @@ impl template::Host for StoreData {
 pub fn render(source: &str, vars: Map<String, Value>) -> Result<String, CapError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    let syntax = minijinja::syntax::SyntaxConfig::builder()
-        .keep_trailing_newline(true)
-        .build()
-        .expect("default delimiters");
+    let syntax =
+        minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build().expect("default delimiters");
     env.set_syntax(syntax);
-    env.render_str(
-        source,
-        minijinja::Value::from(minijinja::value::Serde(Value::Object(vars))),
-    )
-    .map_err(|e| {
+    env.render_str(source, minijinja::Value::from(minijinja::value::Serde(Value::Object(vars)))).map_err(|e| {
         let mut msg = format!("template: {}", e.kind());
         if let Some(detail) = e.detail() {
             msg.push_str(&format!(": {detail}"));
@@ -56,10 +48,7 @@ mod tests {
         let err = render("ok\n{{ nope }}", Map::new()).unwrap_err();
         let CapError::Guest(e) = err else { panic!() };
         let text = crate::host::error::describe(&e);
-        assert!(
-            text.contains("undefined") && text.contains("line 2"),
-            "{text}"
-        );
+        assert!(text.contains("undefined") && text.contains("line 2"), "{text}");
     }
 
     #[test]
