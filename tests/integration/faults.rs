@@ -61,6 +61,21 @@ fn unreachable_in_verify_and_a_panic_in_configure() {
 }
 
 #[test]
+fn a_memory_bomb_is_stopped_at_the_memory_limit() {
+    let d = with(
+        ("trap", FIXTURE_TRAP),
+        "[environment]\nmemory_limit = 64\n[hosts.localhost]\ncomponents = [\"bomb\"]\n[components.bomb]\nkind = \"trap\"\nwhen = \"update\"\nhow = \"hog\"\n",
+    );
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("localhost: bomb: update: exceeded the memory limit of 64 MiB and was stopped"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn an_endless_loop_is_stopped_at_the_timeout() {
     for (when, code) in [("configure", 2), ("update", 1)] {
         let d = with(

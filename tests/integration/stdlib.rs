@@ -124,3 +124,37 @@ args = ["-c", "echo 'disk on fire' >&2; exit 3"]
     let again = d.deploy();
     assert!(!again.changed().contains(&"localhost: check"), "{}", again.stdout);
 }
+
+#[test]
+fn owner_and_group_are_set_by_name() {
+    // Changing a file's owner needs root: CI runs as root.
+    if unsafe { libc_geteuid() } != 0 {
+        eprintln!("skipped: owner changes need root");
+        return;
+    }
+    let d = Deployment::new(
+        r#"
+[hosts.localhost]
+components = ["owned"]
+
+[components.owned]
+kind = "file"
+path = "owned.txt"
+content = "mine\n"
+owner = "nobody"
+group = "nogroup"
+"#,
+    );
+    let first = d.deploy().ok();
+    assert!(first.changed().contains(&"localhost: owned > owner('owned.txt')"), "{}", first.stdout);
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(d.work("owned/owned.txt")).unwrap();
+    assert_eq!(meta.uid(), 65534, "nobody");
+    assert_eq!(meta.gid(), 65534, "nogroup");
+    assert!(d.deploy().ok().changed().is_empty());
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}

@@ -174,28 +174,20 @@ fn new_store(runtime: &Runtime, kinds: Arc<Kinds>, call: CallCtx, memory_limit: 
 
 /// Calls `describe()` of a module.
 pub fn describe(runtime: &Runtime, module: &LoadedModule) -> Result<Vec<KindSpec>, ComponentError> {
-    let call = CallCtx {
-        phase: Phase::Create,
-        host: Arc::new(super::state::HostInfo {
-            name: String::new(),
-            fqdn: String::new(),
-            data: serde_json::Value::Null,
-            environment: String::new(),
-        }),
-        path: module.name.clone(),
-        workdir: std::path::PathBuf::from("/nonexistent"),
-        assets: None,
-        answers: Arc::new(NoAnswers),
-        record: Default::default(),
-        children_changed: false,
-        diffs: Vec::new(),
-        logs: Vec::new(),
-        logged_bytes: 0,
-        host_time: Duration::ZERO,
-        call_started: Instant::now(),
-        timeout: Duration::from_secs(10),
-        timed_out: false,
+    let nowhere = super::state::HostInfo {
+        name: String::new(),
+        fqdn: String::new(),
+        data: serde_json::Value::Null,
+        environment: String::new(),
     };
+    let call = CallCtx::new(
+        Arc::new(nowhere),
+        module.name.clone(),
+        std::path::PathBuf::from("/nonexistent"),
+        None,
+        Arc::new(NoAnswers),
+        Duration::from_secs(10),
+    );
     let mut store = new_store(runtime, Arc::new(Kinds::default()), call, 256 << 20);
     let bindings = module.pre.instantiate(&mut store).map_err(|e| trapped(&store, e, 0))?;
     let result = bindings.batou_deploy_component().call_describe(&mut store);

@@ -133,16 +133,22 @@ pub struct CallCtx {
 }
 
 impl CallCtx {
-    /// A context for a store between calls: the same host and limits,
-    /// nothing recorded.
-    pub fn placeholder(&self) -> CallCtx {
+    /// The context of a component about to be created.
+    pub fn new(
+        host: Arc<HostInfo>,
+        path: String,
+        workdir: PathBuf,
+        assets: Option<Arc<PathBuf>>,
+        answers: Arc<dyn RequireAnswers>,
+        timeout: Duration,
+    ) -> CallCtx {
         CallCtx {
-            phase: self.phase,
-            host: self.host.clone(),
-            path: self.path.clone(),
-            workdir: self.workdir.clone(),
-            assets: None,
-            answers: self.answers.clone(),
+            phase: Phase::Create,
+            host,
+            path,
+            workdir,
+            assets,
+            answers,
             record: ConfigureRecord::default(),
             children_changed: false,
             diffs: Vec::new(),
@@ -150,9 +156,22 @@ impl CallCtx {
             logged_bytes: 0,
             host_time: Duration::ZERO,
             call_started: Instant::now(),
-            timeout: self.timeout,
+            timeout,
             timed_out: false,
         }
+    }
+
+    /// A context for a store between calls: the same host and limits,
+    /// nothing recorded.
+    pub fn placeholder(&self) -> CallCtx {
+        CallCtx::new(
+            self.host.clone(),
+            self.path.clone(),
+            self.workdir.clone(),
+            None,
+            self.answers.clone(),
+            self.timeout,
+        )
     }
 
     /// Refuses a capability outside the lifecycle steps that may use it.

@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::plan::{Limits, Node};
-use crate::host::state::{CallCtx, HostInfo, Phase, RequireAnswers};
+use crate::host::state::{CallCtx, HostInfo, RequireAnswers};
 use crate::host::{ComponentError, LiveComponent, Runtime, StorePool};
 use crate::modules::Modules;
 
@@ -42,23 +41,14 @@ pub struct Configurator<'a> {
 impl<'a> Configurator<'a> {
     /// A store context for a component about to be created.
     pub fn call_ctx(&self, spec: &Spec<'_>, answers: Arc<dyn RequireAnswers>) -> CallCtx {
-        CallCtx {
-            phase: Phase::Create,
-            host: spec.host.clone(),
-            path: spec.path.clone(),
-            workdir: spec.workdir.clone(),
-            assets: spec.assets.clone().map(Arc::new),
+        CallCtx::new(
+            spec.host.clone(),
+            spec.path.clone(),
+            spec.workdir.clone(),
+            spec.assets.clone().map(Arc::new),
             answers,
-            record: Default::default(),
-            children_changed: false,
-            diffs: Vec::new(),
-            logs: Vec::new(),
-            logged_bytes: 0,
-            host_time: Duration::ZERO,
-            call_started: Instant::now(),
-            timeout: self.limits.timeout(),
-            timed_out: false,
-        }
+            self.limits.timeout(),
+        )
     }
 
     /// Creates the component and runs its configure (not its children's).

@@ -46,7 +46,7 @@ mod tests {
     #[test]
     fn strict_undefined_is_an_error_with_line() {
         let err = render("ok\n{{ nope }}", Map::new()).unwrap_err();
-        let CapError::Guest(e) = err else { panic!() };
+        let CapError::Guest(e) = err;
         let text = crate::host::error::describe(&e);
         assert!(text.contains("undefined") && text.contains("line 2"), "{text}");
     }
