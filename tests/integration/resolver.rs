@@ -151,13 +151,12 @@ record = "RECORD"
 
 #[test]
 fn host_only_requires_see_only_their_own_host() {
-    let (d, record) = graph(
-        r#"
+    let env = r#"
 [hosts.web1]
 components = ["cache", "app"]
 
 [hosts.web2]
-components = ["cache"]
+components = ["cache", "app"]
 
 [components.cache]
 kind = "node"
@@ -168,9 +167,17 @@ kind = "node"
 require = ["cache"]
 host_only = true
 record = "RECORD"
-"#,
-    );
-    d.run(&["deploy", "dev", "--consistency"]).ok();
+"#;
+    let (d, record) = graph(env);
     d.deploy().ok();
-    assert_eq!(recorded(&record), [r#"app {"cache":["here"]}"#]);
+    // Each app sees its own host's one value, not both hosts' values.
+    assert_eq!(recorded(&record), [r#"app {"cache":["here"]}"#, r#"app {"cache":["here"]}"#]);
+
+    // A value only a host_only require on another host could see is unused.
+    let (d, _) = graph(
+        &env.replace("[hosts.web2]\ncomponents = [\"cache\", \"app\"]", "[hosts.web2]\ncomponents = [\"cache\"]"),
+    );
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("web2: cache: provides `cache`, but no component requires it"), "{}", run.stderr);
 }

@@ -30,12 +30,14 @@ pattern = "*.tmp"
     std::fs::create_dir_all(d.work("cleanup")).unwrap();
     std::fs::write(d.work("cleanup/a.tmp"), "x").unwrap();
     std::fs::write(d.work("cleanup/keep.txt"), "x").unwrap();
+    std::fs::write(d.work("cleanup/.hidden.tmp"), "x").unwrap();
     d.deploy().ok();
     assert!(d.work("data/releases/v1").is_dir());
     assert_eq!(std::fs::metadata(d.work("data/releases/v1")).unwrap().permissions().mode() & 0o7777, 0o750);
     assert_eq!(std::fs::read_link(d.work("current/current")).unwrap().to_str(), Some("releases/v1"));
     assert!(!d.work("cleanup/a.tmp").exists());
     assert!(d.work("cleanup/keep.txt").exists());
+    assert!(d.work("cleanup/.hidden.tmp").exists(), "`*` does not match hidden files, as in a shell");
     let again = d.deploy().ok();
     assert!(again.changed().is_empty(), "{}", again.stdout);
 }
@@ -157,4 +159,41 @@ group = "nogroup"
 unsafe extern "C" {
     #[link_name = "geteuid"]
     fn libc_geteuid() -> u32;
+}
+
+#[test]
+fn a_file_without_content_takes_the_asset_named_like_it_or_fails() {
+    let env = "[hosts.localhost]\ncomponents = [\"motd\"]\n[components.motd]\nkind = \"file\"\npath = \"etc/motd\"\nleading = true\n";
+    let d = Deployment::new(env);
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("localhost: motd: configure: invalid: file `etc/motd` has no `content`, no `source`, and there is no asset named `motd`"),
+        "{}",
+        run.stderr
+    );
+    d.write("components/motd/motd", "Hello {{ host.name }}\n");
+    d.deploy().ok();
+    assert_eq!(std::fs::read_to_string(d.work("motd/etc/motd")).unwrap(), "Hello localhost\n");
+}
+
+#[test]
+fn a_rewrite_keeps_owner_and_writes_through_a_symlink() {
+    let env = "[hosts.localhost]\ncomponents = [\"conf\"]\n[components.conf]\nkind = \"file\"\npath = \"app.conf\"\ncontent = \"new\\n\"\n";
+    let d = Deployment::new(env);
+    std::fs::create_dir_all(d.work("conf")).unwrap();
+    std::fs::write(d.work("conf/real.conf"), "old\n").unwrap();
+    std::os::unix::fs::symlink("real.conf", d.work("conf/app.conf")).unwrap();
+    let root = unsafe { libc_geteuid() } == 0;
+    if root {
+        std::os::unix::fs::chown(d.work("conf/real.conf"), Some(65534), Some(65534)).unwrap();
+    }
+    let run = d.deploy().ok();
+    assert!(run.stdout.contains("-old") && run.stdout.contains("+new"), "{}", run.stdout);
+    assert!(std::fs::symlink_metadata(d.work("conf/app.conf")).unwrap().file_type().is_symlink(), "the link stays");
+    assert_eq!(std::fs::read_to_string(d.work("conf/real.conf")).unwrap(), "new\n");
+    if root {
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(d.work("conf/real.conf")).unwrap().uid(), 65534, "the owner is kept");
+    }
 }

@@ -38,6 +38,22 @@ struct File {
     link_to: Option<String>,
 }
 
+impl File {
+    /// The asset named like the file (its last path part), for a `file`
+    /// given neither content nor source.
+    fn guess_source(&self) -> Result<String> {
+        let name = self.path.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_owned();
+        match assets::read(&name) {
+            Ok(_) => Ok(name),
+            Err(Error::NotFound(_)) => Err(Error::Invalid(format!(
+                "file `{}` has no `content`, no `source`, and there is no asset named `{name}`: set `content` (`content = \"\"` for an empty file) or `source`, or use the `presence` kind",
+                self.path
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 impl Component for File {
     fn kind() -> Kind {
         Kind::new(
@@ -51,7 +67,7 @@ impl Component for File {
                 .doc("What to have at `path`: file, directory or symlink"),
         )
         .attr(
-            Attr::any("content")
+            Attr::string("content")
                 .optional()
                 .doc("The file's content, as a string"),
         )
@@ -102,32 +118,28 @@ impl Component for File {
         match self.ensure {
             Ensure::File => {
                 self.refuse(&[("link_to", self.link_to.is_some())], "symlink")?;
-                // With content, `content` creates the file itself (in one
-                // atomic write); `presence` only makes an empty file.
-                if self.content.is_some() || self.source.is_some() {
-                    model::add(
-                        "content",
+                // As in batou, a file without content or source takes the
+                // asset named like the file, if there is one: a missing
+                // template is an error, not an empty file.
+                let guessed = match (&self.content, &self.source) {
+                    (None, None) => Some(self.guess_source()?),
+                    _ => None,
+                };
+                // `content` creates the file itself, in one atomic write
+                // with its mode (a secret is never readable by others).
+                model::add(
+                    "content",
+                    path,
+                    &ContentAttrs {
                         path,
-                        &ContentAttrs {
-                            path,
-                            content: self.content.as_deref(),
-                            source: self.source.as_deref(),
-                            is_template: self.is_template,
-                            context: &self.context,
-                            leading: self.leading,
-                        },
-                    )?;
-                } else {
-                    model::add(
-                        "presence",
-                        path,
-                        &PresenceAttrs {
-                            path,
-                            leading: self.leading,
-                            directory: false,
-                        },
-                    )?;
-                }
+                        content: self.content.as_deref(),
+                        source: self.source.as_deref().or(guessed.as_deref()),
+                        is_template: self.is_template,
+                        context: &self.context,
+                        leading: self.leading,
+                        mode: self.mode,
+                    },
+                )?;
                 add_mode_and_owner(
                     path,
                     self.mode,
@@ -345,6 +357,7 @@ struct ContentAttrs<'a> {
     is_template: bool,
     context: &'a Map<String, Value>,
     leading: bool,
+    mode: Option<u32>,
 }
 
 /// A file's bytes, from a string or an asset, rendered as a template.
@@ -356,6 +369,7 @@ struct Content {
     is_template: bool,
     context: Map<String, Value>,
     leading: bool,
+    mode: Option<u32>,
     /// The bytes wanted, computed by `configure`.
     #[serde(skip)]
     wanted: Option<Vec<u8>>,
@@ -386,6 +400,11 @@ impl Component for Content {
                     .default(false)
                     .doc("Create missing parent directories"),
             )
+            .attr(
+                Attr::mode("mode")
+                    .optional()
+                    .doc("Permission bits a new file is created with"),
+            )
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -403,7 +422,7 @@ impl Component for Content {
         {
             files::mkdir(dir, true)?;
         }
-        files::write(&self.path, self.wanted()?)
+        files::write_with_mode(&self.path, self.wanted()?, self.mode)
     }
 }
 

@@ -153,7 +153,8 @@ impl<'a> Agent<'a> {
                 self.fail(host, &node.path, message);
                 return Err(Failed);
             }
-            Err(ConfigureFailure::Unsatisfied { key, .. }) => {
+            Err(ConfigureFailure::Unsatisfied { keys, .. }) => {
+                let key = keys.first().map(|(k, _)| k.as_str()).unwrap_or_default();
                 self.fail(host, &node.path, format!("configure: `{key}` has no value now, but had one when the plan was made: configure must be deterministic"));
                 return Err(Failed);
             }

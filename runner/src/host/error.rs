@@ -26,9 +26,6 @@ impl CapError {
     pub fn wrong_phase(msg: impl Into<String>) -> Self {
         CapError::Guest(WitError::WrongPhase(msg.into()))
     }
-    pub fn unsatisfied(msg: impl Into<String>) -> Self {
-        CapError::Guest(WitError::Unsatisfied(msg.into()))
-    }
     pub fn not_implemented(msg: impl Into<String>) -> Self {
         CapError::Guest(WitError::NotImplemented(msg.into()))
     }

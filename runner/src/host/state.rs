@@ -82,8 +82,8 @@ pub struct ConfigureRecord {
     /// Errors the runner saw in capability calls (reported even if the
     /// component swallows them).
     pub errors: Vec<String>,
-    /// The first strict `require` that found nothing.
-    pub unsatisfied: Option<String>,
+    /// The strict `require`s that found nothing (key, host-only).
+    pub unsatisfied: Vec<(String, bool)>,
 }
 
 /// A file change reported through `log.diff`.

@@ -13,10 +13,10 @@ use crate::modules::Modules;
 /// Why configuring a root did not produce a tree.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfigureFailure {
-    /// A strict `require` found no value yet; the resolver retries later.
-    /// What was provided before that still counts, as in batou, so that
-    /// two roots requiring each other's values are found as a cycle.
-    Unsatisfied { path: String, key: String, provided: Vec<(String, Value)> },
+    /// Strict `require`s (key, host-only) found no value yet; the resolver
+    /// retries later. What configure provided still counts, as in batou,
+    /// so that two roots requiring each other's values are found as a cycle.
+    Unsatisfied { path: String, keys: Vec<(String, bool)>, provided: Vec<(String, Value)> },
     /// Anything else: the root is not retried.
     Failed { path: String, message: String },
 }
@@ -68,9 +68,9 @@ impl<'a> Configurator<'a> {
             pool.create(module, call, spec.kind, spec.attributes).map_err(|e| failed(format!("create: {e}")))?;
         let result = pool.configure(&mut live);
         let record = &live.ctx().record;
-        if let Some(key) = &record.unsatisfied {
-            let provided = record.provided.clone();
-            return Err(ConfigureFailure::Unsatisfied { path: spec.path.clone(), key: key.clone(), provided });
+        if !record.unsatisfied.is_empty() {
+            let (keys, provided) = (record.unsatisfied.clone(), record.provided.clone());
+            return Err(ConfigureFailure::Unsatisfied { path: spec.path.clone(), keys, provided });
         }
         match result {
             Err(e @ ComponentError::Returned(_)) | Err(e @ ComponentError::Trapped(_)) => {
@@ -108,10 +108,10 @@ impl<'a> Configurator<'a> {
         provided_before: &mut Vec<(String, Value)>,
     ) -> Result<Node, ConfigureFailure> {
         let mut live = self.create_and_configure(pool, spec, answers.clone()).map_err(|failure| match failure {
-            ConfigureFailure::Unsatisfied { path, key, provided } => {
+            ConfigureFailure::Unsatisfied { path, keys, provided } => {
                 let mut all = std::mem::take(provided_before);
                 all.extend(provided);
-                ConfigureFailure::Unsatisfied { path, key, provided: all }
+                ConfigureFailure::Unsatisfied { path, keys, provided: all }
             }
             other => other,
         })?;

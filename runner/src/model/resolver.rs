@@ -54,7 +54,10 @@ pub fn resolve(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> Result<
     let mut nodes: Vec<Option<Node>> = vec![None; n];
     let mut provided: Arc<Provided> = Arc::new(BTreeMap::new());
     let mut pending: BTreeSet<usize> = (0..n).collect();
-    let mut unsatisfied: BTreeMap<usize, (String, String)> = BTreeMap::new();
+    let mut unsatisfied: BTreeMap<usize, (String, Vec<(String, bool)>)> = BTreeMap::new();
+    // As in batou, a root whose configure failed is tried again while
+    // values change: it may only have needed values that came later.
+    let mut failed: BTreeMap<usize, (String, String)> = BTreeMap::new();
     let max_rounds = n + 10;
     let mut round = 0;
 
@@ -78,21 +81,24 @@ pub fn resolve(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> Result<
                 Ok(node) => {
                     pending.remove(&r);
                     unsatisfied.remove(&r);
+                    failed.remove(&r);
                     progress = true;
                     let changed = set_provided(&mut provided, roots, r, node.all_provided());
                     nodes[r] = Some(node);
                     requeue_dependants(&nodes, r, &changed, &mut pending);
                 }
-                Err(ConfigureFailure::Unsatisfied { path, key, provided: partial }) => {
-                    unsatisfied.insert(r, (path, key));
+                Err(ConfigureFailure::Unsatisfied { path, keys, provided: partial }) => {
+                    failed.remove(&r);
+                    nodes[r] = None;
+                    unsatisfied.insert(r, (path, keys));
                     let changed = set_provided(&mut provided, roots, r, partial);
                     progress |= !changed.is_empty();
                     requeue_dependants(&nodes, r, &changed, &mut pending);
                 }
                 Err(ConfigureFailure::Failed { path, message }) => {
-                    pending.remove(&r);
+                    unsatisfied.remove(&r);
                     nodes[r] = None;
-                    errors.push(Diagnostic::new(message).on_host(roots[r].host.clone()).in_component(path));
+                    failed.insert(r, (path, message));
                 }
             }
         }
@@ -101,33 +107,63 @@ pub fn resolve(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> Result<
         }
     }
 
-    for (r, (path, key)) in &unsatisfied {
-        errors.push(
-            Diagnostic::new(format!("requires `{key}`, but no component provides it"))
-                .on_host(roots[*r].host.clone())
-                .in_component(path.clone())
-                .hint(format!("add a component that provides `{key}`, or require it with strict = false")),
-        );
+    for (r, (path, message)) in &failed {
+        errors.push(Diagnostic::new(message.clone()).on_host(roots[*r].host.clone()).in_component(path.clone()));
+    }
+    for (r, (path, keys)) in &unsatisfied {
+        let host = &roots[*r].host;
+        for (key, host_only) in keys {
+            let elsewhere: BTreeSet<&str> =
+                provided.get(key).into_iter().flatten().map(|(_, h, _)| h.as_str()).filter(|h| h != host).collect();
+            let diagnostic = if *host_only {
+                let hint = if elsewhere.is_empty() {
+                    format!("add a component on {host} that provides `{key}`, or require it with strict = false")
+                } else {
+                    let hosts: Vec<&str> = elsewhere.into_iter().collect();
+                    format!(
+                        "`{key}` is provided on {}; require it without host_only, or provide it on {host} too",
+                        hosts.join(", ")
+                    )
+                };
+                Diagnostic::new(format!("requires `{key}` from its own host, but no component on {host} provides it"))
+                    .hint(hint)
+            } else {
+                Diagnostic::new(format!("requires `{key}`, but no component provides it"))
+                    .hint(format!("add a component that provides `{key}`, or require it with strict = false"))
+            };
+            errors.push(diagnostic.on_host(host.clone()).in_component(path.clone()));
+        }
     }
 
-    // A provided value nobody asks for is most likely a typo in a key.
-    let required_keys: BTreeSet<String> = nodes
-        .iter()
-        .flatten()
-        .flat_map(|n| n.all_required().into_iter().map(|q| q.key.clone()))
-        .chain(unsatisfied.values().map(|(_, k)| k.clone()))
-        .collect();
-    for (key, providers) in provided.iter() {
-        if !required_keys.contains(key) {
+    // A provided value nobody can see a require for is most likely a typo
+    // in a key (or a host_only require on another host). Only checked when
+    // every root configured: a failed root's requires are unknown.
+    if failed.is_empty() {
+        let requires: Vec<(&str, &str, bool)> =
+            nodes
+                .iter()
+                .enumerate()
+                .filter_map(|(s, n)| n.as_ref().map(|n| (s, n)))
+                .flat_map(|(s, n)| {
+                    n.all_required().into_iter().map(move |q| (q.key.as_str(), roots[s].host.as_str(), q.host_only))
+                })
+                .chain(unsatisfied.iter().flat_map(|(r, (_, keys))| {
+                    keys.iter().map(move |(k, h)| (k.as_str(), roots[*r].host.as_str(), *h))
+                }))
+                .collect();
+        for (key, providers) in provided.iter() {
             for (p, host, _) in providers {
-                errors.push(
-                    Diagnostic::new(format!("provides `{key}`, but no component requires it"))
-                        .on_host(host.clone())
-                        .in_component(roots[*p].name.clone())
-                        .hint(format!(
-                            "remove the provide, or require `{key}` where it is needed (check the spelling)"
-                        )),
-                );
+                let seen = requires.iter().any(|(k, h, host_only)| k == key && (!host_only || h == host));
+                if !seen {
+                    errors.push(
+                        Diagnostic::new(format!("provides `{key}`, but no component requires it"))
+                            .on_host(host.clone())
+                            .in_component(roots[*p].name.clone())
+                            .hint(format!(
+                                "remove the provide, or require `{key}` where it is needed (check the spelling)"
+                            )),
+                    );
+                }
             }
         }
     }
@@ -262,6 +298,9 @@ mod tests {
         requires: Vec<(&'static str, bool /*strict*/, bool /*reverse*/)>,
         /// Provide `key` = 1 + the sum of what `from` gave.
         counter: Option<(&'static str, &'static str)>,
+        /// Fail (not unsatisfied) while this non-strict require is empty,
+        /// like a component that checks what it received.
+        fail_without: Option<&'static str>,
     }
 
     struct Fakes(Vec<Fake>, usize);
@@ -274,13 +313,10 @@ mod tests {
             for (key, strict, reverse) in &fake.requires {
                 let values = answers.answer(key, false).unwrap();
                 if *strict && values.is_empty() {
-                    // Like batou, values provided before the failing require count.
+                    // Like batou, configure goes on: its own values count.
                     let provided = fake.provides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-                    return Err(ConfigureFailure::Unsatisfied {
-                        path: format!("r{root}"),
-                        key: key.to_string(),
-                        provided,
-                    });
+                    let keys = vec![(key.to_string(), false)];
+                    return Err(ConfigureFailure::Unsatisfied { path: format!("r{root}"), keys, provided });
                 }
                 required.push(RequireRecord {
                     key: key.to_string(),
@@ -289,6 +325,11 @@ mod tests {
                     reverse: *reverse,
                     values,
                 });
+            }
+            if let Some(key) = fake.fail_without {
+                if required.iter().any(|q| q.key == key && q.values.is_empty()) {
+                    return Err(ConfigureFailure::Failed { path: format!("r{root}"), message: format!("need {key}") });
+                }
             }
             let mut provided: Vec<(String, Value)> =
                 fake.provides.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
@@ -334,6 +375,18 @@ mod tests {
             Fake { provides: vec![("db", json!("pg"))], ..Default::default() },
         ];
         assert_eq!(order(fakes).unwrap(), [1, 0]);
+    }
+
+    #[test]
+    fn a_failed_configure_is_tried_again_when_values_arrive() {
+        // r0 fails until r1 (later in the environment) provides `b`.
+        let fakes = vec![
+            Fake { requires: vec![("b", false, false)], fail_without: Some("b"), ..Default::default() },
+            Fake { provides: vec![("b", json!(1))], ..Default::default() },
+        ];
+        assert_eq!(order(fakes).unwrap(), [1, 0]);
+        let fakes = vec![Fake { requires: vec![("b", false, false)], fail_without: Some("b"), ..Default::default() }];
+        assert!(order(fakes).unwrap_err().contains("h: r0: need b"));
     }
 
     #[test]

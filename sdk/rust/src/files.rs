@@ -114,7 +114,13 @@ pub fn digest(path: &str) -> Result<Option<String>> {
 /// Replaces a file's bytes atomically (a temporary file beside it is
 /// renamed over it). An existing file's permission bits are kept.
 pub fn write(path: &str, data: impl AsRef<[u8]>) -> Result<()> {
-    Ok(wit::write(path, data.as_ref())?)
+    Ok(wit::write(path, data.as_ref(), None)?)
+}
+
+/// Like [`write`], but a file that does not exist yet is created with the
+/// permission bits `mode` from the start (an existing file keeps its own).
+pub fn write_with_mode(path: &str, data: impl AsRef<[u8]>, mode: Option<u32>) -> Result<()> {
+    Ok(wit::write(path, data.as_ref(), mode)?)
 }
 
 /// Creates a directory, with missing parents if `parents`.

@@ -73,9 +73,10 @@ pub fn provide(key: &str, value: &impl Serialize) -> Result<()> {
 }
 
 /// Every value provided under `key`, from all hosts. Strict: when there is
-/// none this is [`Error::Unsatisfied`] — pass it on with `?` and the runner
-/// configures the component again once a value exists. For other options,
-/// use [`Require`].
+/// none yet, the list is empty and the runner marks this configure as
+/// unsatisfied — it configures the component again once a value exists (as
+/// batou does, configure goes on, so values it provides afterwards count).
+/// For other options, use [`Require`].
 pub fn require<T: DeserializeOwned>(key: &str) -> Result<Vec<T>> {
     Require::new(key).values()
 }
@@ -127,8 +128,9 @@ impl Require {
         self
     }
 
-    /// Whether no value at all is the [`Error::Unsatisfied`] error (the
-    /// default) rather than an empty list.
+    /// Whether no value at all makes this configure unsatisfied (the
+    /// default: the runner configures the component again later) rather
+    /// than an acceptable empty list.
     pub fn strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self

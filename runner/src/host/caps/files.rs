@@ -60,10 +60,10 @@ impl files::Host for StoreData {
         }
     }
 
-    fn write(&mut self, path: String, data: Vec<u8>) -> Result<(), CapError> {
+    fn write(&mut self, path: String, data: Vec<u8>, mode: Option<u32>) -> Result<(), CapError> {
         self.call.allow("files.write", WRITE)?;
         let p = self.call.resolve(&path);
-        write_atomically(&p, &data)
+        write_atomically(&p, &data, mode)
     }
 
     fn mkdir(&mut self, path: String, parents: bool) -> Result<(), CapError> {
@@ -151,8 +151,10 @@ impl files::Host for StoreData {
     fn glob(&mut self, pattern: String) -> Result<Vec<String>, CapError> {
         self.call.allow("files.glob", READ)?;
         let full = self.call.resolve(&pattern);
-        let paths =
-            glob::glob(&full.to_string_lossy()).map_err(|e| CapError::invalid(format!("glob `{pattern}`: {e}")))?;
+        // As a shell does (and batou), `*` does not match hidden files.
+        let options = glob::MatchOptions { require_literal_leading_dot: true, ..Default::default() };
+        let paths = glob::glob_with(&full.to_string_lossy(), options)
+            .map_err(|e| CapError::invalid(format!("glob `{pattern}`: {e}")))?;
         let mut out: Vec<String> = paths.filter_map(Result::ok).map(|p| p.display().to_string()).collect();
         out.sort();
         Ok(out)
@@ -193,22 +195,38 @@ fn temp_beside(path: &Path) -> PathBuf {
 }
 
 /// Writes a file so that readers see the old or the new bytes, never a
-/// mix: a temporary file beside it is renamed over it. An existing file's
-/// permission bits are kept.
-pub fn write_atomically(path: &Path, data: &[u8]) -> Result<(), CapError> {
-    let mode = fs::metadata(path).ok().map(|m| m.permissions().mode());
-    let tmp = temp_beside(path);
+/// mix: a temporary file beside it is renamed over it. An existing file
+/// keeps its mode, owner and group; a new one gets `new_mode` before any
+/// byte is written. A symlink at `path` is written through.
+pub fn write_atomically(path: &Path, data: &[u8], new_mode: Option<u32>) -> Result<(), CapError> {
+    let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    let target = if is_link { fs::canonicalize(path).map_err(|e| io_error(path, e))? } else { path.to_path_buf() };
+    let old = fs::metadata(&target).ok();
+    let mode = old.as_ref().map(|m| m.permissions().mode() & 0o7777).or(new_mode.map(|m| m & 0o7777));
+    let tmp = temp_beside(&target);
     let result = (|| {
-        let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(data)?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        if let Some(mode) = mode {
+            use std::os::unix::fs::OpenOptionsExt;
+            // Never more open than wanted, even before the umask is undone.
+            options.mode(mode & 0o700);
+        }
+        let mut f = options.open(&tmp)?;
         if let Some(mode) = mode {
             f.set_permissions(fs::Permissions::from_mode(mode))?;
         }
+        if let Some(old) = &old {
+            if let Err(e) = std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid())) {
+                tracing::debug!(path = %target.display(), error = %e, "cannot keep the owner of a rewritten file");
+            }
+        }
+        f.write_all(data)?;
         drop(f);
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, &target)
     })();
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        io_error(path, e)
+        io_error(&target, e)
     })
 }

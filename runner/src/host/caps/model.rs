@@ -60,13 +60,12 @@ impl model::Host for StoreData {
             return Err(CapError::invalid(msg));
         };
         let answer = serde_json::to_string(&values).expect("JSON values serialize");
-        let empty = values.is_empty();
-        self.call.record.required.push(RequireRecord { key: key.clone(), host_only, strict, reverse, values });
-        if strict && empty {
-            let scope = if host_only { " on this host" } else { "" };
-            self.call.record.unsatisfied.get_or_insert_with(|| key.clone());
-            return Err(CapError::unsatisfied(format!("no component provides `{key}`{scope}")));
+        if strict && values.is_empty() && !self.call.record.unsatisfied.iter().any(|(k, _)| *k == key) {
+            // As in batou, configure goes on with the empty list; the
+            // resolver configures this component again when values change.
+            self.call.record.unsatisfied.push((key.clone(), host_only));
         }
+        self.call.record.required.push(RequireRecord { key, host_only, strict, reverse, values });
         Ok(answer)
     }
 
