@@ -9,6 +9,7 @@ mod host;
 mod model;
 mod modules;
 mod output;
+mod target;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod agent;
 mod deploy;
 mod errors;
 mod faults;

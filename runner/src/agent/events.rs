@@ -1,12 +1,12 @@
 //! What the agent reports while it deploys, as the output shows it and as
-//! it will travel back over SSH.
+//! it travels back from an agent process (see `protocol`).
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use similar::TextDiff;
 
 use crate::host::state::{FileDiff, Level};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
     /// A component's verify asked for an update (which then ran, unless
@@ -15,9 +15,25 @@ pub enum Event {
     /// How a file changes, as a unified diff.
     Diff { host: String, component: String, diff: String },
     /// A message a component logged.
-    Log { host: String, component: String, level: Level, message: String },
+    Log {
+        host: String,
+        component: String,
+        #[serde(deserialize_with = "level")]
+        level: Level,
+        message: String,
+    },
     /// A component failed; its host stops deploying.
     Failed { host: String, component: String, message: String },
+}
+
+/// Reads a [`Level`] as it is serialised (lowercase), for events that
+/// travel from an agent process.
+fn level<'de, D: Deserializer<'de>>(d: D) -> Result<Level, D::Error> {
+    let name = String::deserialize(d)?;
+    [Level::Debug, Level::Info, Level::Warn, Level::Error]
+        .into_iter()
+        .find(|l| serde_json::to_value(l).ok().and_then(|v| v.as_str().map(|s| s == name)).unwrap_or(false))
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown log level `{name}`")))
 }
 
 /// Diffs longer than this many lines are cut.
@@ -55,5 +71,13 @@ mod tests {
     fn binary_files_are_summarised() {
         let d = FileDiff { path: "b".into(), old: vec![0xff, 0xfe], new: vec![0] };
         assert_eq!(render_diff(&d), "Binary file b changed (2 -> 1 bytes)\n");
+    }
+
+    #[test]
+    fn events_round_trip_through_json() {
+        let e = Event::Log { host: "h".into(), component: "c".into(), level: Level::Warn, message: "m".into() };
+        let json = serde_json::to_string(&e).unwrap();
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
     }
 }

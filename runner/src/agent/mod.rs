@@ -3,13 +3,19 @@
 //! then deploys each component batou's way: sub-components first, then
 //! verify, then update if verify asked for it and this is not a predict run.
 //!
-//! `connect = "local"` runs this in-process; over SSH the same code runs in
-//! `batou-run agent` on the target.
+//! `connect = "local"` runs this in-process; `batou-run agent` runs the
+//! same code in a process of its own, driven over [`protocol`] (as SSH
+//! deploys will, on the target).
 
 mod events;
+pub mod protocol;
+pub mod serve;
+mod store;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 
 pub use events::{Event, render_diff};
 
@@ -21,12 +27,25 @@ use crate::model::plan::{HostPlan, Limits, Node};
 use crate::modules::Modules;
 
 /// What happened on one host.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
 pub struct HostOutcome {
     /// Components whose update ran (or would run, when predicting).
     pub changed: usize,
     pub components: usize,
     pub failed: bool,
+    /// What the controller shipped to the host's agent; filled in by the
+    /// controller (an agent always reports zero).
+    #[serde(default)]
+    pub uploaded: Uploaded,
+}
+
+/// What travelled to an agent before its deploy.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uploaded {
+    pub modules: usize,
+    /// Asset files.
+    pub assets: usize,
+    pub bytes: u64,
 }
 
 pub struct Agent<'a> {

@@ -6,11 +6,14 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::{Failure, cache_dir};
-use crate::agent::Agent;
+use crate::agent::Uploaded;
 use crate::config::{Connect, load_environment};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::host::Runtime;
 use crate::output::Output;
+use crate::target::Target;
+use crate::target::local::Local;
+use crate::target::process::Process;
 use crate::{controller, modules};
 
 #[derive(clap::Args)]
@@ -33,6 +36,10 @@ pub struct DeployArgs {
     /// Also show components' debug messages.
     #[arg(long, short = 'v')]
     verbose: bool,
+    /// Run the agent as a separate process, as SSH deploys will
+    /// (`batou-run agent`, fed over its stdin and stdout).
+    #[arg(long)]
+    agent_process: bool,
 }
 
 pub fn run(args: DeployArgs) -> Result<(), Failure> {
@@ -84,15 +91,33 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
         return Ok(());
     }
 
+    let mut target: Box<dyn Target + '_> = if args.agent_process {
+        Box::new(
+            Process::this_binary(&cache, &modules, plan.limits)
+                .map_err(|e| anyhow::anyhow!("cannot find the batou-run binary to start the agent: {e}"))?,
+        )
+    } else {
+        Box::new(Local::new(&runtime, &modules, plan.limits))
+    };
     let mut sink = |e: crate::agent::Event| out.event(&e);
-    let mut agent = Agent::new(&runtime, &modules, plan.limits, args.predict, &mut sink);
     let mut changed = 0;
+    let mut uploaded = Uploaded::default();
     let mut failed_hosts = Vec::new();
     for host_plan in &plan.hosts {
-        let outcome = agent.deploy_host(host_plan);
-        changed += outcome.changed;
-        if outcome.failed {
-            failed_hosts.push(host_plan.host.name.clone());
+        match target.deploy(host_plan, args.predict, &mut sink) {
+            Ok(outcome) => {
+                changed += outcome.changed;
+                uploaded.modules += outcome.uploaded.modules;
+                uploaded.assets += outcome.uploaded.assets;
+                uploaded.bytes += outcome.uploaded.bytes;
+                if outcome.failed {
+                    failed_hosts.push(host_plan.host.name.clone());
+                }
+            }
+            Err(e) => {
+                out.diagnostics(&Diagnostics::from(Diagnostic::new(e.to_string())));
+                failed_hosts.push(host_plan.host.name.clone());
+            }
         }
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -100,6 +125,10 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
         "environment": env.name, "predict": args.predict, "changed": changed,
         "components": components, "hosts": hosts, "failed_hosts": failed_hosts, "seconds": seconds,
     });
+    let mut fields = fields;
+    if args.agent_process {
+        fields["uploaded"] = json!({"modules": uploaded.modules, "assets": uploaded.assets, "bytes": uploaded.bytes});
+    }
     let text = if !failed_hosts.is_empty() {
         format!(
             "Deployment of `{}` FAILED on {}: {changed} of {components} components changed before the failure ({seconds:.2}s).",

@@ -1,6 +1,7 @@
 //! The `batou-run` command line: one module per command; error kinds map
 //! to exit codes.
 
+mod agent;
 mod deploy;
 
 use std::path::PathBuf;
@@ -21,6 +22,9 @@ pub struct Cli {
 enum Command {
     /// Bring every host of an environment to the state its components describe.
     Deploy(deploy::DeployArgs),
+    /// Serve the agent protocol on stdin/stdout (started by a controller,
+    /// locally or over SSH; not for interactive use).
+    Agent(agent::AgentArgs),
 }
 
 /// How a command ended, as the exit code says it.
@@ -50,6 +54,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Deploy(args) => deploy::run(args),
+        Command::Agent(args) => agent::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

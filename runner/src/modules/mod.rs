@@ -17,6 +17,8 @@ mod stdlib {
 /// Every module a deployment uses, and the kinds they export.
 pub struct Modules {
     pub loaded: Vec<LoadedModule>,
+    /// The bytes of each module of `loaded`, for shipping to an agent.
+    pub wasm: Vec<Vec<u8>>,
     pub kinds: Arc<Kinds>,
 }
 
@@ -42,10 +44,7 @@ enum OwnSource {
 /// (building those that are Rust crates when their sources changed).
 pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> Result<Modules, Diagnostics> {
     let mut errors = Diagnostics::default();
-    let mut inputs: Vec<(String, Vec<u8>, Option<PathBuf>)> = stdlib::STDLIB
-        .iter()
-        .map(|&(name, bytes)| (format!("standard library module `{name}`"), bytes.to_vec(), None))
-        .collect();
+    let mut inputs = stdlib_inputs();
     for own in own_modules(deployment) {
         let shown = format!("components/{}", own.name);
         let wasm = match &own.source {
@@ -66,7 +65,38 @@ pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> Result<Mo
     if !errors.is_empty() {
         return Err(errors);
     }
+    from_inputs(runtime, inputs)
+}
+
+/// The standard library modules as inputs of [`from_inputs`].
+pub fn stdlib_inputs() -> Vec<(String, Vec<u8>, Option<PathBuf>)> {
+    stdlib::STDLIB.iter().map(|&(name, bytes)| (stdlib_name(name), bytes.to_vec(), None)).collect()
+}
+
+fn stdlib_name(name: &str) -> String {
+    format!("standard library module `{name}`")
+}
+
+/// The embedded standard library module whose sha256 is `hash`, with its name.
+pub fn embedded(hash: &str) -> Option<(String, &'static [u8])> {
+    use sha2::Digest;
+    static HASHES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let hashes = HASHES.get_or_init(|| {
+        stdlib::STDLIB
+            .iter()
+            .map(|(_, bytes)| sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect())
+            .collect()
+    });
+    let i = hashes.iter().position(|h| h == hash)?;
+    Some((stdlib_name(stdlib::STDLIB[i].0), stdlib::STDLIB[i].1))
+}
+
+/// Loads modules given as (name for messages, bytes, assets folder) and
+/// registers the kinds they export. The controller and the agent share it.
+pub fn from_inputs(runtime: &Runtime, inputs: Vec<(String, Vec<u8>, Option<PathBuf>)>) -> Result<Modules, Diagnostics> {
+    let mut errors = Diagnostics::default();
     let mut loaded = Vec::new();
+    let mut wasm = Vec::new();
     let mut kinds = Kinds::default();
     for (name, bytes, assets) in inputs {
         match runtime.load(&name, &bytes, assets) {
@@ -77,6 +107,7 @@ pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> Result<Mo
                     errors.push(Diagnostic::new(msg));
                 }
                 loaded.push(module);
+                wasm.push(bytes);
             }
             Err(e) => errors.push(
                 Diagnostic::new(e.to_string())
@@ -84,7 +115,7 @@ pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> Result<Mo
             ),
         }
     }
-    errors.into_result(Modules { loaded, kinds: Arc::new(kinds) })
+    errors.into_result(Modules { loaded, wasm, kinds: Arc::new(kinds) })
 }
 
 fn own_modules(deployment: &Path) -> Vec<OwnModule> {

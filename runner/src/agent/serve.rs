@@ -1,0 +1,143 @@
+//! The agent's side of the protocol: answer `Hello` and `Have`, store
+//! uploaded blobs, and deploy a plan streaming its events.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::protocol::{
+    BlobKind, Frame, FrameError, Manifest, Message, ModuleRef, PROTOCOL, mismatch, read_frame, write_message,
+};
+use super::store::{Store, StoreError};
+use super::{Agent, Event};
+use crate::host::Runtime;
+use crate::model::plan::{HostPlan, Limits};
+use crate::modules::Modules;
+
+/// Why the agent stopped; it is also sent as `Fatal` when the stream allows.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Mismatch(String),
+    #[error(
+        "the controller sent {got} where {expected} was expected: it is not a batou-run controller of protocol {PROTOCOL}"
+    )]
+    Unexpected { expected: &'static str, got: String },
+    #[error("the controller closed the connection before saying hello")]
+    NoHello,
+    #[error("cannot prepare the modules: {0}")]
+    Modules(String),
+}
+
+/// Serves one controller until it closes the stream.
+pub fn serve(input: &mut impl Read, output: &mut impl Write, cache: &Path) -> Result<(), ServeError> {
+    let store = Store::open(cache)?;
+    let protocol = match read_message(input)? {
+        Some(Message::Hello { protocol, .. }) => protocol,
+        Some(other) => return Err(unexpected("hello", &other)),
+        None => return Err(ServeError::NoHello),
+    };
+    let cache = cache.canonicalize().unwrap_or_else(|_| cache.to_path_buf());
+    let hello = Message::Hello {
+        protocol: PROTOCOL,
+        version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        arch: Some(format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS)),
+        cache: Some(cache.clone()),
+    };
+    send(output, &hello)?;
+    if protocol != PROTOCOL {
+        return Err(ServeError::Mismatch(mismatch(protocol, PROTOCOL, Some(env!("CARGO_PKG_VERSION")))));
+    }
+    tracing::debug!(cache = %cache.display(), "agent: hello");
+    let mut runtime = None;
+    while let Some(message) = read_message(input)? {
+        match message {
+            Message::Have { modules, assets } => {
+                let missing = Message::Missing {
+                    modules: modules.into_iter().filter(|m| !store.has(BlobKind::Module, m)).collect(),
+                    assets: assets.into_iter().filter(|a| !store.has(BlobKind::Asset, a)).collect(),
+                };
+                send(output, &missing)?;
+            }
+            Message::Blob { sha256, kind } => match read_frame(input)? {
+                Some(Frame::Blob(bytes)) => store.put(kind, &sha256, &bytes)?,
+                Some(Frame::Message(m)) => return Err(unexpected("the blob's bytes", &m)),
+                None => return Err(FrameError::Truncated { expected: 1, got: 0 }.into()),
+            },
+            Message::Deploy { plan, limits, predict, modules, assets } => {
+                if runtime.is_none() {
+                    runtime = Some(Runtime::new(cache.clone()).map_err(|e| ServeError::Modules(format!("{e:#}")))?);
+                }
+                let runtime = runtime.as_ref().expect("just made");
+                deploy(output, &store, runtime, &plan, limits, predict, &modules, &assets)?;
+            }
+            other => return Err(unexpected("have, blob or deploy", &other)),
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn deploy(
+    output: &mut impl Write,
+    store: &Store,
+    runtime: &Runtime,
+    plan: &HostPlan,
+    limits: Limits,
+    predict: bool,
+    modules: &[ModuleRef],
+    assets: &[Manifest],
+) -> Result<(), ServeError> {
+    for manifest in assets {
+        store.materialise(manifest)?;
+    }
+    let modules = load_modules(store, runtime, modules)?;
+    let mut failed_write: Option<FrameError> = None;
+    let mut sink = |event: Event| {
+        if failed_write.is_none() {
+            failed_write = send(output, &Message::Event { event }).err();
+        }
+    };
+    let outcome = Agent::new(runtime, &modules, limits, predict, &mut sink).deploy_host(plan);
+    if let Some(e) = failed_write {
+        return Err(e.into());
+    }
+    send(output, &Message::Done { outcome })?;
+    Ok(())
+}
+
+fn load_modules(store: &Store, runtime: &Runtime, refs: &[ModuleRef]) -> Result<Modules, ServeError> {
+    let mut inputs: Vec<(String, Vec<u8>, Option<PathBuf>)> = Vec::new();
+    for m in refs {
+        inputs.push((m.name.clone(), store.module(&m.sha256)?.into_owned(), None));
+    }
+    crate::modules::from_inputs(runtime, inputs).map_err(|d| ServeError::Modules(d.to_string()))
+}
+
+fn read_message(input: &mut impl Read) -> Result<Option<Message>, ServeError> {
+    match read_frame(input)? {
+        None => Ok(None),
+        Some(Frame::Message(m)) => Ok(Some(*m)),
+        Some(Frame::Blob(b)) => {
+            Err(ServeError::Unexpected { expected: "a message", got: format!("a blob of {} bytes", b.len()) })
+        }
+    }
+}
+
+/// Writes and flushes one message.
+pub fn send(output: &mut impl Write, message: &Message) -> Result<(), FrameError> {
+    write_message(output, message)?;
+    output.flush()?;
+    Ok(())
+}
+
+fn unexpected(expected: &'static str, got: &Message) -> ServeError {
+    let got = serde_json::to_value(got)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|m| m.as_str()).map(|s| format!("`{s}`")))
+        .unwrap_or_else(|| "a message".to_string());
+    ServeError::Unexpected { expected, got }
+}

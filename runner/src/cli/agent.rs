@@ -1,0 +1,62 @@
+//! `batou-run agent`: the agent as a process of its own, speaking the agent
+//! protocol (`agent::protocol`) on stdin and stdout, as it will on a target
+//! over SSH. Logs go to stderr only.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::os::fd::FromRawFd;
+use std::path::PathBuf;
+
+use super::{Failure, cache_dir};
+use crate::agent::protocol::Message;
+use crate::agent::serve::{send, serve};
+
+#[derive(clap::Args)]
+pub struct AgentArgs {
+    /// The cache folder (modules, assets, compiled code); by default the
+    /// one `deploy` uses ($BATOU_RUN_CACHE, or ~/.cache/batou-run).
+    #[arg(long)]
+    cache: Option<PathBuf>,
+}
+
+pub fn run(args: AgentArgs) -> Result<(), Failure> {
+    let cache = args.cache.unwrap_or_else(cache_dir);
+    let (input, output) =
+        take_stdio().map_err(|e| anyhow::anyhow!("batou-run agent: cannot set up stdin/stdout: {e}"))?;
+    let mut input = BufReader::new(input);
+    let mut output = BufWriter::new(output);
+    tracing::debug!(cache = %cache.display(), "agent started");
+    match serve(&mut input, &mut output, &cache) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = send(&mut output, &Message::Fatal { message: e.to_string() });
+            let _ = output.flush();
+            Err(anyhow::anyhow!("batou-run agent: {e}").into())
+        }
+    }
+}
+
+/// Takes stdin and stdout for the protocol and points file descriptors 0
+/// and 1 elsewhere (/dev/null and stderr), so that nothing else, such as a
+/// stray `println!` or a child process, can read or corrupt a frame.
+fn take_stdio() -> std::io::Result<(File, File)> {
+    // SAFETY: plain descriptor calls on this process's own descriptors;
+    // each new descriptor is owned by exactly one `File`.
+    unsafe {
+        let input = libc::dup(0);
+        if input < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let input = File::from_raw_fd(input);
+        let output = libc::dup(1);
+        if output < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let output = File::from_raw_fd(output);
+        let null = File::open("/dev/null")?;
+        if libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) < 0 || libc::dup2(2, 1) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok((input, output))
+    }
+}

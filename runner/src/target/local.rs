@@ -1,0 +1,32 @@
+//! The in-process target of `connect = "local"`.
+
+use super::{Target, TargetError};
+use crate::agent::{Agent, Event, HostOutcome};
+use crate::host::Runtime;
+use crate::model::plan::{HostPlan, Limits};
+use crate::modules::Modules;
+
+/// Deploys with the agent code in this process, sharing the controller's
+/// runtime and modules.
+pub struct Local<'a> {
+    runtime: &'a Runtime,
+    modules: &'a Modules,
+    limits: Limits,
+}
+
+impl<'a> Local<'a> {
+    pub fn new(runtime: &'a Runtime, modules: &'a Modules, limits: Limits) -> Self {
+        Local { runtime, modules, limits }
+    }
+}
+
+impl Target for Local<'_> {
+    fn deploy(
+        &mut self,
+        plan: &HostPlan,
+        predict: bool,
+        sink: &mut dyn FnMut(Event),
+    ) -> Result<HostOutcome, TargetError> {
+        Ok(Agent::new(self.runtime, self.modules, self.limits, predict, sink).deploy_host(plan))
+    }
+}

@@ -1,0 +1,79 @@
+//! An agent in a child process, driven over its stdin and stdout: what a
+//! remote deploy does over SSH, without SSH. The agent's stderr (its logs)
+//! goes to ours.
+
+use std::ffi::OsString;
+use std::io::{BufReader, BufWriter};
+use std::process::{Command, Stdio};
+
+use super::session::Session;
+use super::{Target, TargetError};
+use crate::agent::{Event, HostOutcome};
+use crate::model::plan::{HostPlan, Limits};
+use crate::modules::Modules;
+
+/// Starts `program args...` for each host and deploys through it.
+pub struct Process<'a> {
+    program: OsString,
+    args: Vec<OsString>,
+    modules: &'a Modules,
+    limits: Limits,
+}
+
+impl<'a> Process<'a> {
+    /// An agent started as `program args...`.
+    pub fn new(program: OsString, args: Vec<OsString>, modules: &'a Modules, limits: Limits) -> Self {
+        Process { program, args, modules, limits }
+    }
+
+    /// This very binary, as `batou-run agent --cache CACHE`.
+    pub fn this_binary(cache: &std::path::Path, modules: &'a Modules, limits: Limits) -> std::io::Result<Self> {
+        // /proc/self/exe still names this binary after a rebuild replaced
+        // the file, where current_exe() would give `... (deleted)`.
+        let proc_exe = std::path::Path::new("/proc/self/exe");
+        let exe = if proc_exe.exists() { proc_exe.to_path_buf() } else { std::env::current_exe()? };
+        let args = vec!["agent".into(), "--cache".into(), cache.as_os_str().to_owned()];
+        Ok(Process::new(exe.into_os_string(), args, modules, limits))
+    }
+
+    fn command_line(&self) -> String {
+        std::iter::once(&self.program).chain(&self.args).map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+impl Target for Process<'_> {
+    fn deploy(
+        &mut self,
+        plan: &HostPlan,
+        predict: bool,
+        sink: &mut dyn FnMut(Event),
+    ) -> Result<HostOutcome, TargetError> {
+        let host = plan.host.name.clone();
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|source| TargetError::Spawn { host: host.clone(), command: self.command_line(), source })?;
+        let input = BufReader::new(child.stdout.take().expect("piped"));
+        let output = BufWriter::new(child.stdin.take().expect("piped"));
+        let mut session = Session::new(host.clone(), input, output, self.modules, self.limits);
+        let result = session.deploy(plan, predict, sink);
+        // Closing its stdin tells the agent the session is over; an agent
+        // the session could not follow is stopped.
+        drop(session);
+        if result.is_err() {
+            let _ = child.kill();
+        }
+        let status = child.wait();
+        match (result, status) {
+            (Err(e), _) => Err(e),
+            (Ok(outcome), Ok(status)) if status.success() => Ok(outcome),
+            (Ok(_), Ok(status)) => {
+                Err(TargetError::Agent { host, message: format!("it exited with {status} after the deploy") })
+            }
+            (Ok(_), Err(e)) => Err(TargetError::Agent { host, message: format!("cannot wait for it: {e}") }),
+        }
+    }
+}
