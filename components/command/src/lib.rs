@@ -22,40 +22,21 @@ struct RunCommand {
 
 impl Component for RunCommand {
     fn kind() -> Kind {
-        Kind::new(
-            "command",
-            "Runs a program on the target, unless a guard says it is not needed",
-        )
-        .attr(Attr::string("command").doc("The program: a name looked up in PATH, or a path"))
-        .attr(
-            Attr::list("args")
-                .default(json!([]))
-                .doc("Its arguments; no shell is involved"),
-        )
-        .attr(
-            Attr::string("cwd")
-                .optional()
-                .doc("Where it runs; relative to the workdir, which is the default"),
-        )
-        .attr(
-            Attr::table("env")
-                .default(json!({}))
-                .doc("Extra environment variables"),
-        )
-        .attr(Attr::any("unless").optional().doc(
-            "A program (a string) or a program with arguments (a list): \
+        Kind::new("command", "Runs a program on the target, unless a guard says it is not needed")
+            .attr(Attr::string("command").doc("The program: a name looked up in PATH, or a path"))
+            .attr(Attr::list("args").default(json!([])).doc("Its arguments; no shell is involved"))
+            .attr(Attr::string("cwd").optional().doc("Where it runs; relative to the workdir, which is the default"))
+            .attr(Attr::table("env").default(json!({})).doc("Extra environment variables"))
+            .attr(Attr::any("unless").optional().doc(
+                "A program (a string) or a program with arguments (a list): \
                  if it exits with status 0, the command does not run",
-        ))
-        .attr(
-            Attr::string("creates")
-                .optional()
-                .doc("A path the command creates: if it exists, the command does not run"),
-        )
-        .attr(
-            Attr::integer("timeout")
-                .optional()
-                .doc("Seconds after which the command (and `unless`) is killed"),
-        )
+            ))
+            .attr(
+                Attr::string("creates")
+                    .optional()
+                    .doc("A path the command creates: if it exists, the command does not run"),
+            )
+            .attr(Attr::integer("timeout").optional().doc("Seconds after which the command (and `unless`) is killed"))
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -101,11 +82,7 @@ impl Component for RunCommand {
 impl RunCommand {
     /// The command to run.
     fn command(&self) -> Result<Command> {
-        let args = self
-            .args
-            .iter()
-            .map(|a| scalar(a, "args"))
-            .collect::<Result<Vec<_>>>()?;
+        let args = self.args.iter().map(|a| scalar(a, "args")).collect::<Result<Vec<_>>>()?;
         self.prepare(Command::new(&self.command).args(args))
     }
 
@@ -117,9 +94,7 @@ impl RunCommand {
             Value::Array(list) => {
                 let mut words = list.iter().map(|w| scalar(w, "unless"));
                 let Some(program) = words.next() else {
-                    return Err(Error::Invalid(
-                        "unless: an empty list; give a program and its arguments".to_owned(),
-                    ));
+                    return Err(Error::Invalid("unless: an empty list; give a program and its arguments".to_owned()));
                 };
                 Command::new(program?).args(words.collect::<Result<Vec<_>>>()?)
             }
@@ -142,9 +117,7 @@ impl RunCommand {
             cmd = cmd.env(key, scalar(value, &format!("env.{key}"))?);
         }
         match self.timeout {
-            Some(0) => Err(Error::Invalid(
-                "timeout: must be at least 1 second".to_owned(),
-            )),
+            Some(0) => Err(Error::Invalid("timeout: must be at least 1 second".to_owned())),
             Some(secs) => Ok(cmd.timeout(Duration::from_secs(secs))),
             None => Ok(cmd),
         }
@@ -157,9 +130,7 @@ fn scalar(value: &Value, attr: &str) -> Result<String> {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        other => Err(Error::Invalid(format!(
-            "{attr}: {other} is not a string, number or boolean"
-        ))),
+        other => Err(Error::Invalid(format!("{attr}: {other} is not a string, number or boolean"))),
     }
 }
 

@@ -38,6 +38,21 @@ struct File {
     link_to: Option<String>,
 }
 
+/// `path`, as every kind here names it.
+fn path_attr() -> Attr {
+    Attr::string("path").doc("Where; relative paths are below the workdir")
+}
+
+/// `owner`, optional.
+fn owner_attr() -> Attr {
+    Attr::string("owner").optional().doc("The owning user's name")
+}
+
+/// `group`, optional.
+fn group_attr() -> Attr {
+    Attr::string("group").optional().doc("The owning group's name")
+}
+
 impl File {
     /// The asset named like the file (its last path part), for a `file`
     /// given neither content nor source.
@@ -56,61 +71,18 @@ impl File {
 
 impl Component for File {
     fn kind() -> Kind {
-        Kind::new(
-            "file",
-            "A file, directory or symlink, with its content, mode and owner",
-        )
-        .attr(Attr::string("path").doc("Where; relative paths are below the workdir"))
-        .attr(
-            Attr::string("ensure")
-                .default("file")
-                .doc("What to have at `path`: file, directory or symlink"),
-        )
-        .attr(
-            Attr::string("content")
-                .optional()
-                .doc("The file's content, as a string"),
-        )
-        .attr(
-            Attr::string("source")
-                .optional()
-                .doc("An asset of the component that holds the content"),
-        )
-        .attr(
-            Attr::boolean("is_template")
-                .default(true)
-                .doc("Render content or source as a Jinja2 template"),
-        )
-        .attr(
-            Attr::table("context")
-                .default(json!({}))
-                .doc("The template's `component` variable"),
-        )
-        .attr(
-            Attr::mode("mode")
-                .optional()
-                .doc("Permission bits, such as 0o644"),
-        )
-        .attr(
-            Attr::string("owner")
-                .optional()
-                .doc("The owning user's name"),
-        )
-        .attr(
-            Attr::string("group")
-                .optional()
-                .doc("The owning group's name"),
-        )
-        .attr(
-            Attr::boolean("leading")
-                .default(false)
-                .doc("Create missing parent directories"),
-        )
-        .attr(
-            Attr::string("link_to")
-                .optional()
-                .doc("Where the symlink points (ensure = symlink)"),
-        )
+        Kind::new("file", "A file, directory or symlink, with its content, mode and owner")
+            .attr(path_attr())
+            .attr(Attr::string("ensure").default("file").doc("What to have at `path`: file, directory or symlink"))
+            .attr(Attr::string("content").optional().doc("The file's content, as a string"))
+            .attr(Attr::string("source").optional().doc("An asset of the component that holds the content"))
+            .attr(Attr::boolean("is_template").default(true).doc("Render content or source as a Jinja2 template"))
+            .attr(Attr::table("context").default(json!({})).doc("The template's `component` variable"))
+            .attr(Attr::mode("mode").optional().doc("Permission bits, such as 0o644"))
+            .attr(owner_attr())
+            .attr(group_attr())
+            .attr(Attr::boolean("leading").default(false).doc("Create missing parent directories"))
+            .attr(Attr::string("link_to").optional().doc("Where the symlink points (ensure = symlink)"))
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -140,12 +112,7 @@ impl Component for File {
                         mode: self.mode,
                     },
                 )?;
-                add_mode_and_owner(
-                    path,
-                    self.mode,
-                    self.owner.as_deref(),
-                    self.group.as_deref(),
-                )
+                add_mode_and_owner(path, self.mode, self.owner.as_deref(), self.group.as_deref())
             }
             Ensure::Directory => {
                 self.refuse(
@@ -156,13 +123,7 @@ impl Component for File {
                     ],
                     "directory",
                 )?;
-                add_directory(
-                    path,
-                    self.leading,
-                    self.mode,
-                    self.owner.as_deref(),
-                    self.group.as_deref(),
-                )
+                add_directory(path, self.leading, self.mode, self.owner.as_deref(), self.group.as_deref())
             }
             Ensure::Symlink => {
                 self.refuse(
@@ -199,10 +160,7 @@ impl File {
             "content" | "source" => "ensure = \"file\"",
             _ => "ensure = \"file\" or \"directory\"",
         };
-        Err(Error::Invalid(format!(
-            "{}: `{name}` is for {meant}, not ensure = \"{ensure}\"",
-            self.path
-        )))
+        Err(Error::Invalid(format!("{}: `{name}` is for {meant}, not ensure = \"{ensure}\"", self.path)))
     }
 }
 
@@ -219,74 +177,29 @@ struct Directory {
 impl Component for Directory {
     fn kind() -> Kind {
         Kind::new("directory", "A directory, with its mode and owner")
-            .attr(Attr::string("path").doc("Where; relative paths are below the workdir"))
-            .attr(
-                Attr::boolean("leading")
-                    .default(false)
-                    .doc("Create missing parent directories"),
-            )
-            .attr(
-                Attr::mode("mode")
-                    .optional()
-                    .doc("Permission bits, such as 0o755"),
-            )
-            .attr(
-                Attr::string("owner")
-                    .optional()
-                    .doc("The owning user's name"),
-            )
-            .attr(
-                Attr::string("group")
-                    .optional()
-                    .doc("The owning group's name"),
-            )
+            .attr(path_attr())
+            .attr(Attr::boolean("leading").default(false).doc("Create missing parent directories"))
+            .attr(Attr::mode("mode").optional().doc("Permission bits, such as 0o755"))
+            .attr(owner_attr())
+            .attr(group_attr())
     }
 
     fn configure(&mut self) -> Result<()> {
-        add_directory(
-            &self.path,
-            self.leading,
-            self.mode,
-            self.owner.as_deref(),
-            self.group.as_deref(),
-        )
+        add_directory(&self.path, self.leading, self.mode, self.owner.as_deref(), self.group.as_deref())
     }
 }
 
-fn add_directory(
-    path: &str,
-    leading: bool,
-    mode: Option<u32>,
-    owner: Option<&str>,
-    group: Option<&str>,
-) -> Result<()> {
-    model::add(
-        "presence",
-        path,
-        &PresenceAttrs {
-            path,
-            leading,
-            directory: true,
-        },
-    )?;
+fn add_directory(path: &str, leading: bool, mode: Option<u32>, owner: Option<&str>, group: Option<&str>) -> Result<()> {
+    model::add("presence", path, &PresenceAttrs { path, leading, directory: true })?;
     add_mode_and_owner(path, mode, owner, group)
 }
 
-fn add_mode_and_owner(
-    path: &str,
-    mode: Option<u32>,
-    owner: Option<&str>,
-    group: Option<&str>,
-) -> Result<()> {
+fn add_mode_and_owner(path: &str, mode: Option<u32>, owner: Option<&str>, group: Option<&str>) -> Result<()> {
     if let Some(mode) = mode {
         model::add("mode", path, &json!({ "path": path, "mode": mode }))?;
     }
     if owner.is_some() || group.is_some() {
-        model::add(
-            "owner",
-            path,
-            &json!({ "path": path, "owner": owner, "group": group }),
-        )?;
+        model::add("owner", path, &json!({ "path": path, "owner": owner, "group": group }))?;
     }
     Ok(())
 }
@@ -309,29 +222,14 @@ struct Presence {
 
 impl Component for Presence {
     fn kind() -> Kind {
-        Kind::new(
-            "presence",
-            "That a file (empty if new) or a directory exists",
-        )
-        .attr(Attr::string("path").doc("Where; relative paths are below the workdir"))
-        .attr(
-            Attr::boolean("leading")
-                .default(false)
-                .doc("Create missing parent directories"),
-        )
-        .attr(
-            Attr::boolean("directory")
-                .default(false)
-                .doc("A directory rather than a file"),
-        )
+        Kind::new("presence", "That a file (empty if new) or a directory exists")
+            .attr(path_attr())
+            .attr(Attr::boolean("leading").default(false).doc("Create missing parent directories"))
+            .attr(Attr::boolean("directory").default(false).doc("A directory rather than a file"))
     }
 
     fn verify(&mut self) -> Result<()> {
-        if self.directory {
-            ensure_directory(&self.path)
-        } else {
-            ensure_file(&self.path)
-        }
+        if self.directory { ensure_directory(&self.path) } else { ensure_file(&self.path) }
     }
 
     fn update(&mut self) -> Result<()> {
@@ -380,31 +278,11 @@ impl Component for Content {
         Kind::new("content", "A file's content, from a string or an asset")
             .attr(Attr::string("path").doc("The file; relative paths are below the workdir"))
             .attr(Attr::string("content").optional().doc("The content"))
-            .attr(
-                Attr::string("source")
-                    .optional()
-                    .doc("An asset of the component that holds the content"),
-            )
-            .attr(
-                Attr::boolean("is_template")
-                    .default(true)
-                    .doc("Render the content as a Jinja2 template"),
-            )
-            .attr(
-                Attr::table("context")
-                    .default(json!({}))
-                    .doc("The template's `component` variable"),
-            )
-            .attr(
-                Attr::boolean("leading")
-                    .default(false)
-                    .doc("Create missing parent directories"),
-            )
-            .attr(
-                Attr::mode("mode")
-                    .optional()
-                    .doc("Permission bits a new file is created with"),
-            )
+            .attr(Attr::string("source").optional().doc("An asset of the component that holds the content"))
+            .attr(Attr::boolean("is_template").default(true).doc("Render the content as a Jinja2 template"))
+            .attr(Attr::table("context").default(json!({})).doc("The template's `component` variable"))
+            .attr(Attr::boolean("leading").default(false).doc("Create missing parent directories"))
+            .attr(Attr::mode("mode").optional().doc("Permission bits a new file is created with"))
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -441,23 +319,16 @@ impl Content {
             (Some(content), None) => content.clone().into_bytes(),
             (None, Some(source)) => assets::read(source)?,
             (Some(_), Some(_)) => {
-                return Err(Error::Invalid(
-                    "set either content or source, not both".to_owned(),
-                ));
+                return Err(Error::Invalid("set either content or source, not both".to_owned()));
             }
             (None, None) => return Err(Error::Invalid("set content or source".to_owned())),
         };
         if !self.is_template {
             return Ok(raw);
         }
-        let what = self
-            .source
-            .as_deref()
-            .map_or_else(|| "content".to_owned(), |s| format!("asset {s}"));
+        let what = self.source.as_deref().map_or_else(|| "content".to_owned(), |s| format!("asset {s}"));
         let source = String::from_utf8(raw).map_err(|_| {
-            Error::Invalid(format!(
-                "{what} is not UTF-8 text, so it cannot be a template; set is_template = false"
-            ))
+            Error::Invalid(format!("{what} is not UTF-8 text, so it cannot be a template; set is_template = false"))
         })?;
         let rendered = template::render(&source, &json!({ "component": self.context }))
             .map_err(|e| e.context(format!("rendering {what}")))?;
@@ -500,16 +371,8 @@ impl Component for Owner {
     fn kind() -> Kind {
         Kind::new("owner", "A path's owning user and group")
             .attr(Attr::string("path").doc("The path; relative paths are below the workdir"))
-            .attr(
-                Attr::string("owner")
-                    .optional()
-                    .doc("The owning user's name"),
-            )
-            .attr(
-                Attr::string("group")
-                    .optional()
-                    .doc("The owning group's name"),
-            )
+            .attr(owner_attr())
+            .attr(group_attr())
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -553,10 +416,7 @@ struct Symlink {
 impl Component for Symlink {
     fn kind() -> Kind {
         Kind::new("symlink", "A symlink pointing to a target")
-            .attr(
-                Attr::string("path")
-                    .doc("Where the symlink is; relative paths are below the workdir"),
-            )
+            .attr(Attr::string("path").doc("Where the symlink is; relative paths are below the workdir"))
             .attr(Attr::string("target").doc("Where it points, written into the symlink as given"))
     }
 
@@ -577,14 +437,9 @@ struct Purge {
 
 impl Component for Purge {
     fn kind() -> Kind {
-        Kind::new(
-            "purge",
-            "Removes every path matching a glob pattern, directories with their contents",
-        )
-        .attr(
-            Attr::string("pattern").doc(
-                "A glob pattern (`*`, `?`, `[...]`, `**`); relative ones are below the workdir",
-            ),
+        Kind::new("purge", "Removes every path matching a glob pattern, directories with their contents").attr(
+            Attr::string("pattern")
+                .doc("A glob pattern (`*`, `?`, `[...]`, `**`); relative ones are below the workdir"),
         )
     }
 
@@ -605,6 +460,4 @@ impl Component for Purge {
     }
 }
 
-batou_sdk::export!(
-    File, Directory, Presence, Content, Mode, Owner, Symlink, Purge
-);
+batou_sdk::export!(File, Directory, Presence, Content, Mode, Owner, Symlink, Purge);
