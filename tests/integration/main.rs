@@ -4,12 +4,14 @@
 #![deny(dead_code)]
 
 mod harness;
+mod sshd;
 
 mod agent;
 mod deploy;
 mod errors;
 mod faults;
 mod resolver;
+mod ssh;
 mod stdlib;
 
 /// One constant per guest fixture in tests/fixtures; a fixture no test

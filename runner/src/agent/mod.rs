@@ -46,6 +46,9 @@ pub struct Uploaded {
     /// Asset files.
     pub assets: usize,
     pub bytes: u64,
+    /// The agent binary, when the host did not have it (SSH).
+    #[serde(default)]
+    pub agent_bytes: u64,
 }
 
 pub struct Agent<'a> {

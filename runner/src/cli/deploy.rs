@@ -14,6 +14,7 @@ use crate::output::Output;
 use crate::target::Target;
 use crate::target::local::Local;
 use crate::target::process::Process;
+use crate::target::ssh::Ssh;
 use crate::{controller, modules};
 
 #[derive(clap::Args)]
@@ -40,6 +41,10 @@ pub struct DeployArgs {
     /// (`batou-run agent`, fed over its stdin and stdout).
     #[arg(long)]
     agent_process: bool,
+    /// SSH: add the key of a host not yet in known_hosts to it (a changed
+    /// key is always refused).
+    #[arg(long)]
+    accept_new_host_keys: bool,
 }
 
 pub fn run(args: DeployArgs) -> Result<(), Failure> {
@@ -63,14 +68,6 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
     }
     let deployment = deployment.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", deployment.display()))?;
     let env = load_environment(&deployment, &args.environment)?;
-    if env.connect == Connect::Ssh && !args.consistency {
-        return Err(Diagnostics::from(
-            Diagnostic::new("not implemented: connect = \"ssh\" (remote deploys)")
-                .at(env.file.clone())
-                .hint("use connect = \"local\", or check the configuration only with --consistency"),
-        )
-        .into());
-    }
     let cache = cache_dir();
     let runtime = Runtime::new(cache.clone())?;
     let modules = modules::load(&runtime, &deployment, &cache)?;
@@ -91,7 +88,12 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
         return Ok(());
     }
 
-    let mut target: Box<dyn Target + '_> = if args.agent_process {
+    let mut target: Box<dyn Target + '_> = if env.connect == Connect::Ssh {
+        Box::new(
+            Ssh::new(&env, &deployment, args.accept_new_host_keys, &cache, &modules, plan.limits)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        )
+    } else if args.agent_process {
         Box::new(
             Process::this_binary(&cache, &modules, plan.limits)
                 .map_err(|e| anyhow::anyhow!("cannot find the batou-run binary to start the agent: {e}"))?,
@@ -110,6 +112,7 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
                 uploaded.modules += outcome.uploaded.modules;
                 uploaded.assets += outcome.uploaded.assets;
                 uploaded.bytes += outcome.uploaded.bytes;
+                uploaded.agent_bytes += outcome.uploaded.agent_bytes;
                 if outcome.failed {
                     failed_hosts.push(host_plan.host.name.clone());
                 }
@@ -126,8 +129,11 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
         "components": components, "hosts": hosts, "failed_hosts": failed_hosts, "seconds": seconds,
     });
     let mut fields = fields;
-    if args.agent_process {
+    if args.agent_process || env.connect == Connect::Ssh {
         fields["uploaded"] = json!({"modules": uploaded.modules, "assets": uploaded.assets, "bytes": uploaded.bytes});
+        if env.connect == Connect::Ssh {
+            fields["uploaded"]["agent_bytes"] = json!(uploaded.agent_bytes);
+        }
     }
     let text = if !failed_hosts.is_empty() {
         format!(

@@ -27,6 +27,13 @@ pub struct Environment {
     pub connect: Connect,
     pub target_directory: Option<String>,
     pub host_domain: Option<String>,
+    /// SSH: the key file to log in with (else ssh-agent and ~/.ssh/id_*).
+    pub identity_file: Option<String>,
+    /// SSH: the known_hosts file (else ~/.ssh/known_hosts).
+    pub known_hosts: Option<String>,
+    /// SSH: add the key of a host not yet in known_hosts (a changed key is
+    /// always refused).
+    pub accept_new_host_keys: bool,
     pub jobs: Option<usize>,
     /// Wasm execution time allowed for one lifecycle call of one component.
     pub timeout: Duration,
@@ -44,6 +51,12 @@ pub struct HostConfig {
     /// Root component names, each with its `file:line`.
     pub components: Vec<(String, String)>,
     pub data: Value,
+    /// SSH: where to connect (default: the name plus `host_domain`).
+    pub address: Option<String>,
+    /// SSH: the login user (default: ssh_config's, else the local user).
+    pub user: Option<String>,
+    /// SSH: the port (default: ssh_config's, else 22).
+    pub port: Option<u16>,
 }
 
 /// `[components.NAME]`: a root's kind and attributes.
@@ -65,6 +78,8 @@ impl Environment {
 
 pub const DEFAULT_TIMEOUT_SECS: i64 = 60;
 pub const DEFAULT_MEMORY_MIB: i64 = 512;
+/// Where an SSH deploy works on the target, below the login user's home.
+pub const DEFAULT_TARGET_DIRECTORY: &str = "~/deployment";
 
 /// The environments a deployment has, sorted.
 pub fn list_environments(deployment: &Path) -> Vec<String> {
@@ -116,6 +131,9 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
         connect: Connect::Local,
         target_directory: None,
         host_domain: None,
+        identity_file: None,
+        known_hosts: None,
+        accept_new_host_keys: false,
         jobs: None,
         timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS as u64),
         memory_limit: (DEFAULT_MEMORY_MIB as usize) << 20,
@@ -143,6 +161,9 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
         }
         env.target_directory = r.string("target_directory", &mut errors).map(|s| s.into_inner());
         env.host_domain = r.string("host_domain", &mut errors).map(|s| s.into_inner());
+        env.identity_file = r.string("identity_file", &mut errors).map(|s| s.into_inner());
+        env.known_hosts = r.string("known_hosts", &mut errors).map(|s| s.into_inner());
+        env.accept_new_host_keys = boolean(&mut r, "accept_new_host_keys", "[environment]", source, &mut errors);
         env.jobs = positive(&mut r, "jobs", source, &mut errors).map(|n| n as usize);
         if let Some(secs) = positive(&mut r, "timeout", source, &mut errors) {
             env.timeout = Duration::from_secs(secs as u64);
@@ -151,6 +172,10 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
             env.memory_limit = (mib as usize) << 20;
         }
         r.finish(&mut errors);
+    }
+    if env.connect == Connect::Ssh && env.target_directory.is_none() {
+        // Relative to the login user's home on the target.
+        env.target_directory = Some(DEFAULT_TARGET_DIRECTORY.to_string());
     }
 
     if let Some(hosts) = top.table("hosts", &mut errors) {
@@ -195,8 +220,21 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
                 }
             }
             let data = r.table("data", &mut errors).map(|d| to_json(d.get_ref())).unwrap_or(Value::Object(Map::new()));
+            let address = r.string("address", &mut errors).map(|s| s.into_inner());
+            let user = r.string("user", &mut errors).map(|s| s.into_inner());
+            let port_at = r.get("port").map(|v| v.span().start);
+            let port = r.integer("port", &mut errors).and_then(|p| match u16::try_from(p) {
+                Ok(p) if p > 0 => Some(p),
+                _ => {
+                    errors.push(
+                        Diagnostic::new(format!("[hosts.{host_name}] `port` must be between 1 and 65535, not {p}"))
+                            .at(source.location(port_at.unwrap_or(0))),
+                    );
+                    None
+                }
+            });
             r.finish(&mut errors);
-            env.hosts.push(HostConfig { name: host_name, components, data });
+            env.hosts.push(HostConfig { name: host_name, components, data, address, user, port });
         }
     }
 
@@ -258,6 +296,28 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
         }
     }
     errors.into_result(env)
+}
+
+fn boolean(
+    r: &mut TableReader<'_, '_>,
+    key: &'static str,
+    what: &str,
+    source: &Source,
+    errors: &mut Diagnostics,
+) -> bool {
+    let Some(value) = r.get(key) else {
+        return false;
+    };
+    match value.get_ref() {
+        DeValue::Boolean(b) => *b,
+        other => {
+            errors.push(
+                Diagnostic::new(format!("{what} `{key}` must be true or false, not {}", type_name(other)))
+                    .at(source.location(value.span().start)),
+            );
+            false
+        }
+    }
 }
 
 fn positive(r: &mut TableReader<'_, '_>, key: &'static str, source: &Source, errors: &mut Diagnostics) -> Option<i64> {
@@ -330,6 +390,25 @@ leading = true
         let text = err.to_string();
         assert!(text.contains("dev.toml:2: [environment] `jobs` must be an integer, not a string"), "{text}");
         assert!(text.contains("dev.toml:4: [hosts.a] `components` must be a list of names"), "{text}");
+    }
+
+    #[test]
+    fn reads_ssh_keys() {
+        let env = parse_str(
+            "[environment]\nconnect = \"ssh\"\nidentity_file = \"k\"\naccept_new_host_keys = true\n\
+             [hosts.a]\ncomponents = []\naddress = \"127.0.0.1\"\nuser = \"u\"\nport = 2222\n",
+        )
+        .unwrap();
+        assert_eq!(env.target_directory.as_deref(), Some("~/deployment"));
+        assert_eq!(env.identity_file.as_deref(), Some("k"));
+        assert!(env.accept_new_host_keys);
+        let a = &env.hosts[0];
+        assert_eq!((a.address.as_deref(), a.user.as_deref(), a.port), (Some("127.0.0.1"), Some("u"), Some(2222)));
+        let err = parse_str("[environment]\naccept_new_host_keys = 1\n[hosts.a]\ncomponents = []\nport = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dev.toml:2: [environment] `accept_new_host_keys` must be true or false"), "{err}");
+        assert!(err.contains("dev.toml:5: [hosts.a] `port` must be between 1 and 65535, not 0"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod assets;
 pub mod local;
 pub mod process;
 pub mod session;
+pub mod ssh;
 
 use crate::agent::protocol::FrameError;
 use crate::agent::{Event, HostOutcome};
@@ -30,6 +31,8 @@ pub trait Target {
 pub enum TargetError {
     #[error("host {host}: cannot start the agent `{command}`: {source}")]
     Spawn { host: String, command: String, source: std::io::Error },
+    #[error("host {host}: {message}")]
+    Connect { host: String, message: String },
     #[error("host {host}: the agent failed: {message}")]
     Agent { host: String, message: String },
     #[error(

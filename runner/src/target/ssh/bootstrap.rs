@@ -1,0 +1,179 @@
+//! Starting the agent on a host with one exec: a POSIX sh script checks
+//! the machine, runs `batou-run-<sha256>` from the remote cache if it is
+//! there, and otherwise asks for the binary (a marker line), reads exactly
+//! its size from stdin into a temporary file and renames it into place.
+//! The script talks to the controller in lines starting with [`MARKER`]
+//! before the agent takes the channel over.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::bridge::{Reader, Writer};
+
+const MARKER: &str = "batou-run-bootstrap";
+
+/// The agent binary shipped to hosts.
+pub struct AgentBinary {
+    path: PathBuf,
+    sha256: String,
+    size: u64,
+    /// As `uname -m` says it; empty when unknown (not checked).
+    arch: String,
+}
+
+impl AgentBinary {
+    /// `$BATOU_RUN_AGENT_BINARY`, else this very binary. Its hash is kept
+    /// in `cache` by (inode, size, mtime), so a deploy does not hash
+    /// 100 MB every time.
+    pub fn find(cache: &Path) -> Result<Self, String> {
+        let (path, arch) = match std::env::var_os("BATOU_RUN_AGENT_BINARY") {
+            Some(p) => {
+                let path = PathBuf::from(p);
+                let arch = elf_arch(&path).map_err(|e| format!("BATOU_RUN_AGENT_BINARY={}: {e}", path.display()))?;
+                (path, arch)
+            }
+            // /proc/self/exe still names this binary after a rebuild
+            // replaced the file (see target/process.rs).
+            None => (PathBuf::from("/proc/self/exe"), std::env::consts::ARCH.to_string()),
+        };
+        let meta =
+            std::fs::metadata(&path).map_err(|e| format!("cannot read the agent binary {}: {e}", path.display()))?;
+        let key = format!(
+            "{}-{}-{}-{}",
+            meta.dev(),
+            meta.ino(),
+            meta.size(),
+            meta.mtime_nsec() + meta.mtime() * 1_000_000_000
+        );
+        let memo = cache.join("agent-binary").join(key);
+        let sha256 = match std::fs::read_to_string(&memo) {
+            Ok(sha) if sha.len() == 64 => sha,
+            _ => {
+                let sha = hash(&path).map_err(|e| format!("cannot read the agent binary {}: {e}", path.display()))?;
+                if std::fs::create_dir_all(memo.parent().expect("has a parent")).is_ok() {
+                    let _ = std::fs::write(&memo, &sha);
+                }
+                sha
+            }
+        };
+        Ok(AgentBinary { path, sha256, size: meta.size(), arch })
+    }
+
+    /// The exec command: the script, in single quotes for the login shell.
+    pub fn command(&self) -> Result<String, String> {
+        let script = format!(
+            r#"set -e
+umask 077
+c="$HOME/.cache/batou-run"
+b="$c/batou-run-{sha}"
+m="$(uname -m)"
+if [ -n "{arch}" ] && [ "$m" != "{arch}" ]; then echo "{MARKER} arch $m"; exit 3; fi
+if [ ! -x "$b" ]; then
+  mkdir -p "$c"
+  echo "{MARKER} upload"
+  t="$b.$$.tmp"
+  head -c {size} > "$t"
+  n="$(wc -c < "$t")"
+  if [ "$n" -ne {size} ]; then rm -f "$t"; echo "{MARKER} short $n"; exit 4; fi
+  chmod 700 "$t"
+  mv -f "$t" "$b"
+fi
+echo "{MARKER} ready"
+exec "$b" agent --cache "$c"
+"#,
+            sha = self.sha256,
+            arch = self.arch,
+            size = self.size,
+        );
+        debug_assert!(!script.contains('\'') && !script.contains('\\'));
+        Ok(format!("exec /bin/sh -c '{script}'"))
+    }
+
+    /// Follows the script until the agent runs; uploads the binary if the
+    /// host asks for it. Returns the bytes uploaded.
+    pub fn bootstrap(&self, reader: &mut Reader, writer: &mut Writer) -> Result<u64, String> {
+        let mut uploaded = 0;
+        let mut noise = Vec::new();
+        loop {
+            let Some(line) = reader.line() else {
+                let noise =
+                    if noise.is_empty() { String::new() } else { format!("; it printed: {}", noise.join(" / ")) };
+                return Err(format!("the connection ended before the agent started{noise}"));
+            };
+            let Some(word) = line.strip_prefix(MARKER).map(str::trim) else {
+                // A startup file printing on stdout; shown if things fail.
+                noise.push(line);
+                continue;
+            };
+            match word.split_once(' ').unwrap_or((word, "")) {
+                ("ready", _) => return Ok(uploaded),
+                ("upload", _) => {
+                    let bytes = std::fs::read(&self.path)
+                        .map_err(|e| format!("cannot read the agent binary {}: {e}", self.path.display()))?;
+                    if bytes.len() as u64 != self.size {
+                        return Err(format!("the agent binary {} changed while deploying", self.path.display()));
+                    }
+                    writer
+                        .write_all(&bytes)
+                        .and_then(|()| writer.flush())
+                        .map_err(|e| format!("uploading the agent binary ({} bytes): {e}", bytes.len()))?;
+                    uploaded = bytes.len() as u64;
+                }
+                ("arch", remote) => {
+                    return Err(format!(
+                        "the host is a {remote} machine, and the agent binary ({}) is built for {}: set \
+                         BATOU_RUN_AGENT_BINARY to a batou-run built for {remote} (see the README)",
+                        self.path.display(),
+                        self.arch
+                    ));
+                }
+                ("short", got) => {
+                    return Err(format!(
+                        "the upload of the agent binary arrived incomplete ({got} of {} bytes)",
+                        self.size
+                    ));
+                }
+                _ => noise.push(line),
+            }
+        }
+    }
+}
+
+fn hash(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The machine an ELF executable is for, as `uname -m` names it.
+fn elf_arch(path: &Path) -> Result<String, String> {
+    let mut header = [0u8; 20];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header)).map_err(|e| e.to_string())?;
+    if &header[..4] != b"\x7fELF" {
+        return Err("not an ELF executable".into());
+    }
+    let machine = if header[5] == 2 {
+        u16::from_be_bytes([header[18], header[19]])
+    } else {
+        u16::from_le_bytes([header[18], header[19]])
+    };
+    Ok(match machine {
+        0x3e => "x86_64",
+        0xb7 => "aarch64",
+        0xf3 => "riscv64",
+        0x15 => "ppc64le",
+        _ => "",
+    }
+    .to_string())
+}

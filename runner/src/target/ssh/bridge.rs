@@ -1,0 +1,160 @@
+//! An exec channel as the blocking `Read` + `Write` that the agent session
+//! wants. A task on the target's runtime pumps the channel: its data goes
+//! to the reader through a queue, its stderr to ours (each line prefixed
+//! with the host), its exit status into a slot. Writes block on the
+//! runtime until the channel's window takes them.
+
+use std::io::{self, Read, Write};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use russh::ChannelMsg;
+use russh::client::Msg;
+use russh::{ChannelReadHalf, ChannelWriteHalf};
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+
+/// How the remote command ended, as far as the channel said.
+#[derive(Debug, Default, Clone)]
+pub struct Exit {
+    pub status: Option<u32>,
+    pub signal: Option<String>,
+}
+
+pub struct Reader {
+    rx: mpsc::Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for Reader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.buf.len() {
+            match self.rx.recv() {
+                Ok(chunk) => {
+                    self.buf = chunk;
+                    self.pos = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Reader {
+    /// One line of the remote's output (without its newline), or `None` at
+    /// the end of the output.
+    pub fn line(&mut self) -> Option<String> {
+        let mut line = Vec::new();
+        let mut byte = [0u8];
+        loop {
+            match self.read(&mut byte) {
+                Ok(1) if byte[0] == b'\n' => return Some(String::from_utf8_lossy(&line).into_owned()),
+                Ok(1) => line.push(byte[0]),
+                _ if line.is_empty() => return None,
+                _ => return Some(String::from_utf8_lossy(&line).into_owned()),
+            }
+        }
+    }
+}
+
+pub struct Writer {
+    handle: Handle,
+    half: Option<ChannelWriteHalf<Msg>>,
+    buf: Vec<u8>,
+}
+
+const CHUNK: usize = 256 << 10;
+
+impl Writer {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let data = std::mem::take(&mut self.buf);
+        let Some(half) = &self.half else { return Err(io::ErrorKind::BrokenPipe.into()) };
+        self.handle
+            .block_on(half.data_bytes(data))
+            .map_err(|e| io::Error::new(io::ErrorKind::BrokenPipe, format!("the SSH channel is closed: {e}")))
+    }
+
+    /// Flushes and tells the remote its input ended.
+    pub fn close(&mut self) {
+        let _ = self.send();
+        if let Some(half) = self.half.take() {
+            let _ = self.handle.block_on(half.eof());
+        }
+    }
+}
+
+impl Write for Writer {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Splits `channel` into a reader, a writer and the pump task, which ends
+/// (with how the command exited) when the channel closes.
+pub fn bridge(
+    handle: &Handle,
+    host: &str,
+    read: ChannelReadHalf,
+    write: ChannelWriteHalf<Msg>,
+) -> (Reader, Writer, JoinHandle<Exit>) {
+    let (tx, rx) = mpsc::channel();
+    let exit = Arc::new(Mutex::new(Exit::default()));
+    let prefix = format!("{host}: ");
+    let task = handle.spawn(pump(read, tx, prefix, exit));
+    (
+        Reader { rx, buf: Vec::new(), pos: 0 },
+        Writer { handle: handle.clone(), half: Some(write), buf: Vec::new() },
+        task,
+    )
+}
+
+async fn pump(mut read: ChannelReadHalf, tx: mpsc::Sender<Vec<u8>>, prefix: String, exit: Arc<Mutex<Exit>>) -> Exit {
+    let mut line = Vec::new();
+    while let Some(message) = read.wait().await {
+        match message {
+            ChannelMsg::Data { data } => {
+                let _ = tx.send(data.to_vec());
+            }
+            ChannelMsg::ExtendedData { data, .. } => {
+                for &b in data.iter() {
+                    line.push(b);
+                    if b == b'\n' {
+                        eprint!("{prefix}{}", String::from_utf8_lossy(&line));
+                        line.clear();
+                    }
+                }
+            }
+            ChannelMsg::ExitStatus { exit_status } => exit.lock().unwrap().status = Some(exit_status),
+            ChannelMsg::ExitSignal { signal_name, .. } => {
+                exit.lock().unwrap().signal = Some(format!("{signal_name:?}"))
+            }
+            _ => {}
+        }
+    }
+    if !line.is_empty() {
+        eprintln!("{prefix}{}", String::from_utf8_lossy(&line));
+    }
+    exit.lock().unwrap().clone()
+}

@@ -1,0 +1,180 @@
+//! `connect = "ssh"`: one SSH connection per host (russh, on a tokio
+//! runtime this target owns), one exec channel that starts the agent from
+//! the remote cache (uploading this very binary first if it is not there),
+//! then the agent protocol of [`super::session`] over that channel.
+
+mod bootstrap;
+mod bridge;
+pub mod config;
+mod connect;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use self::bootstrap::AgentBinary;
+use self::connect::{Endpoint, Trust, connect, default_identity_files, expand_home};
+use super::session::Session;
+use super::{Target, TargetError};
+use crate::agent::{Event, HostOutcome};
+use crate::config::Environment;
+use crate::model::plan::{HostPlan, Limits};
+use crate::modules::Modules;
+
+/// How to reach one host.
+#[derive(Debug, Clone)]
+struct Route {
+    target: Endpoint,
+    jump: Option<Endpoint>,
+}
+
+/// Deploys each host over SSH.
+pub struct Ssh<'a> {
+    runtime: tokio::runtime::Runtime,
+    routes: BTreeMap<String, Route>,
+    trust: Trust,
+    agent: AgentBinary,
+    modules: &'a Modules,
+    limits: Limits,
+}
+
+impl<'a> Ssh<'a> {
+    /// Reads the SSH settings of `env` (and `ssh_config` in the deployment,
+    /// else ~/.ssh/config). `accept_new_host_keys` is the command line's.
+    pub fn new(
+        env: &Environment,
+        deployment: &Path,
+        accept_new_host_keys: bool,
+        cache: &Path,
+        modules: &'a Modules,
+        limits: Limits,
+    ) -> Result<Self, String> {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+        let config_file =
+            [deployment.join("ssh_config"), home.join(".ssh").join("config")].into_iter().find(|p| p.is_file());
+        let config_text = match &config_file {
+            Some(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+            None => String::new(),
+        };
+        let local_user = local_user();
+        let identity = env.identity_file.as_deref().map(|f| expand_home(f, &home));
+        let endpoint = |alias: &str, address: Option<&str>, user: Option<&str>, port: Option<u16>| {
+            let entry = config::lookup(&config_text, alias);
+            let identity_files = match &identity {
+                Some(file) => vec![file.clone()],
+                None => default_identity_files(&home, &entry.identity_files),
+            };
+            let endpoint = Endpoint {
+                address: address.map(str::to_string).or(entry.host_name.clone()).unwrap_or_else(|| alias.to_string()),
+                port: port.or(entry.port).unwrap_or(22),
+                user: user.map(str::to_string).or(entry.user.clone()).unwrap_or_else(|| local_user.clone()),
+                identity_files,
+            };
+            (endpoint, entry.proxy_jump)
+        };
+        let mut routes = BTreeMap::new();
+        for host in &env.hosts {
+            let alias = match &env.host_domain {
+                Some(domain) => format!("{}.{domain}", host.name),
+                None => host.name.clone(),
+            };
+            let (target, proxy_jump) = endpoint(&alias, host.address.as_deref(), host.user.as_deref(), host.port);
+            let jump = proxy_jump.map(|j| {
+                let (user, jump_host, port) = config::parse_jump(&j);
+                endpoint(&jump_host, None, user.as_deref(), port).0
+            });
+            routes.insert(host.name.clone(), Route { target, jump });
+        }
+        let known_hosts = match &env.known_hosts {
+            Some(file) => expand_home(file, &home),
+            None => home.join(".ssh").join("known_hosts"),
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("batou-run-ssh")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the SSH runtime: {e}"))?;
+        Ok(Ssh {
+            runtime,
+            routes,
+            trust: Trust { known_hosts, accept_new: accept_new_host_keys || env.accept_new_host_keys },
+            agent: AgentBinary::find(cache)?,
+            modules,
+            limits,
+        })
+    }
+}
+
+impl Target for Ssh<'_> {
+    fn deploy(
+        &mut self,
+        plan: &HostPlan,
+        predict: bool,
+        sink: &mut dyn FnMut(Event),
+    ) -> Result<HostOutcome, TargetError> {
+        let host = plan.host.name.clone();
+        let fail = |message: String| TargetError::Connect { host: host.clone(), message };
+        let route = self.routes.get(&host).ok_or_else(|| fail("no SSH settings for this host".into()))?;
+        let started = Instant::now();
+        let connection =
+            self.runtime.block_on(connect(&route.target, route.jump.as_ref(), &self.trust)).map_err(&fail)?;
+        tracing::info!(host = %host, ms = started.elapsed().as_millis() as u64, "connected and logged in");
+        let command = self.agent.command().map_err(&fail)?;
+        let channel = self
+            .runtime
+            .block_on(async {
+                let channel = connection.handle.channel_open_session().await?;
+                channel.exec(true, command).await?;
+                Ok::<_, russh::Error>(channel)
+            })
+            .map_err(|e| fail(format!("cannot start the agent over SSH ({}): {e}", route.target)))?;
+        let (read, write) = channel.split();
+        let (mut reader, mut writer, pump) = bridge::bridge(self.runtime.handle(), &host, read, write);
+        let agent_bytes = match self.agent.bootstrap(&mut reader, &mut writer) {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                writer.close();
+                let exit = self.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), pump).await });
+                let status = match exit {
+                    Ok(Ok(exit)) => exit.status.map(|s| format!(" (exit status {s})")).unwrap_or_default(),
+                    _ => String::new(),
+                };
+                return Err(fail(format!("{message}{status}")));
+            }
+        };
+        tracing::info!(host = %host, ms = started.elapsed().as_millis() as u64, agent_bytes, "agent started");
+        let mut session = Session::new(host.clone(), reader, writer, self.modules, self.limits);
+        let result = session.deploy(plan, predict, sink);
+        // Dropping the writer sends EOF: the agent's sign to exit.
+        drop(session);
+        let exit = self.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(30), pump).await });
+        let _ = self.runtime.block_on(connection.handle.disconnect(russh::Disconnect::ByApplication, "", "en"));
+        let mut outcome = result?;
+        outcome.uploaded.agent_bytes = agent_bytes;
+        match exit {
+            Ok(Ok(exit)) if exit.status.is_none_or(|s| s == 0) => Ok(outcome),
+            Ok(Ok(exit)) => Err(TargetError::Agent {
+                host,
+                message: format!("it exited with status {} after the deploy", exit.status.unwrap_or_default()),
+            }),
+            _ => Err(TargetError::Agent { host, message: "it did not exit after the deploy".into() }),
+        }
+    }
+}
+
+/// The name of the user running batou-run, the default login.
+fn local_user() -> String {
+    if let Some(user) = std::env::var_os("USER").and_then(|u| u.into_string().ok()) {
+        return user;
+    }
+    // SAFETY: getpwuid returns a pointer into static storage or null; the
+    // name is copied before any other call.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            return std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned();
+        }
+    }
+    "root".into()
+}

@@ -1,0 +1,155 @@
+//! Deploys over SSH to a real sshd on 127.0.0.1 (see sshd.rs).
+
+use crate::harness::{Deployment, Run};
+use crate::sshd::Sshd;
+
+/// An SSH environment of file components on host `web`, reached at `sshd`.
+fn files(sshd: &Sshd, environment: &str, motd: &str) -> Deployment {
+    let d = Deployment::new("");
+    write_env(&d, sshd, environment, motd);
+    d.write("components/page/index.html.j2", "<h1>{{ host.name }}</h1>\n");
+    d
+}
+
+fn write_env(d: &Deployment, sshd: &Sshd, environment: &str, motd: &str) {
+    d.write(
+        "environments/dev.toml",
+        &format!(
+            r#"
+[environment]
+connect = "ssh"
+{environment}
+
+[hosts.web]
+components = ["motd", "page"]
+{host}
+
+[components.motd]
+kind = "file"
+path = "motd.txt"
+content = "{motd}"
+
+[components.page]
+kind = "file"
+path = "index.html"
+source = "index.html.j2"
+"#,
+            host = sshd.host_keys()
+        ),
+    );
+}
+
+fn summary(run: &Run) -> serde_json::Value {
+    let last = run.stdout.lines().last().expect("a summary line");
+    serde_json::from_str(last).expect("JSON")
+}
+
+#[test]
+fn deploys_over_ssh_reruns_clean_and_predicts_with_diffs() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let _ = std::fs::remove_dir_all(sshd.user_home.join("deployment"));
+    let d = files(&sshd, "", "Hello from {{ host.name }}\\n");
+    let first = sshd.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(first.code, 0, "{first:?}\n{}", sshd.log());
+    assert!(first.stdout.contains("web: motd > content('motd.txt')"), "{}", first.stdout);
+    let motd = sshd.user_home.join("deployment/work/motd/motd.txt");
+    assert_eq!(std::fs::read_to_string(&motd).unwrap(), "Hello from web\n");
+    assert_eq!(
+        std::fs::read_to_string(sshd.user_home.join("deployment/work/page/index.html")).unwrap(),
+        "<h1>web</h1>\n"
+    );
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(&motd).unwrap().uid();
+    assert_ne!(owner, 0, "the file belongs to the login user, not root");
+
+    let again = sshd.run(d.path(), &["deploy", "dev"]).ok();
+    assert!(again.changed().is_empty(), "{}", again.stdout);
+
+    write_env(&d, &sshd, "", "Goodbye\\n");
+    let predicted = sshd.run(d.path(), &["deploy", "dev", "--predict"]).ok();
+    assert!(predicted.stdout.contains("web: motd > content('motd.txt')"), "{}", predicted.stdout);
+    assert!(
+        predicted.stdout.contains("-Hello from web") && predicted.stdout.contains("+Goodbye"),
+        "{}",
+        predicted.stdout
+    );
+    assert_eq!(std::fs::read_to_string(&motd).unwrap(), "Hello from web\n", "predict changed nothing");
+}
+
+#[test]
+fn a_second_deploy_uploads_no_agent_and_no_modules() {
+    let Some(sshd) = Sshd::start(2) else { return };
+    let cache = sshd.user_home.join(".cache/batou-run");
+    for entry in std::fs::read_dir(&cache).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with("batou-run-") {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    let d = files(&sshd, "target_directory = \"uploads\"", "x");
+    let first = sshd.run(d.path(), &["deploy", "dev", "--json"]);
+    assert_eq!(first.code, 0, "{first:?}\n{}", sshd.log());
+    let uploaded = &summary(&first)["uploaded"];
+    assert!(uploaded["agent_bytes"].as_u64().unwrap() > 1_000_000, "{uploaded}");
+    assert!(sshd.user_home.join("uploads/work/motd/motd.txt").is_file());
+    let second = sshd.run(d.path(), &["deploy", "dev", "--json"]).ok();
+    let uploaded = &summary(&second)["uploaded"];
+    assert_eq!(uploaded, &serde_json::json!({"modules": 0, "assets": 0, "bytes": 0, "agent_bytes": 0}));
+}
+
+#[test]
+fn host_keys_are_checked_against_known_hosts() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let d = files(&sshd, "target_directory = \"keys\"", "x");
+    let listed = std::fs::read_to_string(sshd.known_hosts()).unwrap();
+    std::fs::write(sshd.known_hosts(), "").unwrap();
+    let refused = sshd.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    let host = format!("[127.0.0.1]:{}", sshd.port);
+    assert!(refused.stderr.contains(&format!("host web: the host key of {host} is unknown")), "{refused:?}");
+    assert!(refused.stderr.contains("SHA256:") && refused.stderr.contains("--accept-new-host-keys"), "{refused:?}");
+
+    let accepted = sshd.run(d.path(), &["deploy", "dev", "--accept-new-host-keys"]).ok();
+    assert!(accepted.stderr.contains("Added the host key"), "{accepted:?}");
+    assert_eq!(
+        std::fs::read_to_string(sshd.known_hosts()).unwrap().lines().filter(|l| !l.trim().is_empty()).count(),
+        1
+    );
+    sshd.run(d.path(), &["deploy", "dev"]).ok();
+
+    // Another key for the same host is refused, even with the flag.
+    let other = std::fs::read_to_string(sshd.new_key("other").with_extension("pub")).unwrap();
+    let other: Vec<&str> = other.split_whitespace().take(2).collect();
+    std::fs::write(sshd.known_hosts(), format!("{host} {}\n", other.join(" "))).unwrap();
+    let changed = sshd.run(d.path(), &["deploy", "dev", "--accept-new-host-keys"]);
+    assert_eq!(changed.code, 1, "{changed:?}");
+    assert!(changed.stderr.contains(&format!("host web: the host key of {host} CHANGED")), "{changed:?}");
+    assert!(listed.contains(&host));
+}
+
+#[test]
+fn a_key_the_host_does_not_accept_is_a_clear_error() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let stranger = sshd.new_key("stranger");
+    let env = format!("target_directory = \"keys\"\nidentity_file = \"{}\"", stranger.display());
+    let d = files(&sshd, &env, "x");
+    let refused = sshd.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    let expected =
+        format!("host web: batou-ssh-1@127.0.0.1:{} refused the login: tried {}", sshd.port, stranger.display());
+    assert!(refused.stderr.contains(&expected), "{refused:?}");
+    assert!(refused.stderr.contains("authorized_keys"), "{refused:?}");
+}
+
+#[test]
+fn an_unreachable_host_is_named() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let port = sshd.port;
+    drop(sshd);
+    let d = Deployment::new(&format!(
+        "[environment]\nconnect = \"ssh\"\n[hosts.web]\ncomponents = [\"motd\"]\naddress = \"127.0.0.1\"\nport = {port}\n\
+         [components.motd]\nkind = \"file\"\npath = \"m\"\ncontent = \"x\"\n"
+    ));
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains(&format!("host web: cannot connect to 127.0.0.1:{port}")), "{run:?}");
+}

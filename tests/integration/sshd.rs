@@ -1,0 +1,172 @@
+//! A real OpenSSH server per simulated host, for SSH deploys: `sshd` on
+//! 127.0.0.1 with a free port, its own host key, a client key in the
+//! authorized keys, and an unprivileged login user `batou-ssh-N`
+//! (created if missing, which needs root, as CI runs). The controller's
+//! HOME is a temporary folder with `.ssh/id_ed25519` and a known_hosts
+//! listing the server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Run, cache_dir};
+
+pub struct Sshd {
+    child: Child,
+    pub port: u16,
+    pub user: String,
+    /// The login user's home on the "remote" host.
+    pub user_home: PathBuf,
+    /// The controller's HOME: .ssh/id_ed25519, .ssh/known_hosts.
+    pub client_home: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Sshd {
+    /// Starts an sshd whose login user is `batou-ssh-{n}`; `None` (and a
+    /// note on stderr) where that cannot work: not root, or no sshd.
+    pub fn start(n: u32) -> Option<Sshd> {
+        if unsafe { libc_geteuid() } != 0 || !Path::new("/usr/sbin/sshd").exists() {
+            eprintln!("skipped: SSH tests need root and /usr/sbin/sshd (apt-get install openssh-server)");
+            return None;
+        }
+        let user = format!("batou-ssh-{n}");
+        if !Command::new("id")
+            .arg("-u")
+            .arg(&user)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+        {
+            // A locked account (`!` password) may not log in even with a key.
+            let status = Command::new("useradd").args(["-m", "-s", "/bin/sh", "-p", "*", &user]).status().unwrap();
+            // Another test may have created it meanwhile.
+            assert!(status.success() || home_of(&user).is_some(), "useradd {user} failed");
+        }
+        let user_home = home_of(&user).expect("the user's home");
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        set_mode(d, 0o755);
+        keygen(&d.join("host_key"));
+        let client_home = d.join("client");
+        std::fs::create_dir_all(client_home.join(".ssh")).unwrap();
+        keygen(&client_home.join(".ssh/id_ed25519"));
+        let authorized = d.join("authorized_keys");
+        std::fs::copy(client_home.join(".ssh/id_ed25519.pub"), &authorized).unwrap();
+        set_mode(&authorized, 0o644);
+        let port = free_port();
+        let host_pub = std::fs::read_to_string(d.join("host_key.pub")).unwrap();
+        let host_pub: Vec<&str> = host_pub.split_whitespace().take(2).collect();
+        std::fs::write(client_home.join(".ssh/known_hosts"), format!("[127.0.0.1]:{port} {}\n", host_pub.join(" ")))
+            .unwrap();
+        let config = d.join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile none\nUsePAM no\n\
+                 StrictModes no\nAuthorizedKeysFile {authorized}\nPasswordAuthentication no\n\
+                 KbdInteractiveAuthentication no\nAllowUsers {user}\nLogLevel VERBOSE\n",
+                host_key = d.join("host_key").display(),
+                authorized = authorized.display(),
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(d.join("sshd.log")).unwrap();
+        let child = Command::new("/usr/sbin/sshd")
+            .arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start sshd");
+        let sshd = Sshd { child, port, user, user_home, client_home, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "sshd did not listen on {port}: {}", sshd.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(sshd)
+    }
+
+    /// sshd's own log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+
+    /// The `[hosts.NAME]` keys that reach this server.
+    pub fn host_keys(&self) -> String {
+        format!("address = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\n", self.port, self.user)
+    }
+
+    pub fn known_hosts(&self) -> PathBuf {
+        self.client_home.join(".ssh/known_hosts")
+    }
+
+    /// `batou-run ARGS --deployment DIR` with HOME set to the client's.
+    pub fn run(&self, deployment: &Path, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_batou-run"))
+            .args(args)
+            .arg("--deployment")
+            .arg(deployment)
+            .env("BATOU_RUN_CACHE", cache_dir())
+            .env("HOME", &self.client_home)
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("BATOU_RUN_AGENT_BINARY")
+            .output()
+            .expect("run batou-run");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Makes a new key pair at `path` (no passphrase).
+    pub fn new_key(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        keygen(&path);
+        path
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+fn home_of(user: &str) -> Option<PathBuf> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f[0] == user).map(|f| PathBuf::from(f[5]))
+}
+
+fn keygen(path: &Path) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "batou-run-test", "-f"])
+        .arg(path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
