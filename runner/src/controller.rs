@@ -13,8 +13,8 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::host::Runtime;
 use crate::host::state::{HostInfo, RequireAnswers};
 use crate::model::configure::{Configurator, ConfigureFailure, Spec};
-use crate::model::plan::{HostPlan, Limits, Node, Plan, RootPlan};
-use crate::model::resolver::{ConfigureRoot, RootId, resolve};
+use crate::model::plan::{HostPlan, Limits, Node, Plan, RootPlan, RootRef};
+use crate::model::resolver::{ConfigureRoot, RootId, resolve_graph};
 use crate::modules::{Modules, root_assets};
 
 /// A root ready to configure.
@@ -37,16 +37,24 @@ pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &M
     let ids: Vec<RootId> = roots.iter().map(|r| RootId { host: r.host.name.clone(), name: r.name.clone() }).collect();
     let configurator = Configurator { runtime, modules, limits: limits(env) };
     let mut by_root = RootConfigurer { roots: &roots, configurator };
-    let ordered = resolve(&ids, &mut by_root)?;
+    let resolved = resolve_graph(&ids, &mut by_root)?;
     let mut hosts: Vec<HostPlan> = env
         .hosts
         .iter()
         .map(|h| HostPlan { host: (*host_info(env, &h.name, &h.data)).clone(), roots: Vec::new() })
         .collect();
-    for (r, node) in ordered {
+    for (r, node) in resolved.roots {
         let root = &roots[r];
+        let mut waits_for: Vec<RootRef> = resolved
+            .edges
+            .iter()
+            .filter(|(_, after)| *after == r)
+            .map(|(before, _)| RootRef { host: roots[*before].host.name.clone(), root: roots[*before].name.clone() })
+            .collect();
+        waits_for.sort();
+        waits_for.dedup();
         let plan = hosts.iter_mut().find(|h| h.host.name == root.host.name).expect("every root's host is planned");
-        plan.roots.push(RootPlan { name: root.name.clone(), workdir: root.workdir.clone(), node });
+        plan.roots.push(RootPlan { name: root.name.clone(), workdir: root.workdir.clone(), node, waits_for });
     }
     Ok(Plan { environment: env.name.clone(), hosts, limits: limits(env) })
 }

@@ -6,8 +6,10 @@ mod config;
 mod controller;
 mod diagnostic;
 mod host;
+mod lock;
 mod model;
 mod modules;
+mod orchestrate;
 mod output;
 mod target;
 

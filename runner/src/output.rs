@@ -49,6 +49,25 @@ impl Output {
         }
     }
 
+    /// Several events printed together: no other thread's output comes
+    /// between them.
+    pub fn events(&self, events: &[Event]) {
+        // stdout's lock is reentrant: `event` takes it again.
+        let _out = std::io::stdout().lock();
+        for event in events {
+            self.event(event);
+        }
+    }
+
+    /// A root that was not deployed, and why.
+    pub fn skipped(&self, host: &str, root: &str, reason: &str) {
+        if self.json {
+            println_json(&json!({"event": "skipped", "host": host, "component": root, "reason": reason}));
+        } else {
+            eprintln!("SKIPPED: {host}: {root}: {reason}");
+        }
+    }
+
     pub fn diagnostics(&self, errors: &Diagnostics) {
         if self.json {
             for d in &errors.0 {

@@ -10,6 +10,7 @@ mod agent;
 mod deploy;
 mod errors;
 mod faults;
+mod hosts;
 mod resolver;
 mod ssh;
 mod stdlib;

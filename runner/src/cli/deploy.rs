@@ -1,21 +1,23 @@
 //! `batou-run deploy ENV`: configure, then verify and update every host.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
 
 use super::{Failure, cache_dir};
-use crate::agent::Uploaded;
-use crate::config::{Connect, load_environment};
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::config::{Connect, Environment, load_environment};
+use crate::diagnostic::{Diagnostic, Diagnostics, choices_hint};
 use crate::host::Runtime;
+use crate::model::plan::{HostPlan, Limits};
+use crate::modules::Modules;
+use crate::orchestrate::{self, Report};
 use crate::output::Output;
-use crate::target::Target;
 use crate::target::local::Local;
 use crate::target::process::Process;
 use crate::target::ssh::Ssh;
-use crate::{controller, modules};
+use crate::target::{Target, TargetError};
+use crate::{controller, lock, modules};
 
 #[derive(clap::Args)]
 pub struct DeployArgs {
@@ -41,6 +43,14 @@ pub struct DeployArgs {
     /// (`batou-run agent`, fed over its stdin and stdout).
     #[arg(long)]
     agent_process: bool,
+    /// Deploy up to N hosts at once (default: `jobs` in [environment],
+    /// else 1: one host after the other).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// Deploy only this host (repeatable). Configure still runs for every
+    /// host; the roots of other hosts count as deployed.
+    #[arg(long = "host", value_name = "NAME")]
+    hosts: Vec<String>,
     /// SSH: add the key of a host not yet in known_hosts to it (a changed
     /// key is always refused).
     #[arg(long)]
@@ -68,15 +78,19 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
     }
     let deployment = deployment.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", deployment.display()))?;
     let env = load_environment(&deployment, &args.environment)?;
+    check_hosts(&env, &args.hosts)?;
+    // One deploy of a deployment at a time, from before configure (which
+    // may build the deployment's components) to the summary.
+    let _lock = if args.consistency { None } else { Some(lock::acquire(&deployment).map_err(Diagnostics::from)?) };
     let cache = cache_dir();
     let runtime = Runtime::new(cache.clone())?;
     let modules = modules::load(&runtime, &deployment, &cache)?;
     let plan = controller::plan(&env, &deployment, &runtime, &modules)?;
-    let components: usize = plan.hosts.iter().flat_map(|h| &h.roots).map(|r| r.node.count()).sum();
-    let hosts = plan.hosts.len();
-    let host_word = if hosts == 1 { "host" } else { "hosts" };
 
     if args.consistency {
+        let components: usize = plan.hosts.iter().flat_map(|h| &h.roots).map(|r| r.node.count()).sum();
+        let hosts = plan.hosts.len();
+        let host_word = if hosts == 1 { "host" } else { "hosts" };
         out.summary(
             &format!(
                 "Configuration of `{}` is consistent: {components} components on {hosts} {host_word} ({:.2}s).",
@@ -88,70 +102,96 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
         return Ok(());
     }
 
-    let mut target: Box<dyn Target + '_> = if env.connect == Connect::Ssh {
-        Box::new(
-            Ssh::new(&env, &deployment, args.accept_new_host_keys, &cache, &modules, plan.limits)
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        )
-    } else if args.agent_process {
-        Box::new(
-            Process::this_binary(&cache, &modules, plan.limits)
-                .map_err(|e| anyhow::anyhow!("cannot find the batou-run binary to start the agent: {e}"))?,
-        )
-    } else {
-        Box::new(Local::new(&runtime, &modules, plan.limits))
-    };
-    let mut sink = |e: crate::agent::Event| out.event(&e);
-    let mut changed = 0;
-    let mut uploaded = Uploaded::default();
-    let mut failed_hosts = Vec::new();
-    for host_plan in &plan.hosts {
-        match target.deploy(host_plan, args.predict, &mut sink) {
-            Ok(outcome) => {
-                changed += outcome.changed;
-                uploaded.modules += outcome.uploaded.modules;
-                uploaded.assets += outcome.uploaded.assets;
-                uploaded.bytes += outcome.uploaded.bytes;
-                uploaded.agent_bytes += outcome.uploaded.agent_bytes;
-                if outcome.failed {
-                    failed_hosts.push(host_plan.host.name.clone());
-                }
-            }
-            Err(e) => {
-                out.diagnostics(&Diagnostics::from(Diagnostic::new(e.to_string())));
-                failed_hosts.push(host_plan.host.name.clone());
-            }
-        }
+    let selected = |name: &str| args.hosts.is_empty() || args.hosts.iter().any(|h| h == name);
+    let jobs = args.jobs.map(|j| j as usize).or(env.jobs).unwrap_or(1);
+    let options = orchestrate::Options { jobs, predict: args.predict, selected: &selected };
+    let make_target = |host: &HostPlan| target(args, &env, &cache, &runtime, &modules, plan.limits, host);
+    let report = orchestrate::deploy(&plan, &options, &make_target, out);
+    summary(args, &env.name, env.connect == Connect::Ssh, &report, started, out);
+    if report.ok() { Ok(()) } else { Err(Failure::Deploy) }
+}
+
+/// The target that deploys `host`, made in the host's worker thread.
+fn target<'a>(
+    args: &DeployArgs,
+    env: &'a Environment,
+    cache: &Path,
+    runtime: &'a Runtime,
+    modules: &'a Modules,
+    limits: Limits,
+    host: &HostPlan,
+) -> Result<Box<dyn Target + 'a>, TargetError> {
+    if env.connect == Connect::Ssh {
+        let ssh = Ssh::new(env, &args.deployment, args.accept_new_host_keys, cache, modules, limits)
+            .map_err(|message| TargetError::Connect { host: host.host.name.clone(), message })?;
+        return Ok(Box::new(ssh));
     }
+    if args.agent_process {
+        let process = Process::this_binary(cache, modules, limits).map_err(|source| TargetError::Spawn {
+            host: host.host.name.clone(),
+            command: "batou-run agent".into(),
+            source,
+        })?;
+        return Ok(Box::new(process));
+    }
+    Ok(Box::new(Local::new(runtime, modules, limits)))
+}
+
+/// `--host` must name hosts of the environment.
+fn check_hosts(env: &Environment, wanted: &[String]) -> Result<(), Diagnostics> {
+    let names = || env.hosts.iter().map(|h| h.name.as_str());
+    let mut errors = Diagnostics::default();
+    for name in wanted.iter().filter(|w| !names().any(|n| n == w.as_str())) {
+        errors.push(
+            Diagnostic::new(format!("--host {name}: environment `{}` has no host `{name}`", env.name))
+                .at(env.file.clone())
+                .hint(choices_hint(name, names())),
+        );
+    }
+    errors.into_result(())
+}
+
+fn summary(args: &DeployArgs, environment: &str, ssh: bool, report: &Report, started: Instant, out: &Output) {
+    let Report { changed, components, hosts, uploaded, failed_hosts, skipped_hosts, .. } = report;
+    let host_word = if *hosts == 1 { "host" } else { "hosts" };
     let seconds = started.elapsed().as_secs_f64();
-    let fields = json!({
-        "environment": env.name, "predict": args.predict, "changed": changed,
+    let failed_roots: Vec<String> = report.failed.iter().map(|r| r.to_string()).collect();
+    let skipped_roots: Vec<String> = report.skipped.iter().map(|(r, _)| r.to_string()).collect();
+    let mut fields = json!({
+        "environment": environment, "predict": args.predict, "changed": changed,
         "components": components, "hosts": hosts, "failed_hosts": failed_hosts, "seconds": seconds,
+        "failed": failed_roots, "skipped_hosts": skipped_hosts, "skipped": skipped_roots,
     });
-    let mut fields = fields;
-    if args.agent_process || env.connect == Connect::Ssh {
+    if args.agent_process || ssh {
         fields["uploaded"] = json!({"modules": uploaded.modules, "assets": uploaded.assets, "bytes": uploaded.bytes});
-        if env.connect == Connect::Ssh {
+        if ssh {
             fields["uploaded"]["agent_bytes"] = json!(uploaded.agent_bytes);
         }
     }
-    let text = if !failed_hosts.is_empty() {
-        format!(
-            "Deployment of `{}` FAILED on {}: {changed} of {components} components changed before the failure ({seconds:.2}s).",
-            env.name,
-            failed_hosts.join(", ")
-        )
+    let text = if !report.ok() {
+        let mut text = format!("Deployment of `{environment}` FAILED");
+        if !failed_hosts.is_empty() {
+            text.push_str(&format!(" on {}", failed_hosts.join(", ")));
+        }
+        text.push_str(&format!(": {changed} of {components} components changed before the failure"));
+        if !failed_roots.is_empty() {
+            text.push_str(&format!("; failed: {}", failed_roots.join(", ")));
+        }
+        if !skipped_roots.is_empty() {
+            text.push_str(&format!("; skipped: {}", skipped_roots.join(", ")));
+        }
+        if !skipped_hosts.is_empty() {
+            text.push_str(&format!(" (hosts with skipped roots: {})", skipped_hosts.join(", ")));
+        }
+        format!("{text} ({seconds:.2}s).")
     } else if args.predict {
         format!(
-            "Predicted for `{}`: {changed} of {components} components would change on {hosts} {host_word} ({seconds:.2}s); nothing was changed.",
-            env.name
+            "Predicted for `{environment}`: {changed} of {components} components would change on {hosts} {host_word} ({seconds:.2}s); nothing was changed."
         )
     } else {
         format!(
-            "Deployed `{}`: {changed} of {components} components changed on {hosts} {host_word} ({seconds:.2}s).",
-            env.name
+            "Deployed `{environment}`: {changed} of {components} components changed on {hosts} {host_word} ({seconds:.2}s)."
         )
     };
     out.summary(&text, fields);
-    if failed_hosts.is_empty() { Ok(()) } else { Err(Failure::Deploy) }
 }

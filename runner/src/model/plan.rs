@@ -66,6 +66,25 @@ pub struct RootPlan {
     /// `work/<root>` on the target.
     pub workdir: PathBuf,
     pub node: Node,
+    /// The roots (on this host or another) that must have deployed before
+    /// this one: their values are required here, or this root's values
+    /// are required by them with `reverse`. Roots of one host deploy in
+    /// the plan's order anyway; another host's roots are waited for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waits_for: Vec<RootRef>,
+}
+
+/// A root on a host, as `host:root` in messages.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RootRef {
+    pub host: String,
+    pub root: String,
+}
+
+impl std::fmt::Display for RootRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.root)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

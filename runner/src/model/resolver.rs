@@ -46,9 +46,26 @@ impl RequireAnswers for Snapshot {
     }
 }
 
+/// The resolver's result: configured roots in deploy order, and the
+/// edges of that order.
+pub struct Resolved {
+    /// `(index into the roots, its tree)`, providers first.
+    pub roots: Vec<(usize, Node)>,
+    /// `(before, after)`: root `after` deploys once root `before` has (the
+    /// provider before the requirer; the other way for a `reverse` require).
+    pub edges: Vec<(usize, usize)>,
+}
+
 /// Configures every root to a fixpoint and returns them in deploy order.
-/// Every problem found is reported, not just the first.
+#[cfg(test)]
 pub fn resolve(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> Result<Vec<(usize, Node)>, Diagnostics> {
+    resolve_graph(roots, configurer).map(|r| r.roots)
+}
+
+/// Configures every root to a fixpoint and returns them in deploy order,
+/// with the dependencies between them. Every problem found is reported,
+/// not just the first.
+pub fn resolve_graph(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> Result<Resolved, Diagnostics> {
     let n = roots.len();
     let mut errors = Diagnostics::default();
     let mut nodes: Vec<Option<Node>> = vec![None; n];
@@ -196,7 +213,8 @@ pub fn resolve(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> Result<
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(order.into_iter().filter_map(|r| nodes[r].take().map(|node| (r, node))).collect())
+    let roots = order.into_iter().filter_map(|r| nodes[r].take().map(|node| (r, node))).collect();
+    Ok(Resolved { roots, edges: edges.into_iter().collect() })
 }
 
 /// Replaces the values root `r` provides; returns the keys whose values
