@@ -13,6 +13,7 @@ mod faults;
 mod hosts;
 mod resolver;
 mod ssh;
+mod ssh_hosts;
 mod stdlib;
 
 /// One constant per guest fixture in tests/fixtures; a fixture no test

@@ -66,6 +66,7 @@ impl AgentBinary {
     pub fn command(&self) -> Result<String, String> {
         let script = format!(
             r#"set -e
+u="$(umask)"
 umask 077
 c="$HOME/.cache/batou-run"
 b="$c/batou-run-{sha}"
@@ -82,6 +83,7 @@ if [ ! -x "$b" ]; then
   mv -f "$t" "$b"
 fi
 echo "{MARKER} ready"
+umask "$u"
 exec "$b" agent --cache "$c"
 "#,
             sha = self.sha256,
