@@ -104,22 +104,39 @@ impl Sshd {
         format!("address = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\n", self.port, self.user)
     }
 
+    /// The listening sshd's process id: its children serve the connections.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The agents running from the login user's cache.
+    pub fn agents(&self) -> Vec<u32> {
+        let cache = self.user_home.join(".cache/batou-run");
+        processes().into_iter().filter(|p| p.exe.starts_with(&cache)).map(|p| p.pid).collect()
+    }
+
     pub fn known_hosts(&self) -> PathBuf {
         self.client_home.join(".ssh/known_hosts")
     }
 
-    /// `batou-run ARGS --deployment DIR` with HOME set to the client's.
-    pub fn run(&self, deployment: &Path, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_batou-run"))
+    /// The command `batou-run ARGS --deployment DIR` with HOME set to the
+    /// client's.
+    pub fn command(&self, deployment: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_batou-run"));
+        command
             .args(args)
             .arg("--deployment")
             .arg(deployment)
             .env("BATOU_RUN_CACHE", cache_dir())
             .env("HOME", &self.client_home)
             .env_remove("SSH_AUTH_SOCK")
-            .env_remove("BATOU_RUN_AGENT_BINARY")
-            .output()
-            .expect("run batou-run");
+            .env_remove("BATOU_RUN_AGENT_BINARY");
+        command
+    }
+
+    /// `batou-run ARGS --deployment DIR` with HOME set to the client's.
+    pub fn run(&self, deployment: &Path, args: &[&str]) -> Run {
+        let out = self.command(deployment, args).output().expect("run batou-run");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -181,4 +198,44 @@ impl Sshd {
         keys.push_str(&key);
         std::fs::write(path, keys).unwrap();
     }
+}
+
+/// A process as /proc shows it.
+pub struct Process {
+    pub pid: u32,
+    pub ppid: u32,
+    pub exe: PathBuf,
+}
+
+pub fn processes() -> Vec<Process> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid ...: comm may hold spaces and parentheses.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let Some(ppid) = after.split(' ').nth(1).and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let exe = std::fs::read_link(entry.path().join("exe")).unwrap_or_default();
+        out.push(Process { pid, ppid, exe });
+    }
+    out
+}
+
+/// Every process below `pid`.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let all = processes();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(all.iter().filter(|p| p.ppid == parent).map(|p| p.pid));
+        i += 1;
+    }
+    found.remove(0);
+    found
+}
+
+/// SIGKILLs `pid`.
+pub fn kill(pid: u32) {
+    let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use self::bootstrap::AgentBinary;
+use self::bridge::Exit;
 use self::connect::{Endpoint, Trust, connect, default_identity_files, expand_home};
 use super::session::Session;
 use super::{Target, TargetError};
@@ -150,7 +151,18 @@ impl Target for Ssh<'_> {
         drop(session);
         let exit = self.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(30), pump).await });
         let _ = self.runtime.block_on(connection.handle.disconnect(russh::Disconnect::ByApplication, "", "en"));
-        let mut outcome = result?;
+        let mut outcome = match result {
+            // Say how it ended, as far as the channel told.
+            Err(TargetError::Died { host, detail, last }) => {
+                let how = match &exit {
+                    Ok(Ok(Exit { signal: Some(signal), .. })) => format!("the agent was killed by signal {signal}"),
+                    Ok(Ok(Exit { status: Some(status), .. })) => format!("the agent exited with status {status}"),
+                    _ => format!("the SSH connection to {} was lost", route.target),
+                };
+                return Err(TargetError::Died { host, detail: format!("{how}: {detail}"), last });
+            }
+            result => result?,
+        };
         outcome.uploaded.agent_bytes = agent_bytes;
         match exit {
             Ok(Ok(exit)) if exit.status.is_none_or(|s| s == 0) => Ok(outcome),

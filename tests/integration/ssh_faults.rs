@@ -1,0 +1,174 @@
+//! Faults during SSH deploys (see sshd.rs): the connection dropped, the
+//! agent killed. Each is a clear error naming the host and the component
+//! in progress, leaves no half-written file, and the next deploy converges.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::fixtures::FIXTURE_LOOPER;
+use crate::harness::{Deployment, Run};
+use crate::sshd::{Sshd, descendants, kill};
+
+/// Host `web` with a file root and, if `spin`, a root whose update loops
+/// (for up to a minute: long enough to act while it runs).
+fn write_env(d: &Deployment, sshd: &Sshd, dir: &str, spin: bool) {
+    let (roots, spin) = if spin {
+        (r#"["motd", "spin"]"#, "[components.spin]\nkind = \"looper\"\nwhen = \"update\"\n")
+    } else {
+        (r#"["motd"]"#, "")
+    };
+    d.write(
+        "environments/dev.toml",
+        &format!(
+            r#"
+[environment]
+connect = "ssh"
+target_directory = "{dir}"
+timeout = 60
+
+[hosts.web]
+components = {roots}
+{host}
+
+[components.motd]
+kind = "file"
+path = "motd.txt"
+content = "hello\n"
+
+{spin}"#,
+            host = sshd.host_keys()
+        ),
+    );
+}
+
+/// Starts a deploy of the looper and returns once the agent runs its update.
+fn deploy_until_the_loop(sshd: &Sshd, d: &Deployment) -> (Child, BufReader<std::process::ChildStdout>, String) {
+    let mut deploy = sshd
+        .command(d.path(), &["deploy", "dev", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(deploy.stdout.take().unwrap());
+    let mut seen = String::new();
+    // The agent reports the change before the update (which loops) runs.
+    loop {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            let mut stderr = String::new();
+            deploy.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+            panic!("the deploy ended before the looper's update: {seen}\n{stderr}\n{}", sshd.log());
+        }
+        seen.push_str(&line);
+        if line.contains(r#""event":"changed""#) && line.contains(r#""spin""#) {
+            break (deploy, stdout, seen);
+        }
+    }
+}
+
+/// The one agent process of `sshd`'s login user.
+fn the_agent(sshd: &Sshd) -> u32 {
+    let started = Instant::now();
+    loop {
+        let agents = sshd.agents();
+        if agents.len() == 1 {
+            return agents[0];
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "one agent process: {agents:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn finish(mut deploy: Child, mut stdout: BufReader<std::process::ChildStdout>, mut seen: String) -> Run {
+    stdout.read_to_string(&mut seen).unwrap();
+    let mut stderr = String::new();
+    deploy.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = deploy.wait().unwrap();
+    Run { code: status.code().unwrap_or(-1), stdout: seen, stderr }
+}
+
+/// Kills the agents left and waits until they are gone.
+fn no_agents_left(sshd: &Sshd) {
+    let started = Instant::now();
+    loop {
+        let agents = sshd.agents();
+        if agents.is_empty() {
+            return;
+        }
+        agents.into_iter().for_each(kill);
+        assert!(started.elapsed() < Duration::from_secs(10), "the agents do not die");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn temporary_files(dir: &Path, out: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            temporary_files(&path, out);
+        } else if entry.file_name().to_string_lossy().contains(".batou-tmp") {
+            out.push(path.display().to_string());
+        }
+    }
+}
+
+/// After a fault: nothing half written, and the deploy without the looper
+/// converges (a second run changes nothing).
+fn rerun_converges(sshd: &Sshd, d: &Deployment, dir: &str) {
+    let mut leftovers = Vec::new();
+    temporary_files(&sshd.user_home.join(dir), &mut leftovers);
+    assert!(leftovers.is_empty(), "half-written files: {leftovers:?}");
+    write_env(d, sshd, dir, false);
+    sshd.run(d.path(), &["deploy", "dev"]).ok();
+    assert_eq!(std::fs::read_to_string(sshd.user_home.join(dir).join("work/motd/motd.txt")).unwrap(), "hello\n");
+    let again = sshd.run(d.path(), &["deploy", "dev"]).ok();
+    assert!(again.changed().is_empty(), "{}", again.stdout);
+}
+
+#[test]
+fn a_connection_dropped_mid_deploy_names_the_host_and_component() {
+    let Some(sshd) = Sshd::start(3) else { return };
+    no_agents_left(&sshd);
+    let d = Deployment::new("");
+    d.own_module("looper", FIXTURE_LOOPER);
+    write_env(&d, &sshd, "dropped", true);
+    let (deploy, stdout, seen) = deploy_until_the_loop(&sshd, &d);
+    let agent = the_agent(&sshd);
+    // The sshd processes serving the connection; the agent's TCP is theirs.
+    let session: Vec<u32> = descendants(sshd.pid()).into_iter().filter(|&p| p != agent).collect();
+    assert!(!session.is_empty(), "sshd serves the connection");
+    session.into_iter().for_each(kill);
+    let run = finish(deploy, stdout, seen);
+    assert_eq!(run.code, 1, "{run:?}");
+    let expected = format!(
+        "host web: the agent ended before the deploy finished (the SSH connection to {}@127.0.0.1:{} was lost",
+        sshd.user, sshd.port
+    );
+    assert!(run.stdout.contains(&expected), "{run:?}");
+    assert!(run.stdout.contains("the last component it reported was `spin`"), "{run:?}");
+    assert!(run.stdout.contains(r#""failed":["web:spin"]"#), "{run:?}");
+    no_agents_left(&sshd);
+    rerun_converges(&sshd, &d, "dropped");
+}
+
+#[test]
+fn an_agent_killed_mid_deploy_names_the_host_and_component() {
+    let Some(sshd) = Sshd::start(4) else { return };
+    no_agents_left(&sshd);
+    let d = Deployment::new("");
+    d.own_module("looper", FIXTURE_LOOPER);
+    write_env(&d, &sshd, "killed", true);
+    let (deploy, stdout, seen) = deploy_until_the_loop(&sshd, &d);
+    kill(the_agent(&sshd));
+    let run = finish(deploy, stdout, seen);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("host web: the agent ended before the deploy finished (the agent was killed by signal KILL"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("the last component it reported was `spin`"), "{run:?}");
+    rerun_converges(&sshd, &d, "killed");
+}
