@@ -153,3 +153,61 @@ fn an_unreachable_host_is_named() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains(&format!("host web: cannot connect to 127.0.0.1:{port}")), "{run:?}");
 }
+
+#[test]
+fn a_host_behind_a_jump_host_is_reached_through_it() {
+    let Some(target) = Sshd::start(5) else { return };
+    let Some(jump) = Sshd::start(6) else { return };
+    // One known_hosts for both; each server knows its own client key.
+    let both =
+        std::fs::read_to_string(target.known_hosts()).unwrap() + &std::fs::read_to_string(jump.known_hosts()).unwrap();
+    std::fs::write(target.known_hosts(), both).unwrap();
+    let _ = std::fs::remove_dir_all(target.user_home.join("jumped"));
+    let d = Deployment::new(
+        "[environment]\nconnect = \"ssh\"\ntarget_directory = \"jumped\"\n[hosts.target]\ncomponents = [\"motd\"]\n\
+         [components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = \"via {{ host.name }}\\n\"\n",
+    );
+    d.write(
+        "ssh_config",
+        &format!(
+            "Host target\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  ProxyJump jump\n\
+             Host jump\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  IdentityFile {}\n",
+            target.port,
+            target.user,
+            jump.port,
+            jump.user,
+            jump.client_home.join(".ssh/id_ed25519").display()
+        ),
+    );
+    let run = target.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(run.code, 0, "{run:?}\njump:\n{}\ntarget:\n{}", jump.log(), target.log());
+    assert_eq!(std::fs::read_to_string(target.user_home.join("jumped/work/motd/motd.txt")).unwrap(), "via target\n");
+    assert!(jump.log().contains(&format!("Accepted publickey for {}", jump.user)), "{}", jump.log());
+
+    // The jump host's refusal says it was the jump host.
+    std::fs::write(jump.known_hosts(), "").unwrap();
+    std::fs::write(
+        target.known_hosts(),
+        std::fs::read_to_string(target.known_hosts()).unwrap().lines().next().unwrap(),
+    )
+    .unwrap();
+    let refused = target.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    let expected = format!(
+        "host target: through the jump host {}@127.0.0.1:{}: the host key of [127.0.0.1]:{} is unknown",
+        jump.user, jump.port, jump.port
+    );
+    assert!(refused.stderr.contains(&expected), "{refused:?}");
+
+    // A chain of jump hosts is refused, not half followed.
+    let config = std::fs::read_to_string(d.path().join("ssh_config")).unwrap();
+    d.write("ssh_config", &config.replace("ProxyJump jump", "ProxyJump jump,other"));
+    let chain = target.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(chain.code, 1, "{chain:?}");
+    assert!(
+        chain
+            .stderr
+            .contains("host target: ssh_config says `ProxyJump jump,other`: batou-run goes through one jump host"),
+        "{chain:?}"
+    );
+}

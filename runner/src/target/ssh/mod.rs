@@ -32,7 +32,8 @@ struct Route {
 /// Deploys each host over SSH.
 pub struct Ssh<'a> {
     runtime: tokio::runtime::Runtime,
-    routes: BTreeMap<String, Route>,
+    /// Each host's route, or why it has none.
+    routes: BTreeMap<String, Result<Route, String>>,
     trust: Trust,
     agent: AgentBinary,
     modules: &'a Modules,
@@ -80,11 +81,19 @@ impl<'a> Ssh<'a> {
                 None => host.name.clone(),
             };
             let (target, proxy_jump) = endpoint(&alias, host.address.as_deref(), host.user.as_deref(), host.port);
+            if let Some(chain) = proxy_jump.as_ref().filter(|j| j.contains(',')) {
+                let why =
+                    format!("ssh_config says `ProxyJump {chain}`: batou-run goes through one jump host, not a chain");
+                routes.insert(host.name.clone(), Err(why));
+                continue;
+            }
+            // The jump host's own settings come from its entry (a ProxyJump
+            // there is not followed).
             let jump = proxy_jump.map(|j| {
                 let (user, jump_host, port) = config::parse_jump(&j);
                 endpoint(&jump_host, None, user.as_deref(), port).0
             });
-            routes.insert(host.name.clone(), Route { target, jump });
+            routes.insert(host.name.clone(), Ok(Route { target, jump }));
         }
         let known_hosts = match &env.known_hosts {
             Some(file) => expand_home(file, &home),
@@ -116,7 +125,11 @@ impl Target for Ssh<'_> {
     ) -> Result<HostOutcome, TargetError> {
         let host = plan.host.name.clone();
         let fail = |message: String| TargetError::Connect { host: host.clone(), message };
-        let route = self.routes.get(&host).ok_or_else(|| fail("no SSH settings for this host".into()))?;
+        let route = match self.routes.get(&host) {
+            Some(Ok(route)) => route,
+            Some(Err(why)) => return Err(fail(why.clone())),
+            None => return Err(fail("no SSH settings for this host".into())),
+        };
         let started = Instant::now();
         let connection =
             self.runtime.block_on(connect(&route.target, route.jump.as_ref(), &self.trust)).map_err(&fail)?;
