@@ -89,7 +89,13 @@ fn a_second_deploy_uploads_no_agent_and_no_modules() {
     let first = sshd.run(d.path(), &["deploy", "dev", "--json"]);
     assert_eq!(first.code, 0, "{first:?}\n{}", sshd.log());
     let uploaded = &summary(&first)["uploaded"];
-    assert!(uploaded["agent_bytes"].as_u64().unwrap() > 1_000_000, "{uploaded}");
+    // Gzipped: a debug build shrinks to under a third.
+    let agent_bytes = uploaded["agent_bytes"].as_u64().unwrap();
+    let binary = std::fs::metadata(env!("CARGO_BIN_EXE_batou-run")).unwrap().len();
+    assert!(agent_bytes > 1_000_000 && agent_bytes < binary / 2, "{uploaded}, binary {binary}");
+    let agents: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(agents.iter().any(|a| a.to_string_lossy().starts_with("batou-run-")), "{agents:?}");
+    assert!(!agents.iter().any(|a| a.to_string_lossy().ends_with(".tmp")), "{agents:?}");
     assert!(sshd.user_home.join("uploads/work/motd/motd.txt").is_file());
     let second = sshd.run(d.path(), &["deploy", "dev", "--json"]).ok();
     let uploaded = &summary(&second)["uploaded"];

@@ -1,7 +1,11 @@
 //! Starting the agent on a host with one exec: a POSIX sh script checks
 //! the machine, runs `batou-run-<sha256>` from the remote cache if it is
-//! there, and otherwise asks for the binary (a marker line), reads exactly
-//! its size from stdin into a temporary file and renames it into place.
+//! there, and otherwise asks for the binary (a marker line). The controller
+//! answers with a line holding the size it sends, then that many bytes: the
+//! binary gzipped (compressed once, kept in the local cache) if the host
+//! has `gzip`, else as it is. The script reads exactly that many bytes
+//! (`head -c`), unpacks them into a temporary file, checks its size and,
+//! where `sha256sum` exists, its hash, and renames it into place.
 //! The script talks to the controller in lines starting with [`MARKER`]
 //! before the agent takes the channel over.
 
@@ -18,6 +22,8 @@ const MARKER: &str = "batou-run-bootstrap";
 /// The agent binary shipped to hosts.
 pub struct AgentBinary {
     path: PathBuf,
+    /// Where the gzipped binary is kept (`<sha256>.gz`).
+    cache: PathBuf,
     sha256: String,
     size: u64,
     /// As `uname -m` says it; empty when unknown (not checked).
@@ -59,7 +65,7 @@ impl AgentBinary {
                 sha
             }
         };
-        Ok(AgentBinary { path, sha256, size: meta.size(), arch })
+        Ok(AgentBinary { path, cache: cache.join("agent-binary"), sha256, size: meta.size(), arch })
     }
 
     /// The exec command: the script, in single quotes for the login shell.
@@ -74,11 +80,23 @@ m="$(uname -m)"
 if [ -n "{arch}" ] && [ "$m" != "{arch}" ]; then echo "{MARKER} arch $m"; exit 3; fi
 if [ ! -x "$b" ]; then
   mkdir -p "$c"
-  echo "{MARKER} upload"
   t="$b.$$.tmp"
-  head -c {size} > "$t"
+  if command -v gzip >/dev/null 2>&1; then
+    echo "{MARKER} upload gzip"
+    read -r n
+    head -c "$n" | gzip -dc > "$t" || true
+  else
+    echo "{MARKER} upload raw"
+    read -r n
+    head -c "$n" > "$t"
+  fi
   n="$(wc -c < "$t")"
   if [ "$n" -ne {size} ]; then rm -f "$t"; echo "{MARKER} short $n"; exit 4; fi
+  if command -v sha256sum >/dev/null 2>&1; then
+    h="$(sha256sum "$t")"
+    h="${{h%% *}}"
+    if [ "$h" != "{sha}" ]; then rm -f "$t"; echo "{MARKER} corrupt $h"; exit 5; fi
+  fi
   chmod 700 "$t"
   mv -f "$t" "$b"
 fi
@@ -112,24 +130,19 @@ exec "$b" agent --cache "$c"
             };
             match word.split_once(' ').unwrap_or((word, "")) {
                 ("ready", _) => return Ok(uploaded),
-                ("upload", _) => {
-                    let bytes = std::fs::read(&self.path)
-                        .map_err(|e| format!("cannot read the agent binary {}: {e}", self.path.display()))?;
-                    if bytes.len() as u64 != self.size {
-                        return Err(format!("the agent binary {} changed while deploying", self.path.display()));
-                    }
-                    writer
-                        .write_all(&bytes)
-                        .and_then(|()| writer.flush())
-                        .map_err(|e| format!("uploading the agent binary ({} bytes): {e}", bytes.len()))?;
-                    uploaded = bytes.len() as u64;
-                }
+                ("upload", how) => uploaded = self.upload(writer, how == "gzip")?,
                 ("arch", remote) => {
                     return Err(format!(
                         "the host is a {remote} machine, and the agent binary ({}) is built for {}: set \
                          BATOU_RUN_AGENT_BINARY to a batou-run built for {remote} (see the README)",
                         self.path.display(),
                         self.arch
+                    ));
+                }
+                ("corrupt", got) => {
+                    return Err(format!(
+                        "the agent binary arrived corrupt (sha256 {got}, not {}); deploy again",
+                        self.sha256
                     ));
                 }
                 ("short", got) => {
@@ -142,7 +155,71 @@ exec "$b" agent --cache "$c"
             }
         }
     }
+
+    /// Sends the binary, gzipped if `gzip`, after a line with the number
+    /// of bytes that follow. Returns that number.
+    fn upload(&self, writer: &mut Writer, gzip: bool) -> Result<u64, String> {
+        let read_error = |e: std::io::Error| format!("cannot read the agent binary {}: {e}", self.path.display());
+        let mut file = if gzip { self.compressed()? } else { std::fs::File::open(&self.path).map_err(read_error)? };
+        let size = file.metadata().map_err(read_error)?.size();
+        if !gzip && size != self.size {
+            return Err(format!("the agent binary {} changed while deploying", self.path.display()));
+        }
+        let started = std::time::Instant::now();
+        writer
+            .write_all(format!("{size}\n").as_bytes())
+            .and_then(|()| std::io::copy(&mut file, writer))
+            .and_then(|_| writer.flush())
+            .map_err(|e| format!("uploading the agent binary ({size} bytes): {e}"))?;
+        tracing::info!(bytes = size, gzip, ms = started.elapsed().as_millis() as u64, "agent binary sent");
+        Ok(size)
+    }
+
+    /// The gzipped binary, made once per binary in the local cache, open
+    /// (another deploy may replace or remove the file meanwhile).
+    fn compressed(&self) -> Result<std::fs::File, String> {
+        let gz = self.cache.join(format!("{}.gz", self.sha256));
+        if let Ok(file) = std::fs::File::open(&gz) {
+            return Ok(file);
+        }
+        let started = std::time::Instant::now();
+        let fail = |e: std::io::Error| format!("cannot compress the agent binary into {}: {e}", gz.display());
+        std::fs::create_dir_all(&self.cache).map_err(fail)?;
+        // Hosts deployed at once may each compress: one temporary file each.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temp = gz.with_extension(format!("{}.{n}.tmp", std::process::id()));
+        let result = (|| {
+            let mut input = std::fs::File::open(&self.path)?;
+            let output = std::io::BufWriter::new(std::fs::File::create(&temp)?);
+            let mut encoder = flate2::write::GzEncoder::new(output, flate2::Compression::new(LEVEL));
+            let copied = std::io::copy(&mut input, &mut encoder)?;
+            if copied != self.size {
+                return Err(std::io::Error::other(format!("{} changed while deploying", self.path.display())));
+            }
+            encoder.finish()?.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            let file = std::fs::File::open(&temp)?;
+            std::fs::rename(&temp, &gz)?;
+            Ok(file)
+        })();
+        let file = result.map_err(|e| {
+            let _ = std::fs::remove_file(&temp);
+            fail(e)
+        })?;
+        // Older binaries' archives go: a build a day would fill the disk.
+        for entry in std::fs::read_dir(&self.cache).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".gz") && entry.path() != gz {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "agent binary compressed");
+        Ok(file)
+    }
 }
+
+/// gzip's level for the agent binary: fast, and most of the gain.
+const LEVEL: u32 = 1;
 
 fn hash(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
