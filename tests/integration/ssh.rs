@@ -217,3 +217,27 @@ fn a_host_behind_a_jump_host_is_reached_through_it() {
         "{chain:?}"
     );
 }
+
+#[test]
+fn a_service_user_owns_the_files_through_sudo() {
+    let Some(sshd) = Sshd::start(7) else { return };
+    let Some((service, uid)) = sshd.service_user(7, true) else { return };
+    let home = std::path::PathBuf::from(format!("/home/{service}"));
+    let _ = std::fs::remove_dir_all(home.join("served"));
+    let d = files(&sshd, &format!("target_directory = \"served\"\nservice_user = \"{service}\""), "x");
+    let run = sshd.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(run.code, 0, "{run:?}\n{}", sshd.log());
+    use std::os::unix::fs::MetadataExt;
+    let motd = home.join("served/work/motd/motd.txt");
+    assert_eq!(std::fs::metadata(&motd).unwrap().uid(), uid, "owned by the service user");
+    sshd.run(d.path(), &["deploy", "dev"]).ok();
+
+    sshd.service_user(7, false);
+    let refused = sshd.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains(&format!("host web: cannot run the agent as the service user {service}")),
+        "{refused:?}"
+    );
+    assert!(refused.stderr.contains("a password is required"), "{refused:?}");
+}

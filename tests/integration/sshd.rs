@@ -115,6 +115,30 @@ impl Sshd {
         processes().into_iter().filter(|p| p.exe.starts_with(&cache)).map(|p| p.pid).collect()
     }
 
+    /// A second user `batou-svc-{n}` that the login user may run anything
+    /// as without a password (`/etc/sudoers.d/batou-test-{n}`), if `allowed`;
+    /// `None` without sudo.
+    pub fn service_user(&self, n: u32, allowed: bool) -> Option<(String, u32)> {
+        if !Path::new("/usr/bin/sudo").exists() {
+            eprintln!("skipped: service_user tests need sudo (apt-get install sudo)");
+            return None;
+        }
+        let user = format!("batou-svc-{n}");
+        if home_of(&user).is_none() {
+            let status = Command::new("useradd").args(["-m", "-s", "/bin/sh", "-p", "*", &user]).status().unwrap();
+            assert!(status.success() || home_of(&user).is_some(), "useradd {user} failed");
+        }
+        let rule = PathBuf::from(format!("/etc/sudoers.d/batou-test-{n}"));
+        if allowed {
+            std::fs::write(&rule, format!("{} ALL=({user}) NOPASSWD: ALL\n", self.user)).unwrap();
+            set_mode(&rule, 0o440);
+        } else {
+            let _ = std::fs::remove_file(&rule);
+        }
+        let out = Command::new("id").args(["-u", &user]).output().unwrap();
+        Some((user, String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()))
+    }
+
     pub fn known_hosts(&self) -> PathBuf {
         self.client_home.join(".ssh/known_hosts")
     }

@@ -34,6 +34,8 @@ pub struct Environment {
     /// SSH: add the key of a host not yet in known_hosts (a changed key is
     /// always refused).
     pub accept_new_host_keys: bool,
+    /// SSH: the user the agent runs as (`sudo -n -u`), when not the login.
+    pub service_user: Option<String>,
     pub jobs: Option<usize>,
     /// Wasm execution time allowed for one lifecycle call of one component.
     pub timeout: Duration,
@@ -57,6 +59,9 @@ pub struct HostConfig {
     pub user: Option<String>,
     /// SSH: the port (default: ssh_config's, else 22).
     pub port: Option<u16>,
+    /// SSH: the user the agent runs as (default: the environment's, else
+    /// the login user).
+    pub service_user: Option<String>,
 }
 
 /// `[components.NAME]`: a root's kind and attributes.
@@ -134,6 +139,7 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
         identity_file: None,
         known_hosts: None,
         accept_new_host_keys: false,
+        service_user: None,
         jobs: None,
         timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS as u64),
         memory_limit: (DEFAULT_MEMORY_MIB as usize) << 20,
@@ -164,6 +170,7 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
         env.identity_file = r.string("identity_file", &mut errors).map(|s| s.into_inner());
         env.known_hosts = r.string("known_hosts", &mut errors).map(|s| s.into_inner());
         env.accept_new_host_keys = boolean(&mut r, "accept_new_host_keys", "[environment]", source, &mut errors);
+        env.service_user = r.string("service_user", &mut errors).map(|s| s.into_inner());
         env.jobs = positive(&mut r, "jobs", source, &mut errors).map(|n| n as usize);
         if let Some(secs) = positive(&mut r, "timeout", source, &mut errors) {
             env.timeout = Duration::from_secs(secs as u64);
@@ -222,6 +229,7 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
             let data = r.table("data", &mut errors).map(|d| to_json(d.get_ref())).unwrap_or(Value::Object(Map::new()));
             let address = r.string("address", &mut errors).map(|s| s.into_inner());
             let user = r.string("user", &mut errors).map(|s| s.into_inner());
+            let service_user = r.string("service_user", &mut errors).map(|s| s.into_inner());
             let port_at = r.get("port").map(|v| v.span().start);
             let port = r.integer("port", &mut errors).and_then(|p| match u16::try_from(p) {
                 Ok(p) if p > 0 => Some(p),
@@ -234,7 +242,7 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
                 }
             });
             r.finish(&mut errors);
-            env.hosts.push(HostConfig { name: host_name, components, data, address, user, port });
+            env.hosts.push(HostConfig { name: host_name, components, data, address, user, port, service_user });
         }
     }
 

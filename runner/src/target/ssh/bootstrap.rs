@@ -68,8 +68,11 @@ impl AgentBinary {
         Ok(AgentBinary { path, cache: cache.join("agent-binary"), sha256, size: meta.size(), arch })
     }
 
-    /// The exec command: the script, in single quotes for the login shell.
-    pub fn command(&self) -> Result<String, String> {
+    /// The exec command: the script, in single quotes for the login shell;
+    /// with a `service_user`, run through `sudo -n -u` (so the binary is
+    /// uploaded into that user's cache, and `$HOME` is that user's), after
+    /// a check that sudo lets the login do it without a password.
+    pub fn command(&self, service_user: Option<&str>) -> Result<String, String> {
         let script = format!(
             r#"set -e
 u="$(umask)"
@@ -109,12 +112,19 @@ exec "$b" agent --cache "$c"
             size = self.size,
         );
         debug_assert!(!script.contains('\'') && !script.contains('\\'));
-        Ok(format!("exec /bin/sh -c '{script}'"))
+        let Some(user) = service_user else { return Ok(format!("exec /bin/sh -c '{script}'")) };
+        if user.is_empty() || !user.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+            return Err(format!("service_user `{user}` is not a user name"));
+        }
+        Ok(format!(
+            "e=\"$(sudo -n -u {user} -H true 2>&1)\" || {{ echo \"{MARKER} sudo {user} $e\"; exit 6; }}; \
+             exec sudo -n -u {user} -H /bin/sh -c '{script}'"
+        ))
     }
 
     /// Follows the script until the agent runs; uploads the binary if the
     /// host asks for it. Returns the bytes uploaded.
-    pub fn bootstrap(&self, reader: &mut Reader, writer: &mut Writer) -> Result<u64, String> {
+    pub fn bootstrap(&self, reader: &mut Reader, writer: &mut Writer, login: &str) -> Result<u64, String> {
         let mut uploaded = 0;
         let mut noise = Vec::new();
         loop {
@@ -137,6 +147,14 @@ exec "$b" agent --cache "$c"
                          BATOU_RUN_AGENT_BINARY to a batou-run built for {remote} (see the README)",
                         self.path.display(),
                         self.arch
+                    ));
+                }
+                ("sudo", said) => {
+                    let (user, said) = said.split_once(' ').unwrap_or((said, ""));
+                    return Err(format!(
+                        "cannot run the agent as the service user {user}: `sudo -n -u {user}` says \"{said}\". Let \
+                         {login} run commands as {user} without a password (a sudoers rule such as \
+                         `{login} ALL=({user}) NOPASSWD: ALL`), or remove service_user"
                     ));
                 }
                 ("corrupt", got) => {

@@ -27,6 +27,8 @@ use crate::modules::Modules;
 struct Route {
     target: Endpoint,
     jump: Option<Endpoint>,
+    /// The user the agent runs as through `sudo -n -u`, if not the login.
+    service_user: Option<String>,
 }
 
 /// Deploys each host over SSH.
@@ -93,7 +95,8 @@ impl<'a> Ssh<'a> {
                 let (user, jump_host, port) = config::parse_jump(&j);
                 endpoint(&jump_host, None, user.as_deref(), port).0
             });
-            routes.insert(host.name.clone(), Ok(Route { target, jump }));
+            let service_user = host.service_user.clone().or(env.service_user.clone()).filter(|u| *u != target.user);
+            routes.insert(host.name.clone(), Ok(Route { target, jump, service_user }));
         }
         let known_hosts = match &env.known_hosts {
             Some(file) => expand_home(file, &home),
@@ -134,7 +137,7 @@ impl Target for Ssh<'_> {
         let connection =
             self.runtime.block_on(connect(&route.target, route.jump.as_ref(), &self.trust)).map_err(&fail)?;
         tracing::info!(host = %host, ms = started.elapsed().as_millis() as u64, "connected and logged in");
-        let command = self.agent.command().map_err(&fail)?;
+        let command = self.agent.command(route.service_user.as_deref()).map_err(&fail)?;
         let channel = self
             .runtime
             .block_on(async {
@@ -145,7 +148,7 @@ impl Target for Ssh<'_> {
             .map_err(|e| fail(format!("cannot start the agent over SSH ({}): {e}", route.target)))?;
         let (read, write) = channel.split();
         let (mut reader, mut writer, pump) = bridge::bridge(self.runtime.handle(), &host, read, write);
-        let agent_bytes = match self.agent.bootstrap(&mut reader, &mut writer) {
+        let agent_bytes = match self.agent.bootstrap(&mut reader, &mut writer, &route.target.user) {
             Ok(bytes) => bytes,
             Err(message) => {
                 writer.close();
