@@ -141,6 +141,12 @@ fn a_connection_dropped_mid_deploy_names_the_host_and_component() {
     assert!(!session.is_empty(), "sshd serves the connection");
     session.into_iter().for_each(kill);
     let run = finish(deploy, stdout, seen);
+    // The agent, left without its controller, stops by itself.
+    let started = Instant::now();
+    while !sshd.agents().is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the agent goes on without its controller");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(run.code, 1, "{run:?}");
     let expected = format!(
         "host web: the agent ended before the deploy finished (the SSH connection to {}@127.0.0.1:{} was lost",

@@ -23,6 +23,7 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
     let cache = args.cache.unwrap_or_else(cache_dir);
     let (input, output) =
         take_stdio().map_err(|e| anyhow::anyhow!("batou-run agent: cannot set up stdin/stdout: {e}"))?;
+    exit_when_controller_is_gone();
     let mut input = BufReader::new(input);
     let mut output = BufWriter::new(output);
     tracing::debug!(cache = %cache.display(), "agent started");
@@ -32,6 +33,24 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
             let _ = send(&mut output, &Message::Fatal { message: e.to_string() });
             let _ = output.flush();
             Err(anyhow::anyhow!("batou-run agent: {e}").into())
+        }
+    }
+}
+
+/// Ends the agent when the process that started it ends (the SSH
+/// session's sshd when the connection drops, or the controller itself): an
+/// agent nobody listens to must not go on changing the host. Files are
+/// written atomically, so what is cut off at most leaves a temporary file.
+fn exit_when_controller_is_gone() {
+    // SAFETY: prctl and getppid take and return plain integers.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) != 0 {
+            tracing::warn!(error = %std::io::Error::last_os_error(), "cannot ask to end with the parent process");
+        }
+        // The parent may have gone before the request above.
+        if libc::getppid() == 1 {
+            eprintln!("batou-run agent: the process that started it is gone; stopping");
+            std::process::exit(3);
         }
     }
 }
