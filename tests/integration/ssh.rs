@@ -169,6 +169,9 @@ fn a_host_behind_a_jump_host_is_reached_through_it() {
         std::fs::read_to_string(target.known_hosts()).unwrap() + &std::fs::read_to_string(jump.known_hosts()).unwrap();
     std::fs::write(target.known_hosts(), both).unwrap();
     let _ = std::fs::remove_dir_all(target.user_home.join("jumped"));
+    // The agent binary travels through the jump host too: a large upload
+    // over a forwarded channel once deadlocked.
+    let _ = std::fs::remove_dir_all(target.user_home.join(".cache/batou-run"));
     let d = Deployment::new(
         "[environment]\nconnect = \"ssh\"\ntarget_directory = \"jumped\"\n[hosts.target]\ncomponents = [\"motd\"]\n\
          [components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = \"via {{ host.name }}\\n\"\n",

@@ -138,10 +138,33 @@ pub async fn connect(target: &Endpoint, jump: Option<&Endpoint>, trust: &Trust) 
                 .map_err(|e| {
                     format!("the jump host {jump} cannot open a connection to {}:{}: {e}", target.address, target.port)
                 })?;
-            let handle = handshake(target, channel.into_stream(), trust).await?;
+            let handle = handshake(target, decoupled(channel.into_stream()), trust).await?;
             Ok(Connection { handle, _jump: Some(first.handle) })
         }
     }
+}
+
+/// The jump channel as a stream that is always read, whatever the session
+/// over it is doing. russh's session loop does not read while it waits to
+/// write; over a direct-tcpip channel that is a deadlock as soon as a large
+/// upload fills the windows (the target's window adjustments cannot reach
+/// it). Two pumps with a buffer between them keep both directions moving.
+fn decoupled<S>(channel: S) -> tokio::io::DuplexStream
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (session_side, pump_side) = tokio::io::duplex(1 << 20);
+    let (mut from_channel, mut to_channel) = tokio::io::split(channel);
+    let (mut from_session, mut to_session) = tokio::io::split(pump_side);
+    tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut from_channel, &mut to_session).await;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut to_session).await;
+    });
+    tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut from_session, &mut to_channel).await;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut to_channel).await;
+    });
+    session_side
 }
 
 async fn handshake<S>(target: &Endpoint, stream: S, trust: &Trust) -> Result<Handle<Client>, String>
