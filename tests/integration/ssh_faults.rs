@@ -1,5 +1,5 @@
 //! Faults during SSH deploys (see sshd.rs): the connection dropped, the
-//! agent killed. Each is a clear error naming the host and the component
+//! agent killed, the host's disk full. Each is a clear error naming the host and the component
 //! in progress, leaves no half-written file, and the next deploy converges.
 
 use std::io::{BufRead, BufReader, Read};
@@ -177,4 +177,66 @@ fn an_agent_killed_mid_deploy_names_the_host_and_component() {
     );
     assert!(run.stdout.contains("the last component it reported was `spin`"), "{run:?}");
     rerun_converges(&sshd, &d, "killed");
+}
+
+/// A size-limited file system at `dir`, owned by the login user; `None`
+/// where this machine does not allow mounting one.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, owner: &str, size: &str) -> Option<SmallDisk> {
+        let _ = std::process::Command::new("umount").arg(dir).stderr(Stdio::null()).status();
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).unwrap();
+        let uid = std::process::Command::new("id").args(["-u", owner]).output().unwrap();
+        let uid = String::from_utf8_lossy(&uid.stdout).trim().to_string();
+        let options = format!("size={size},uid={uid},mode=0755");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?;
+        if !status.success() {
+            eprintln!("skipped: this machine does not allow mounting a small file system");
+            return None;
+        }
+        Some(SmallDisk(dir.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_on_the_host_keeps_the_old_file_and_names_host_and_component() {
+    let Some(sshd) = Sshd::start(8) else { return };
+    let Some(disk) = SmallDisk::mount(&sshd.user_home.join("full"), &sshd.user, "64k") else { return };
+    let d = Deployment::new("");
+    write_env(&d, &sshd, "full", false);
+    sshd.run(d.path(), &["deploy", "dev"]).ok();
+    let motd = sshd.user_home.join("full/work/motd/motd.txt");
+    assert_eq!(std::fs::read_to_string(&motd).unwrap(), "hello\n");
+
+    // New content larger than the disk: the write fails, the old file stays.
+    let big = "x".repeat(200 << 10);
+    let env = std::fs::read_to_string(d.path().join("environments/dev.toml")).unwrap();
+    d.write("environments/dev.toml", &env.replace("content = \"hello\\n\"", &format!("content = \"{big}\"")));
+    let run = sshd.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("web: motd > content('motd.txt'): update:"), "{}", run.stderr);
+    assert!(run.stderr.contains("No space left on device"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&motd).unwrap(), "hello\n", "the old file is intact");
+    let mut leftovers = Vec::new();
+    temporary_files(&sshd.user_home.join("full"), &mut leftovers);
+    assert!(leftovers.is_empty(), "half-written files: {leftovers:?}");
+
+    // With room again, the same deploy converges.
+    drop(disk);
+    let _ = std::fs::remove_dir_all(sshd.user_home.join("full"));
+    sshd.run(d.path(), &["deploy", "dev"]).ok();
+    assert_eq!(std::fs::read_to_string(&motd).unwrap(), big);
 }
