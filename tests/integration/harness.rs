@@ -143,3 +143,22 @@ pub fn golden(name: &str, actual: &str) {
         .unwrap_or_else(|_| panic!("no golden file {}; run with BATOU_BLESS=1 to create it", path.display()));
     assert_eq!(actual, expected, "output differs from {} (BATOU_BLESS=1 to accept)", path.display());
 }
+
+/// A deployment whose own module is the `graph` fixture (kind `node`),
+/// with `env` as environments/dev.toml; `RECORD` in it becomes the path of
+/// the file nodes record their deploy order in, `DEPLOYMENT` the
+/// deployment's path.
+pub fn graph(env: &str) -> (Deployment, PathBuf) {
+    let d = Deployment::new("");
+    let record = d.path().join("record.log");
+    let env =
+        env.replace("RECORD", &record.display().to_string()).replace("DEPLOYMENT", &d.path().display().to_string());
+    d.write("environments/dev.toml", &env);
+    d.own_module("graph", crate::fixtures::FIXTURE_GRAPH);
+    (d, record)
+}
+
+/// The lines graph nodes recorded, in deploy order.
+pub fn recorded(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
+}

@@ -4,22 +4,8 @@
 
 use std::process::{Command, Stdio};
 
-use crate::fixtures::{FIXTURE_GRAPH, FIXTURE_TRAP};
-use crate::harness::Deployment;
-
-fn graph(env: &str) -> (Deployment, std::path::PathBuf) {
-    let d = Deployment::new("");
-    let record = d.path().join("record.log");
-    let env =
-        env.replace("RECORD", &record.display().to_string()).replace("DEPLOYMENT", &d.path().display().to_string());
-    d.write("environments/dev.toml", &env);
-    d.own_module("graph", FIXTURE_GRAPH);
-    (d, record)
-}
-
-fn recorded(path: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
-}
+use crate::fixtures::FIXTURE_TRAP;
+use crate::harness::{graph, recorded};
 
 /// web2's app requires db-url from web1's db; web2 comes first in the
 /// file, so only the cross-host dependency puts db first.

@@ -1,19 +1,6 @@
 //! batou's resolver semantics, with the `graph` fixture's `node` kind.
 
-use crate::fixtures::FIXTURE_GRAPH;
-use crate::harness::{Deployment, golden};
-
-fn graph(env: &str) -> (Deployment, std::path::PathBuf) {
-    let d = Deployment::new("");
-    let record = d.path().join("record.log");
-    d.write("environments/dev.toml", &env.replace("RECORD", &record.display().to_string()));
-    d.own_module("graph", FIXTURE_GRAPH);
-    (d, record)
-}
-
-fn recorded(path: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
-}
+use crate::harness::{golden, graph, recorded};
 
 #[test]
 fn roots_deploy_after_the_roots_whose_values_they_require() {
