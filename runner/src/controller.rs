@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 use crate::config::{Environment, RootConfig};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::host::Runtime;
+use crate::host::grants::Grants;
+use crate::host::remote::NoRemote;
+use crate::host::sandbox::Sandbox;
 use crate::host::state::{HostInfo, RequireAnswers};
 use crate::model::configure::{Configurator, ConfigureFailure, Spec};
 use crate::model::plan::{HostPlan, Limits, Node, Plan, RootPlan, RootRef};
@@ -25,6 +28,7 @@ struct Root {
     attributes: Value,
     workdir: std::path::PathBuf,
     assets: Option<std::path::PathBuf>,
+    grants: Grants,
 }
 
 pub fn limits(env: &Environment) -> Limits {
@@ -35,8 +39,9 @@ pub fn limits(env: &Environment) -> Limits {
 pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &Modules) -> Result<Plan, Diagnostics> {
     let roots = roots(env, deployment, modules)?;
     let ids: Vec<RootId> = roots.iter().map(|r| RootId { host: r.host.name.clone(), name: r.name.clone() }).collect();
-    let configurator = Configurator { runtime, modules, limits: limits(env) };
-    let mut by_root = RootConfigurer { roots: &roots, configurator };
+    // Configure touches nothing on a host: no grants, no connections.
+    let configurator = Configurator { runtime, modules, limits: limits(env), remote: Arc::new(NoRemote) };
+    let mut by_root = RootConfigurer { roots: &roots, configurator, sandbox: Arc::new(Sandbox::nothing()) };
     let resolved = resolve_graph(&ids, &mut by_root)?;
     let mut hosts: Vec<HostPlan> = env
         .hosts
@@ -54,7 +59,13 @@ pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &M
         waits_for.sort();
         waits_for.dedup();
         let plan = hosts.iter_mut().find(|h| h.host.name == root.host.name).expect("every root's host is planned");
-        plan.roots.push(RootPlan { name: root.name.clone(), workdir: root.workdir.clone(), node, waits_for });
+        plan.roots.push(RootPlan {
+            name: root.name.clone(),
+            workdir: root.workdir.clone(),
+            grants: root.grants.clone(),
+            node,
+            waits_for,
+        });
     }
     Ok(Plan { environment: env.name.clone(), hosts, limits: limits(env) })
 }
@@ -62,6 +73,7 @@ pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &M
 struct RootConfigurer<'a> {
     roots: &'a [Root],
     configurator: Configurator<'a>,
+    sandbox: Arc<Sandbox>,
 }
 
 impl ConfigureRoot for RootConfigurer<'_> {
@@ -75,6 +87,7 @@ impl ConfigureRoot for RootConfigurer<'_> {
             attributes: &root.attributes,
             workdir: &root.workdir,
             assets: root.assets.clone(),
+            sandbox: &self.sandbox,
         };
         self.configurator.configure_tree(&spec, &answers)
     }
@@ -135,6 +148,7 @@ fn roots(env: &Environment, deployment: &Path, modules: &Modules) -> Result<Vec<
                         .module_of(&kind)
                         .and_then(|m| m.assets.clone())
                         .or_else(|| root_assets(deployment, name)),
+                    grants: env.grants_of(name),
                 }),
                 Err(mut e) => {
                     for d in &mut e.0 {

@@ -326,9 +326,11 @@ struct Sink<'s> {
 impl Sink<'_> {
     fn take(&mut self, event: Event) {
         let (component, failed) = match &event {
-            Event::Changed { component, .. } | Event::Diff { component, .. } | Event::Log { component, .. } => {
-                (component, false)
-            }
+            Event::Changed { component, .. }
+            | Event::Diff { component, .. }
+            | Event::Log { component, .. }
+            | Event::Denied { component, .. }
+            | Event::Grants { root: component, .. } => (component, false),
             Event::Failed { component, .. } => (component, true),
         };
         let root = self.roots.iter().copied().find(|&i| {

@@ -13,6 +13,8 @@ use crate::host::state::Level;
 pub struct Output {
     pub json: bool,
     pub verbose: bool,
+    /// List the grants each root used (predict mode, or verbose).
+    pub grants: bool,
 }
 
 impl Output {
@@ -45,6 +47,29 @@ impl Output {
             Event::Failed { host, component, message } => {
                 drop(out);
                 eprintln!("ERROR: {host}: {component}: {message}");
+            }
+            Event::Denied { host, component, asked, advice } => {
+                drop(out);
+                eprintln!("DENIED: {host}: {component}: {asked}; {advice}");
+            }
+            Event::Grants { host, root, used, unused } => {
+                if !self.grants {
+                    return;
+                }
+                // Not `host: component` lines: those are changes.
+                if used.is_empty() && unused.is_empty() {
+                    let _ = writeln!(out, "Grants of {host}:{root} (none used)");
+                    return;
+                }
+                let _ = writeln!(out, "Grants of {host}:{root}");
+                let width = used.iter().map(|(_, g)| g).chain(unused).map(|g| g.to_string().len()).max().unwrap_or(0);
+                for (component, grant) in used {
+                    let _ = writeln!(out, "    {:width$}  used by {component}", grant.to_string());
+                }
+                for grant in unused {
+                    let _ =
+                        writeln!(out, "    {:width$}  NOT USED: granted, but no component used it", grant.to_string());
+                }
             }
         }
     }

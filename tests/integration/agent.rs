@@ -127,10 +127,10 @@ fn a_protocol_mismatch_is_explained() {
     assert_eq!(out.status.code(), Some(1));
     let replies = messages(&out.stdout);
     assert_eq!(replies[0]["type"], "hello", "{replies:?}");
-    assert_eq!(replies[0]["protocol"], 1, "{replies:?}");
+    assert_eq!(replies[0]["protocol"], 2, "{replies:?}");
     assert_eq!(replies[1]["type"], "fatal", "{replies:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for needed in ["protocol 999", "speaks protocol 1", "install the same batou-run version"] {
+    for needed in ["protocol 999", "speaks protocol 2", "install the same batou-run version"] {
         assert!(stderr.contains(needed), "{needed}: {stderr}");
         assert!(replies[1]["message"].as_str().unwrap().contains(needed), "{replies:?}");
     }

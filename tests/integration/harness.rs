@@ -147,12 +147,27 @@ pub fn golden(name: &str, actual: &str) {
 /// A deployment whose own module is the `graph` fixture (kind `node`),
 /// with `env` as environments/dev.toml; `RECORD` in it becomes the path of
 /// the file nodes record their deploy order in, `DEPLOYMENT` the
-/// deployment's path.
+/// deployment's path. Every root is granted the record's folder.
 pub fn graph(env: &str) -> (Deployment, PathBuf) {
     let d = Deployment::new("");
-    let record = d.path().join("record.log");
-    let env =
+    let record_dir = d.path().join("record");
+    std::fs::create_dir_all(&record_dir).unwrap();
+    let record = record_dir.join("record.log");
+    let mut env =
         env.replace("RECORD", &record.display().to_string()).replace("DEPLOYMENT", &d.path().display().to_string());
+    let parsed: toml::Table = env.parse().expect("a graph test's environment is valid TOML");
+    let mut roots: Vec<&str> = parsed["hosts"]
+        .as_table()
+        .unwrap()
+        .values()
+        .flat_map(|h| h["components"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()))
+        .collect();
+    roots.sort();
+    roots.dedup();
+    let own = parsed.get("grants").and_then(|g| g.as_table());
+    for root in roots.into_iter().filter(|r| !own.is_some_and(|g| g.contains_key(*r))) {
+        env.push_str(&format!("\n[grants.{root}]\npaths.write = [\"{}\"]\n", record_dir.display()));
+    }
     d.write("environments/dev.toml", &env);
     d.own_module("graph", crate::fixtures::FIXTURE_GRAPH);
     (d, record)

@@ -86,6 +86,12 @@ args = ["-c", "touch DEPLOYMENT/ping.flag; i=0; until [ -e DEPLOYMENT/pong.flag 
 kind = "command"
 command = "sh"
 args = ["-c", "touch DEPLOYMENT/pong.flag; i=0; until [ -e DEPLOYMENT/ping.flag ]; do i=$((i+1)); [ $i -gt 400 ] && exit 1; sleep 0.05; done"]
+
+[grants.ping]
+commands = ["sh"]
+
+[grants.pong]
+commands = ["sh"]
 "#,
     );
     let run = d.run(&["deploy", "dev", "-j", "2"]).ok();

@@ -54,10 +54,17 @@ record = "{record}"
 kind = "node"
 provide = {{ db-url = "postgres://db" }}
 record = "{record}"
+
+[grants.frontend]
+paths.write = ["{records}"]
+
+[grants.database]
+paths.write = ["{records}"]
 "#,
             app = app.host_keys(),
             db = db.host_keys(),
-            record = record.display()
+            record = record.display(),
+            records = records.display(),
         ),
     );
     let run = db.run(d.path(), &["deploy", "dev", "-j", "2"]);

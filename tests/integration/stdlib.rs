@@ -90,6 +90,9 @@ kind = "command"
 command = "sh"
 args = ["-c", "echo run >> runs.log && touch initialised"]
 creates = "initialised"
+
+[grants.init]
+commands = ["sh"]
 "#,
     );
     let first = d.deploy().ok();
@@ -116,6 +119,12 @@ unless = ["test", "-e", "ran.txt"]
 kind = "command"
 command = "sh"
 args = ["-c", "echo 'disk on fire' >&2; exit 3"]
+
+[grants.check]
+commands = ["sh", "test"]
+
+[grants.broken]
+commands = ["sh"]
 "#,
     );
     let first = d.deploy();

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use similar::TextDiff;
 
+use crate::host::grants::Grant;
 use crate::host::state::{FileDiff, Level};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,6 +25,13 @@ pub enum Event {
     },
     /// A component failed; its host stops deploying.
     Failed { host: String, component: String, message: String },
+    /// A component asked for something its root was not granted (the
+    /// call returned `access-denied`, which the component may have
+    /// handled).
+    Denied { host: String, component: String, asked: String, advice: String },
+    /// After a root: the grants its components used, and those the
+    /// environment declared that none used.
+    Grants { host: String, root: String, used: Vec<(String, Grant)>, unused: Vec<Grant> },
 }
 
 /// Reads a [`Level`] as it is serialised (lowercase), for events that

@@ -20,10 +20,13 @@ use serde::{Deserialize, Serialize};
 pub use events::{Event, render_diff};
 
 use crate::host::bindings::VerifyResult;
+use crate::host::grants::Grant;
+use crate::host::remote::RemoteCommands;
+use crate::host::sandbox::Sandbox;
 use crate::host::state::{Added, HostInfo, RequireAnswers, RequireRecord};
 use crate::host::{LiveComponent, Runtime, StorePool};
 use crate::model::configure::{Configurator, ConfigureFailure, Spec};
-use crate::model::plan::{HostPlan, Limits, Node};
+use crate::model::plan::{HostPlan, Limits, Node, RootPlan};
 use crate::modules::Modules;
 
 /// What happened on one host.
@@ -65,10 +68,11 @@ impl<'a> Agent<'a> {
         runtime: &'a Runtime,
         modules: &'a Modules,
         limits: Limits,
+        remote: Arc<dyn RemoteCommands>,
         predict: bool,
         sink: &'a mut dyn FnMut(Event),
     ) -> Self {
-        Agent { configurator: Configurator { runtime, modules, limits }, predict, sink }
+        Agent { configurator: Configurator { runtime, modules, limits, remote }, predict, sink }
     }
 
     pub fn deploy_host(&mut self, plan: &HostPlan) -> HostOutcome {
@@ -88,12 +92,32 @@ impl<'a> Agent<'a> {
             }
             // One store per module for this root's components.
             let mut pool = self.configurator.pool();
-            if self.deploy_node(&mut pool, &host, &root.workdir, &root.node, &mut outcome).is_err() {
+            let sandbox = Arc::new(Sandbox::new(&root.grants, &root.workdir));
+            let result = self.deploy_node(&mut pool, &host, &root.workdir, &sandbox, &root.node, &mut outcome);
+            self.report_grants(&host, root, &sandbox);
+            if result.is_err() {
                 outcome.failed = true;
                 return outcome;
             }
         }
         outcome
+    }
+
+    /// Says which grants the root's components used, which declared ones
+    /// went unused, and which calls were refused.
+    fn report_grants(&mut self, host: &Arc<HostInfo>, root: &RootPlan, sandbox: &Sandbox) {
+        for (component, asked, advice) in sandbox.take_denied() {
+            (self.sink)(Event::Denied { host: host.name.clone(), component, asked, advice });
+        }
+        let used = sandbox.used();
+        let declared = root.grants.declared();
+        let unused: Vec<Grant> = declared.into_iter().filter(|g| !used.iter().any(|(_, u)| u == g)).collect();
+        (self.sink)(Event::Grants {
+            host: host.name.clone(),
+            root: root.name.clone(),
+            used: used.into_iter().collect(),
+            unused,
+        });
     }
 
     /// Deploys a component and its subtree; returns whether anything changed.
@@ -102,14 +126,15 @@ impl<'a> Agent<'a> {
         pool: &mut StorePool<'_>,
         host: &Arc<HostInfo>,
         workdir: &PathBuf,
+        sandbox: &Arc<Sandbox>,
         node: &Node,
         outcome: &mut HostOutcome,
     ) -> Result<bool, Failed> {
         outcome.components += 1;
-        let mut live = self.replay_configure(pool, host, workdir, node)?;
+        let mut live = self.replay_configure(pool, host, workdir, sandbox, node)?;
         let mut changed = false;
         for child in &node.children {
-            changed |= self.deploy_node(pool, host, workdir, child, outcome)?;
+            changed |= self.deploy_node(pool, host, workdir, sandbox, child, outcome)?;
         }
         live.ctx().children_changed = changed;
         let verdict = pool.verify(&mut live);
@@ -157,6 +182,7 @@ impl<'a> Agent<'a> {
         pool: &mut StorePool<'_>,
         host: &Arc<HostInfo>,
         workdir: &PathBuf,
+        sandbox: &Arc<Sandbox>,
         node: &Node,
     ) -> Result<LiveComponent, Failed> {
         let spec = Spec {
@@ -167,6 +193,7 @@ impl<'a> Agent<'a> {
             attributes: &node.attributes,
             workdir,
             assets: node.assets.clone(),
+            sandbox,
         };
         let answers: Arc<dyn RequireAnswers> = Arc::new(Recorded(node.required.clone()));
         let mut live = match self.configurator.create_and_configure(pool, &spec, answers) {

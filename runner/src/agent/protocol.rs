@@ -21,11 +21,12 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{Event, HostOutcome};
+use crate::host::remote::{Program, ProgramOutput, RemoteError};
 use crate::model::plan::{HostPlan, Limits};
 
 /// The protocol version this build speaks. Bump it on any incompatible
 /// change of frames or messages.
-pub const PROTOCOL: u32 = 1;
+pub const PROTOCOL: u32 = 2;
 
 /// The largest payload of one frame.
 pub const MAX_FRAME: usize = 512 << 20;
@@ -64,6 +65,12 @@ pub enum Message {
     Deploy { plan: HostPlan, limits: Limits, predict: bool, modules: Vec<ModuleRef>, assets: Vec<Manifest> },
     /// Agent: something happened while deploying.
     Event { event: Event },
+    /// Agent, during a deploy: run a program on another host of the
+    /// environment for a component of `root` (the `ssh` capability). The
+    /// controller checks the root's grants and answers `RunResult`.
+    Run { id: u64, root: String, host: String, program: Program },
+    /// Controller: what the program of `Run` `id` did.
+    RunResult { id: u64, result: Result<ProgramOutput, RemoteError> },
     /// Agent: the deploy ended (successfully or with a failed component).
     Done { outcome: HostOutcome },
     /// Agent: it cannot go on, and exits.

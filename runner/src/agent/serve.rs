@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::protocol::{
     BlobKind, Frame, FrameError, Manifest, Message, ModuleRef, PROTOCOL, mismatch, read_frame, write_message,
@@ -10,6 +11,8 @@ use super::protocol::{
 use super::store::{Store, StoreError};
 use super::{Agent, Event};
 use crate::host::Runtime;
+use crate::host::grants::Grants;
+use crate::host::remote::{Program, ProgramOutput, RemoteCommands, RemoteError};
 use crate::model::plan::{HostPlan, Limits};
 use crate::modules::Modules;
 
@@ -32,10 +35,33 @@ pub enum ServeError {
     Modules(String),
 }
 
-/// Serves one controller until it closes the stream.
-pub fn serve(input: &mut impl Read, output: &mut impl Write, cache: &Path) -> Result<(), ServeError> {
+/// The agent's two streams. The deploy's events and the `ssh`
+/// capability's requests to the controller share them.
+pub struct Wire {
+    input: Box<dyn Read + Send>,
+    output: Box<dyn Write + Send>,
+}
+
+/// Serves one controller until it closes the stream. An error is also
+/// sent to the controller as `Fatal`, when the stream still allows.
+pub fn serve(
+    input: impl Read + Send + 'static,
+    output: impl Write + Send + 'static,
+    cache: &Path,
+) -> Result<(), ServeError> {
+    let wire = Arc::new(Mutex::new(Wire { input: Box::new(input), output: Box::new(output) }));
+    let result = serve_wire(&wire, cache);
+    if let Err(e) = &result {
+        let mut w = wire.lock().expect("not poisoned");
+        let _ = send(&mut w.output, &Message::Fatal { message: e.to_string() });
+    }
+    result
+}
+
+fn serve_wire(wire: &Arc<Mutex<Wire>>, cache: &Path) -> Result<(), ServeError> {
+    let lock = || wire.lock().expect("not poisoned");
     let store = Store::open(cache)?;
-    let protocol = match read_message(input)? {
+    let protocol = match read_message(&mut lock().input)? {
         Some(Message::Hello { protocol, .. }) => protocol,
         Some(other) => return Err(unexpected("hello", &other)),
         None => return Err(ServeError::NoHello),
@@ -47,22 +73,24 @@ pub fn serve(input: &mut impl Read, output: &mut impl Write, cache: &Path) -> Re
         arch: Some(format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS)),
         cache: Some(cache.clone()),
     };
-    send(output, &hello)?;
+    send(&mut lock().output, &hello)?;
     if protocol != PROTOCOL {
         return Err(ServeError::Mismatch(mismatch(protocol, PROTOCOL, Some(env!("CARGO_PKG_VERSION")))));
     }
     tracing::debug!(cache = %cache.display(), "agent: hello");
     let mut runtime = None;
-    while let Some(message) = read_message(input)? {
+    loop {
+        let message = read_message(&mut lock().input)?;
+        let Some(message) = message else { break };
         match message {
             Message::Have { modules, assets } => {
                 let missing = Message::Missing {
                     modules: modules.into_iter().filter(|m| !store.has(BlobKind::Module, m)).collect(),
                     assets: assets.into_iter().filter(|a| !store.has(BlobKind::Asset, a)).collect(),
                 };
-                send(output, &missing)?;
+                send(&mut lock().output, &missing)?;
             }
-            Message::Blob { sha256, kind } => match read_frame(input)? {
+            Message::Blob { sha256, kind } => match read_frame(&mut lock().input)? {
                 Some(Frame::Blob(bytes)) => store.put(kind, &sha256, &bytes)?,
                 Some(Frame::Message(m)) => return Err(unexpected("the blob's bytes", &m)),
                 None => return Err(FrameError::Truncated { expected: 1, got: 0 }.into()),
@@ -72,7 +100,7 @@ pub fn serve(input: &mut impl Read, output: &mut impl Write, cache: &Path) -> Re
                     runtime = Some(Runtime::new(cache.clone()).map_err(|e| ServeError::Modules(format!("{e:#}")))?);
                 }
                 let runtime = runtime.as_ref().expect("just made");
-                deploy(output, &store, runtime, &plan, limits, predict, &modules, &assets)?;
+                deploy(wire, &store, runtime, &plan, limits, predict, &modules, &assets)?;
             }
             other => return Err(unexpected("have, blob or deploy", &other)),
         }
@@ -82,7 +110,7 @@ pub fn serve(input: &mut impl Read, output: &mut impl Write, cache: &Path) -> Re
 
 #[allow(clippy::too_many_arguments)]
 fn deploy(
-    output: &mut impl Write,
+    wire: &Arc<Mutex<Wire>>,
     store: &Store,
     runtime: &Runtime,
     plan: &HostPlan,
@@ -103,15 +131,47 @@ fn deploy(
     let mut failed_write: Option<FrameError> = None;
     let mut sink = |event: Event| {
         if failed_write.is_none() {
-            failed_write = send(output, &Message::Event { event }).err();
+            let mut w = wire.lock().expect("not poisoned");
+            failed_write = send(&mut w.output, &Message::Event { event }).err();
         }
     };
-    let outcome = Agent::new(runtime, &modules, limits, predict, &mut sink).deploy_host(plan);
+    let remote = Arc::new(ViaController { wire: wire.clone(), next: Default::default() });
+    let outcome = Agent::new(runtime, &modules, limits, remote, predict, &mut sink).deploy_host(plan);
     if let Some(e) = failed_write {
         return Err(e.into());
     }
-    send(output, &Message::Done { outcome })?;
+    let mut w = wire.lock().expect("not poisoned");
+    send(&mut w.output, &Message::Done { outcome })?;
     Ok(())
+}
+
+/// `ssh.run` on an agent: the controller holds the connections to the
+/// other hosts, so the agent asks it and waits for the answer.
+struct ViaController {
+    wire: Arc<Mutex<Wire>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl RemoteCommands for ViaController {
+    fn run(&self, grants: &Grants, host: &str, program: &Program) -> Result<ProgramOutput, RemoteError> {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut w = self.wire.lock().expect("not poisoned");
+        let request = Message::Run { id, root: grants.root.clone(), host: host.to_string(), program: program.clone() };
+        let lost = |e: &dyn std::fmt::Display| RemoteError::Failed(format!("lost the controller: {e}"));
+        send(&mut w.output, &request).map_err(|e| lost(&e))?;
+        match read_frame(&mut w.input) {
+            Ok(Some(Frame::Message(m))) => match *m {
+                Message::RunResult { id: answered, result } if answered == id => result,
+                other => Err(RemoteError::Failed(format!(
+                    "the controller answered {} to a command for host `{host}`",
+                    message_type(&other)
+                ))),
+            },
+            Ok(Some(Frame::Blob(_))) => Err(RemoteError::Failed("the controller sent a blob, not an answer".into())),
+            Ok(None) => Err(lost(&"it closed the connection")),
+            Err(e) => Err(lost(&e)),
+        }
+    }
 }
 
 /// A workdir as an SSH controller writes it (`~/deployment/work/x`, or
@@ -156,9 +216,13 @@ pub fn send(output: &mut impl Write, message: &Message) -> Result<(), FrameError
 }
 
 fn unexpected(expected: &'static str, got: &Message) -> ServeError {
-    let got = serde_json::to_value(got)
+    ServeError::Unexpected { expected, got: message_type(got) }
+}
+
+/// A message's type, as `` `deploy` ``, for messages.
+fn message_type(message: &Message) -> String {
+    serde_json::to_value(message)
         .ok()
         .and_then(|v| v.get("type").and_then(|m| m.as_str()).map(|s| format!("`{s}`")))
-        .unwrap_or_else(|| "a message".to_string());
-    ServeError::Unexpected { expected, got }
+        .unwrap_or_else(|| "a message".to_string())
 }

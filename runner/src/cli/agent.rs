@@ -3,13 +3,12 @@
 //! over SSH. Logs go to stderr only.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufReader, BufWriter};
 use std::os::fd::FromRawFd;
 use std::path::PathBuf;
 
 use super::{Failure, cache_dir};
-use crate::agent::protocol::Message;
-use crate::agent::serve::{send, serve};
+use crate::agent::serve::serve;
 
 #[derive(clap::Args)]
 pub struct AgentArgs {
@@ -24,17 +23,9 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
     let (input, output) =
         take_stdio().map_err(|e| anyhow::anyhow!("batou-run agent: cannot set up stdin/stdout: {e}"))?;
     exit_when_controller_is_gone();
-    let mut input = BufReader::new(input);
-    let mut output = BufWriter::new(output);
     tracing::debug!(cache = %cache.display(), "agent started");
-    match serve(&mut input, &mut output, &cache) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = send(&mut output, &Message::Fatal { message: e.to_string() });
-            let _ = output.flush();
-            Err(anyhow::anyhow!("batou-run agent: {e}").into())
-        }
-    }
+    serve(BufReader::new(input), BufWriter::new(output), &cache)
+        .map_err(|e| anyhow::anyhow!("batou-run agent: {e}").into())
 }
 
 /// Ends the agent when the process that started it ends (the SSH

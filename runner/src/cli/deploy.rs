@@ -1,6 +1,7 @@
 //! `batou-run deploy ENV`: configure, then verify and update every host.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
@@ -15,7 +16,7 @@ use crate::orchestrate::{self, Report};
 use crate::output::Output;
 use crate::target::local::Local;
 use crate::target::process::Process;
-use crate::target::ssh::Ssh;
+use crate::target::ssh::{Ssh, SshHosts};
 use crate::target::{Target, TargetError};
 use crate::{controller, lock, modules};
 
@@ -58,7 +59,7 @@ pub struct DeployArgs {
 }
 
 pub fn run(args: DeployArgs) -> Result<(), Failure> {
-    let out = Output { json: args.json, verbose: args.verbose };
+    let out = Output { json: args.json, verbose: args.verbose, grants: args.predict || args.verbose };
     let started = Instant::now();
     let result = deploy(&args, &out, started);
     if let Err(Failure::Config(d)) = &result {
@@ -105,7 +106,15 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
     let selected = |name: &str| args.hosts.is_empty() || args.hosts.iter().any(|h| h == name);
     let jobs = args.jobs.map(|j| j as usize).or(env.jobs).unwrap_or(1);
     let options = orchestrate::Options { jobs, predict: args.predict, selected: &selected };
-    let make_target = |host: &HostPlan| target(args, &env, &cache, &runtime, &modules, plan.limits, host);
+    // One connection per host for the whole deploy, shared by the host's
+    // agent and by the `ssh` capability of components on other hosts.
+    let ssh_hosts = match env.connect {
+        Connect::Ssh => Some(Arc::new(
+            SshHosts::new(&env, &args.deployment, args.accept_new_host_keys).map_err(|e| anyhow::anyhow!(e))?,
+        )),
+        Connect::Local => None,
+    };
+    let make_target = |host: &HostPlan| target(args, ssh_hosts.as_ref(), &cache, &runtime, &modules, plan.limits, host);
     let report = orchestrate::deploy(&plan, &options, &make_target, out);
     summary(args, &env.name, env.connect == Connect::Ssh, &report, started, out);
     if report.ok() { Ok(()) } else { Err(Failure::Deploy) }
@@ -114,15 +123,15 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
 /// The target that deploys `host`, made in the host's worker thread.
 fn target<'a>(
     args: &DeployArgs,
-    env: &'a Environment,
+    ssh_hosts: Option<&Arc<SshHosts>>,
     cache: &Path,
     runtime: &'a Runtime,
     modules: &'a Modules,
     limits: Limits,
     host: &HostPlan,
 ) -> Result<Box<dyn Target + 'a>, TargetError> {
-    if env.connect == Connect::Ssh {
-        let ssh = Ssh::new(env, &args.deployment, args.accept_new_host_keys, cache, modules, limits)
+    if let Some(hosts) = ssh_hosts {
+        let ssh = Ssh::new(hosts.clone(), cache, modules, limits)
             .map_err(|message| TargetError::Connect { host: host.host.name.clone(), message })?;
         return Ok(Box::new(ssh));
     }

@@ -1,13 +1,16 @@
 //! Reading `environments/<env>.toml` (or `environments/<env>/environment.toml`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use toml::de::DeValue;
 
+use super::grants::GrantsConfig;
 use super::source::{Source, TableReader, shown_path, to_json, type_name};
 use crate::diagnostic::{Diagnostic, Diagnostics, choices_hint};
+use crate::host::grants::Grants;
 
 /// How the runner reaches the hosts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +46,8 @@ pub struct Environment {
     pub memory_limit: usize,
     pub hosts: Vec<HostConfig>,
     pub components: Vec<RootConfig>,
+    /// `[grants.<root>]` by root name.
+    pub grants: BTreeMap<String, GrantsConfig>,
     /// Index into `components` by name.
     root_index: std::collections::HashMap<String, usize>,
 }
@@ -78,6 +83,15 @@ pub struct RootConfig {
 impl Environment {
     pub fn root(&self, name: &str) -> Option<&RootConfig> {
         self.root_index.get(name).map(|&i| &self.components[i])
+    }
+
+    /// What the environment grants `root` (nothing beyond its workdir when
+    /// it has no `[grants.<root>]`).
+    pub fn grants_of(&self, root: &str) -> Grants {
+        match self.grants.get(root) {
+            Some(config) => config.grants.clone(),
+            None => Grants::none(root, &self.file),
+        }
     }
 }
 
@@ -145,6 +159,7 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
         memory_limit: (DEFAULT_MEMORY_MIB as usize) << 20,
         hosts: Vec::new(),
         components: Vec::new(),
+        grants: BTreeMap::new(),
         root_index: Default::default(),
     };
 
@@ -282,6 +297,9 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
             env.components.push(config);
         }
     }
+    if let Some(grants) = top.table("grants", &mut errors) {
+        env.grants = super::grants::parse(source, grants, &mut errors);
+    }
     top.finish(&mut errors);
 
     if env.hosts.is_empty() && errors.is_empty() {
@@ -303,7 +321,33 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
             );
         }
     }
+    check_grants(&env, &deployed, &mut errors);
     errors.into_result(env)
+}
+
+/// Grants must be for deployed roots, and `ssh` must name hosts.
+fn check_grants(env: &Environment, deployed: &std::collections::HashSet<&str>, errors: &mut Diagnostics) {
+    let host_names: Vec<&str> = env.hosts.iter().map(|h| h.name.as_str()).collect();
+    let mut roots: Vec<&str> = deployed.iter().copied().collect();
+    roots.sort();
+    for (root, config) in &env.grants {
+        if !deployed.contains(root.as_str()) {
+            errors.push(
+                Diagnostic::new(format!("[grants.{root}] grants to a root no host deploys"))
+                    .at(config.location.clone())
+                    .hint(choices_hint(root, roots.iter().copied())),
+            );
+        }
+        for (host, at) in config.grants.ssh.iter().zip(&config.ssh_locations) {
+            if !host_names.contains(&host.as_str()) {
+                errors.push(
+                    Diagnostic::new(format!("[grants.{root}] ssh: no host `{host}` in this environment"))
+                        .at(at.clone())
+                        .hint(choices_hint(host, host_names.iter().copied())),
+                );
+            }
+        }
+    }
 }
 
 fn boolean(

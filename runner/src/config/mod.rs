@@ -1,6 +1,7 @@
 //! The deployment as the user wrote it: `environments/<env>.toml`.
 
 mod environment;
+pub mod grants;
 pub mod source;
 
 pub use environment::{Connect, Environment, RootConfig, load_environment};

@@ -2,10 +2,13 @@
 //! disk, and one store per component instance with its own limits.
 
 pub mod bindings;
-mod caps;
+pub mod caps;
 pub mod error;
+pub mod grants;
 mod instance;
 mod module;
+pub mod remote;
+pub mod sandbox;
 pub mod state;
 mod users;
 

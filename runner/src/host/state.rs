@@ -14,6 +14,8 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::CapError;
+use super::remote::{NoRemote, RemoteCommands};
+use super::sandbox::Sandbox;
 use crate::model::kinds::Kinds;
 
 /// The lifecycle step a component is in; capabilities check it.
@@ -118,6 +120,10 @@ pub struct CallCtx {
     /// The folder `assets.read` reads from.
     pub assets: Option<Arc<PathBuf>>,
     pub answers: Arc<dyn RequireAnswers>,
+    /// The root's grants, enforced (shared by the root's whole tree).
+    pub sandbox: Arc<Sandbox>,
+    /// Where `ssh.run` goes.
+    pub remote: Arc<dyn RemoteCommands>,
     pub record: ConfigureRecord,
     /// Whether any sub-component changed (for `model.changed`).
     pub children_changed: bool,
@@ -149,6 +155,8 @@ impl CallCtx {
             workdir,
             assets,
             answers,
+            sandbox: Arc::new(Sandbox::nothing()),
+            remote: Arc::new(NoRemote),
             record: ConfigureRecord::default(),
             children_changed: false,
             diffs: Vec::new(),
@@ -164,14 +172,17 @@ impl CallCtx {
     /// A context for a store between calls: the same host and limits,
     /// nothing recorded.
     pub fn placeholder(&self) -> CallCtx {
-        CallCtx::new(
+        let mut ctx = CallCtx::new(
             self.host.clone(),
             self.path.clone(),
             self.workdir.clone(),
             None,
             self.answers.clone(),
             self.timeout,
-        )
+        );
+        ctx.sandbox = self.sandbox.clone();
+        ctx.remote = self.remote.clone();
+        ctx
     }
 
     /// Refuses a capability outside the lifecycle steps that may use it.

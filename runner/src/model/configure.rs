@@ -6,6 +6,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::plan::{Limits, Node};
+use crate::host::remote::RemoteCommands;
+use crate::host::sandbox::Sandbox;
 use crate::host::state::{CallCtx, HostInfo, RequireAnswers};
 use crate::host::{ComponentError, LiveComponent, Runtime, StorePool};
 use crate::modules::Modules;
@@ -30,25 +32,32 @@ pub struct Spec<'a> {
     pub attributes: &'a Value,
     pub workdir: &'a PathBuf,
     pub assets: Option<PathBuf>,
+    /// The root's grants, enforced.
+    pub sandbox: &'a Arc<Sandbox>,
 }
 
 pub struct Configurator<'a> {
     pub runtime: &'a Runtime,
     pub modules: &'a Modules,
     pub limits: Limits,
+    /// Where `ssh.run` goes.
+    pub remote: Arc<dyn RemoteCommands>,
 }
 
 impl<'a> Configurator<'a> {
     /// A store context for a component about to be created.
     pub fn call_ctx(&self, spec: &Spec<'_>, answers: Arc<dyn RequireAnswers>) -> CallCtx {
-        CallCtx::new(
+        let mut ctx = CallCtx::new(
             spec.host.clone(),
             spec.path.clone(),
             spec.workdir.clone(),
             spec.assets.clone().map(Arc::new),
             answers,
             self.limits.timeout(),
-        )
+        );
+        ctx.sandbox = spec.sandbox.clone();
+        ctx.remote = self.remote.clone();
+        ctx
     }
 
     /// Creates the component and runs its configure (not its children's).
@@ -138,6 +147,7 @@ impl<'a> Configurator<'a> {
                 path: format!("{} > {}", spec.path, sub_label(&added.kind, &added.name)),
                 attributes: &added.attributes,
                 workdir: spec.workdir,
+                sandbox: spec.sandbox,
                 assets: self.child_assets(&added.kind, &spec.assets),
             };
             node.children.push(self.configure_subtree(pool, &child, answers, provided_before)?);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::host::grants::Grants;
 use crate::host::state::{HostInfo, RequireRecord};
 
 /// One configured component and its sub-components.
@@ -65,6 +66,8 @@ pub struct RootPlan {
     pub name: String,
     /// `work/<root>` on the target.
     pub workdir: PathBuf,
+    /// What the environment grants the root and its sub-components.
+    pub grants: Grants,
     pub node: Node,
     /// The roots (on this host or another) that must have deployed before
     /// this one: their values are required here, or this root's values

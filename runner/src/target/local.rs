@@ -3,6 +3,7 @@
 use super::{Target, TargetError};
 use crate::agent::{Agent, Event, HostOutcome};
 use crate::host::Runtime;
+use crate::host::remote::ThisMachine;
 use crate::model::plan::{HostPlan, Limits};
 use crate::modules::Modules;
 
@@ -27,6 +28,8 @@ impl Target for Local<'_> {
         predict: bool,
         sink: &mut dyn FnMut(Event),
     ) -> Result<HostOutcome, TargetError> {
-        Ok(Agent::new(self.runtime, self.modules, self.limits, predict, sink).deploy_host(plan))
+        // Every host of a local environment is this machine.
+        let remote = std::sync::Arc::new(ThisMachine);
+        Ok(Agent::new(self.runtime, self.modules, self.limits, remote, predict, sink).deploy_host(plan))
     }
 }

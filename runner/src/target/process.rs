@@ -58,7 +58,10 @@ impl Target for Process<'_> {
             .map_err(|source| TargetError::Spawn { host: host.clone(), command: self.command_line(), source })?;
         let input = BufReader::new(child.stdout.take().expect("piped"));
         let output = BufWriter::new(child.stdin.take().expect("piped"));
-        let mut session = Session::new(host.clone(), input, output, self.modules, self.limits);
+        // An agent process runs on this machine, like every host of a
+        // local environment.
+        let remote = std::sync::Arc::new(crate::host::remote::ThisMachine);
+        let mut session = Session::new(host.clone(), input, output, self.modules, self.limits, remote);
         let result = session.deploy(plan, predict, sink);
         // Closing its stdin tells the agent the session is over; an agent
         // the session could not follow is stopped.

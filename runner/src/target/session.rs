@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::TargetError;
 use super::assets::{Folder, scan};
@@ -11,6 +12,8 @@ use crate::agent::protocol::{
     BlobKind, Frame, FrameError, Message, ModuleRef, PROTOCOL, mismatch, read_frame, write_blob, write_message,
 };
 use crate::agent::{Event, HostOutcome, Uploaded};
+use crate::host::grants::Grants;
+use crate::host::remote::{RemoteCommands, RemoteError};
 use crate::model::plan::{HostPlan, Limits, Node};
 use crate::modules::Modules;
 
@@ -21,6 +24,8 @@ pub struct Session<'a, R: Read, W: Write> {
     pub output: W,
     pub modules: &'a Modules,
     pub limits: Limits,
+    /// Runs the `ssh` capability's commands the agent asks for.
+    remote: Arc<dyn RemoteCommands>,
     /// The path of the last component the agent reported, for the error
     /// when it dies.
     last: Option<String>,
@@ -29,8 +34,15 @@ pub struct Session<'a, R: Read, W: Write> {
 impl<'a, R: Read, W: Write> Session<'a, R, W> {
     /// A session reading the agent's messages from `input` and writing to
     /// `output`.
-    pub fn new(host: String, input: R, output: W, modules: &'a Modules, limits: Limits) -> Self {
-        Session { host, input, output, modules, limits, last: None }
+    pub fn new(
+        host: String,
+        input: R,
+        output: W,
+        modules: &'a Modules,
+        limits: Limits,
+        remote: Arc<dyn RemoteCommands>,
+    ) -> Self {
+        Session { host, input, output, modules, limits, remote, last: None }
     }
 
     /// Deploys `plan` through the agent.
@@ -87,12 +99,23 @@ impl<'a, R: Read, W: Write> Session<'a, R, W> {
             host = %self.host, modules = uploaded.modules, assets = uploaded.assets, bytes = uploaded.bytes, "uploaded"
         );
         let assets = folders.into_iter().map(|f| f.manifest).collect();
+        let grants: BTreeMap<String, Grants> = plan.roots.iter().map(|r| (r.name.clone(), r.grants.clone())).collect();
         self.send(&Message::Deploy { plan, limits: self.limits, predict, modules, assets })?;
         loop {
             match self.receive("an event or done")? {
                 Message::Event { event } => {
                     self.last = Some(event_component(&event).to_string());
                     sink(event);
+                }
+                Message::Run { id, root, host, program } => {
+                    // The grants are checked here too: the controller
+                    // holds the connections, and the plan says what was
+                    // granted.
+                    let result = match grants.get(&root) {
+                        Some(grants) => self.remote.run(grants, &host, &program),
+                        None => Err(RemoteError::Denied(format!("`{root}` is not a root deployed on this host"))),
+                    };
+                    self.send(&Message::RunResult { id, result })?;
                 }
                 Message::Done { mut outcome } => {
                     outcome.uploaded = uploaded;
@@ -241,6 +264,8 @@ fn event_component(event: &Event) -> &str {
         Event::Changed { component, .. }
         | Event::Diff { component, .. }
         | Event::Log { component, .. }
-        | Event::Failed { component, .. } => component,
+        | Event::Failed { component, .. }
+        | Event::Denied { component, .. }
+        | Event::Grants { root: component, .. } => component,
     }
 }

@@ -1,10 +1,7 @@
 //! `assets`: files shipped beside a component, read-only.
 
-use std::path::{Component, Path};
-
 use crate::host::CapError;
 use crate::host::bindings::batou::deploy::assets;
-use crate::host::error::io_error;
 use crate::host::state::StoreData;
 
 impl assets::Host for StoreData {
@@ -14,12 +11,6 @@ impl assets::Host for StoreData {
                 "asset `{name}`: this component has no asset folder (a root of a standard kind reads assets from components/<root name>/)"
             )));
         };
-        let rel = Path::new(&name);
-        if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-            return Err(CapError::denied(format!(
-                "asset `{name}`: asset names are relative paths inside the component's folder, without `..`"
-            )));
-        }
-        std::fs::read(dir.join(rel)).map_err(|e| io_error(&dir.join(rel), e))
+        crate::host::sandbox::read_beneath(&dir, &name)
     }
 }

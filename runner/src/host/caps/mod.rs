@@ -4,7 +4,7 @@ mod assets;
 mod files;
 mod log;
 mod model;
-mod process;
+pub mod process;
 mod ssh;
 mod template;
 mod types;

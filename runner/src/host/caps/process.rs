@@ -1,42 +1,138 @@
-//! `process`: programs run on the target, with a timeout and bounded output.
+//! `process`: programs run on the target, only those granted, with the
+//! environment granted, a timeout and bounded output.
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::{Command as OsCommand, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::host::CapError;
 use crate::host::bindings::batou::deploy::{process, types::Command, types::CommandOutput};
 use crate::host::error::io_error;
+use crate::host::grants::{Grant, Grants};
+use crate::host::remote::{Program, ProgramOutput};
+use crate::host::sandbox::{Sandbox, normalize};
 use crate::host::state::{Phase, StoreData};
 
 /// A command without its own timeout gets this long.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Output beyond this many bytes per stream is dropped.
-const OUTPUT_LIMIT: usize = 16 << 20;
-/// What commands see of the runner's environment.
+pub const OUTPUT_LIMIT: usize = 16 << 20;
+/// What every command sees of the runner's environment (nothing secret);
+/// `env` grants add to it.
 const PASSED_ENV: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ"];
 
 impl process::Host for StoreData {
     fn run(&mut self, cmd: Command) -> Result<CommandOutput, CapError> {
         self.call.allow("process.run", &[Phase::Verify, Phase::Update])?;
+        let who = self.call.path.clone();
+        let sandbox = self.call.sandbox.clone();
+        let cmd = Program {
+            program: cmd.program,
+            args: cmd.args,
+            env: cmd.env,
+            cwd: cmd.cwd,
+            stdin: cmd.stdin,
+            timeout_ms: cmd.timeout_ms,
+        };
+        let program = authorize(&sandbox, &who, &cmd)?;
         let cwd = self.call.resolve(cmd.cwd.as_deref().unwrap_or("."));
+        if !sandbox.covers(&cwd) {
+            return Err(sandbox.refuse(
+                &who,
+                format!("run `{}` in {}", cmd.program, cwd.display()),
+                format!(
+                    "the working directory is outside the granted paths; {}",
+                    sandbox.grants().advice("paths.read", &cwd.display().to_string())
+                ),
+            ));
+        }
+        let env = environment(sandbox.grants(), &cmd.env);
         let started = Instant::now();
-        let result = run_command(&cmd, &cwd);
+        let result = run_command(&program, &cmd, &env, &cwd, OUTPUT_LIMIT);
         self.call.host_time += started.elapsed();
-        result
+        let out = result?;
+        Ok(CommandOutput { status: out.status, stdout: out.stdout, stderr: out.stderr })
     }
 }
 
-/// Runs `cmd` in `cwd`, killing it after its timeout.
-pub fn run_command(cmd: &Command, cwd: &std::path::Path) -> Result<CommandOutput, CapError> {
-    let mut os = OsCommand::new(&cmd.program);
-    os.args(&cmd.args).current_dir(cwd).env_clear();
-    for name in PASSED_ENV {
-        if let Ok(value) = std::env::var(name) {
-            os.env(name, value);
+/// Checks `cmd` against the root's `commands` and `env` grants and
+/// returns the program to start: a granted name is looked up in the
+/// runner's PATH here, so that a `PATH` the component sets cannot swap it.
+fn authorize(sandbox: &Sandbox, who: &str, cmd: &Program) -> Result<PathBuf, CapError> {
+    let grants = sandbox.grants();
+    let denied = |what: String, key: &str, value: &str| sandbox.refuse(who, what, grants.advice(key, value));
+    let program = &cmd.program;
+    let (path, grant) = if program.contains('/') {
+        if !program.starts_with('/') {
+            return Err(CapError::invalid(format!(
+                "cannot run `{program}`: give a program's name (looked up in PATH) or its absolute path"
+            )));
         }
+        let path = normalize(Path::new(program));
+        let grant = grants.commands.iter().find(|c| {
+            **c == path.to_string_lossy() || (!c.contains('/') && which(c).is_some_and(|found| found == path))
+        });
+        (Some(path), grant)
+    } else {
+        let found = which(program);
+        let grant = grants.commands.iter().find(|c| {
+            *c == program || (c.starts_with('/') && found.as_deref().is_some_and(|f| Path::new(c.as_str()) == f))
+        });
+        (found, grant)
+    };
+    let Some(grant) = grant else {
+        return Err(denied(format!("run `{program}`"), "commands", program));
+    };
+    sandbox.note_use(who, Grant::Command(grant.clone()));
+    if let Some((name, _)) = cmd.env.iter().find(|(name, _)| !grants.env.contains(name)) {
+        return Err(denied(format!("pass `{name}` to `{program}`"), "env", name));
     }
-    os.envs(cmd.env.iter().map(|(k, v)| (k, v)));
+    for (name, _) in &cmd.env {
+        sandbox.note_use(who, Grant::Env(name.clone()));
+    }
+    path.ok_or_else(|| {
+        CapError::not_found(format!(
+            "cannot run `{program}`: no such program in PATH; install it on the target or give an absolute path"
+        ))
+    })
+}
+
+/// The environment of a command: the harmless basics of the runner's, the
+/// granted variables the runner has, then what the component set.
+pub fn environment(grants: &Grants, set: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = PASSED_ENV
+        .iter()
+        .copied()
+        .chain(grants.env.iter().map(String::as_str))
+        .filter_map(|name| std::env::var(name).ok().map(|value| (name.to_string(), value)))
+        .collect();
+    env.extend(set.iter().cloned());
+    env
+}
+
+/// The first executable file called `name` in the runner's PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// Runs `program` with `cmd`'s arguments and stdin in `cwd`, with exactly
+/// `env`, killing it after its timeout.
+pub fn run_command(
+    program: &Path,
+    cmd: &Program,
+    env: &[(String, String)],
+    cwd: &Path,
+    output_limit: usize,
+) -> Result<ProgramOutput, CapError> {
+    let mut os = OsCommand::new(program);
+    os.args(&cmd.args).current_dir(cwd).env_clear();
+    os.envs(env.iter().map(|(k, v)| (k, v)));
     os.stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     os.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = os.spawn().map_err(|e| match e.kind() {
@@ -49,7 +145,7 @@ pub fn run_command(cmd: &Command, cwd: &std::path::Path) -> Result<CommandOutput
             "cannot run `{}`: no such program in PATH; install it on the target or give an absolute path",
             cmd.program
         )),
-        _ => io_error(std::path::Path::new(&cmd.program), e),
+        _ => io_error(program, e),
     })?;
     let stdin = cmd.stdin.clone();
     let mut pipe_in = child.stdin.take();
@@ -58,8 +154,8 @@ pub fn run_command(cmd: &Command, cwd: &std::path::Path) -> Result<CommandOutput
             let _ = std::io::Write::write_all(pipe, &data);
         }
     });
-    let out = reader(child.stdout.take());
-    let err = reader(child.stderr.take());
+    let out = reader(child.stdout.take(), output_limit);
+    let err = reader(child.stderr.take(), output_limit);
     let timeout = cmd.timeout_ms.map(|ms| Duration::from_millis(ms.into())).unwrap_or(DEFAULT_TIMEOUT);
     let deadline = Instant::now() + timeout;
     let status = loop {
@@ -82,15 +178,15 @@ pub fn run_command(cmd: &Command, cwd: &std::path::Path) -> Result<CommandOutput
             cmd.program,
             timeout.as_secs_f64()
         ))),
-        Some(status) => Ok(CommandOutput { status: status.code().unwrap_or(-1), stdout, stderr }),
+        Some(status) => Ok(ProgramOutput { status: status.code().unwrap_or(-1), stdout, stderr }),
     }
 }
 
-fn reader(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+fn reader(pipe: Option<impl Read + Send + 'static>, limit: usize) -> std::thread::JoinHandle<Vec<u8>> {
     std::thread::spawn(move || {
         let mut buf = Vec::new();
         if let Some(pipe) = pipe {
-            let mut limited = pipe.take(OUTPUT_LIMIT as u64);
+            let mut limited = pipe.take(limit as u64);
             let _ = limited.read_to_end(&mut buf);
             // Drain the rest so the program is not blocked on a full pipe.
             let _ = std::io::copy(&mut limited.into_inner(), &mut std::io::sink());

@@ -1,24 +1,28 @@
-//! `connect = "ssh"`: one SSH connection per host (russh, on a tokio
-//! runtime this target owns), one exec channel that starts the agent from
+//! `connect = "ssh"`: one SSH connection per host (russh, on one tokio
+//! runtime for the deploy), one exec channel that starts the agent from
 //! the remote cache (uploading this very binary first if it is not there),
-//! then the agent protocol of [`super::session`] over that channel.
+//! then the agent protocol of [`super::session`] over that channel. The
+//! same connections carry the `ssh` capability's commands ([`exec`]).
 
 mod bootstrap;
 mod bridge;
 pub mod config;
 mod connect;
+mod exec;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use self::bootstrap::AgentBinary;
 use self::bridge::Exit;
-use self::connect::{Endpoint, Trust, connect, default_identity_files, expand_home};
+use self::connect::{Connection, Endpoint, Trust, connect, default_identity_files, expand_home};
 use super::session::Session;
 use super::{Target, TargetError};
 use crate::agent::{Event, HostOutcome};
 use crate::config::Environment;
+use crate::host::remote::RemoteCommands;
 use crate::model::plan::{HostPlan, Limits};
 use crate::modules::Modules;
 
@@ -31,28 +35,21 @@ struct Route {
     service_user: Option<String>,
 }
 
-/// Deploys each host over SSH.
-pub struct Ssh<'a> {
+/// The hosts of an SSH environment: how to reach each, and the
+/// connections made so far (one per host, kept for the whole deploy and
+/// shared by the host's agent and the `ssh` capability).
+pub struct SshHosts {
     runtime: tokio::runtime::Runtime,
     /// Each host's route, or why it has none.
     routes: BTreeMap<String, Result<Route, String>>,
     trust: Trust,
-    agent: AgentBinary,
-    modules: &'a Modules,
-    limits: Limits,
+    connections: Mutex<BTreeMap<String, Arc<Connection>>>,
 }
 
-impl<'a> Ssh<'a> {
+impl SshHosts {
     /// Reads the SSH settings of `env` (and `ssh_config` in the deployment,
     /// else ~/.ssh/config). `accept_new_host_keys` is the command line's.
-    pub fn new(
-        env: &Environment,
-        deployment: &Path,
-        accept_new_host_keys: bool,
-        cache: &Path,
-        modules: &'a Modules,
-        limits: Limits,
-    ) -> Result<Self, String> {
+    pub fn new(env: &Environment, deployment: &Path, accept_new_host_keys: bool) -> Result<Self, String> {
         let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
         let config_file =
             [deployment.join("ssh_config"), home.join(".ssh").join("config")].into_iter().find(|p| p.is_file());
@@ -103,19 +100,84 @@ impl<'a> Ssh<'a> {
             None => home.join(".ssh").join("known_hosts"),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(2)
             .thread_name("batou-run-ssh")
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the SSH runtime: {e}"))?;
-        Ok(Ssh {
+        Ok(SshHosts {
             runtime,
             routes,
             trust: Trust { known_hosts, accept_new: accept_new_host_keys || env.accept_new_host_keys },
-            agent: AgentBinary::find(cache)?,
-            modules,
-            limits,
+            connections: Mutex::default(),
         })
+    }
+
+    fn route(&self, host: &str) -> Result<&Route, String> {
+        match self.routes.get(host) {
+            Some(Ok(route)) => Ok(route),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err("no SSH settings for this host".into()),
+        }
+    }
+
+    /// The connection to `host`, made (and logged in) on first use.
+    fn connection(&self, host: &str) -> Result<Arc<Connection>, String> {
+        if let Some(c) = self.connections.lock().expect("not poisoned").get(host) {
+            return Ok(c.clone());
+        }
+        let route = self.route(host)?;
+        let started = Instant::now();
+        // Not under the lock: other hosts connect at the same time.
+        let connection = Arc::new(self.runtime.block_on(connect(&route.target, route.jump.as_ref(), &self.trust))?);
+        tracing::info!(host = %host, ms = started.elapsed().as_millis() as u64, "connected and logged in");
+        let mut connections = self.connections.lock().expect("not poisoned");
+        Ok(connections.entry(host.to_string()).or_insert(connection).clone())
+    }
+
+    /// Opens a session channel to `host`; a connection that has gone stale
+    /// since it was made is replaced once.
+    fn channel(&self, host: &str) -> Result<russh::Channel<russh::client::Msg>, String> {
+        let connection = self.connection(host)?;
+        match self.runtime.block_on(connection.handle.channel_open_session()) {
+            Ok(channel) => Ok(channel),
+            Err(first) => {
+                tracing::info!(host = %host, error = %first, "the connection went stale; connecting again");
+                self.connections.lock().expect("not poisoned").remove(host);
+                let connection = self.connection(host)?;
+                self.runtime.block_on(connection.handle.channel_open_session()).map_err(|e| {
+                    format!(
+                        "cannot open a channel to {}: {e}",
+                        self.route(host).map(|r| r.target.to_string()).unwrap_or_default()
+                    )
+                })
+            }
+        }
+    }
+}
+
+impl Drop for SshHosts {
+    fn drop(&mut self) {
+        let connections = std::mem::take(&mut *self.connections.lock().expect("not poisoned"));
+        for (_, connection) in connections {
+            let _ = self.runtime.block_on(connection.handle.disconnect(russh::Disconnect::ByApplication, "", "en"));
+        }
+    }
+}
+
+/// Deploys each host over SSH.
+pub struct Ssh<'a> {
+    hosts: Arc<SshHosts>,
+    agent: AgentBinary,
+    modules: &'a Modules,
+    limits: Limits,
+}
+
+impl<'a> Ssh<'a> {
+    /// Deploys through `hosts`' connections; the agent binary comes from
+    /// `cache` (or this very binary).
+    pub fn new(hosts: Arc<SshHosts>, cache: &Path, modules: &'a Modules, limits: Limits) -> Result<Self, String> {
+        Ok(Ssh { hosts, agent: AgentBinary::find(cache)?, modules, limits })
     }
 }
 
@@ -128,31 +190,22 @@ impl Target for Ssh<'_> {
     ) -> Result<HostOutcome, TargetError> {
         let host = plan.host.name.clone();
         let fail = |message: String| TargetError::Connect { host: host.clone(), message };
-        let route = match self.routes.get(&host) {
-            Some(Ok(route)) => route,
-            Some(Err(why)) => return Err(fail(why.clone())),
-            None => return Err(fail("no SSH settings for this host".into())),
-        };
+        let hosts = self.hosts.clone();
+        let route = hosts.route(&host).map_err(&fail)?;
         let started = Instant::now();
-        let connection =
-            self.runtime.block_on(connect(&route.target, route.jump.as_ref(), &self.trust)).map_err(&fail)?;
-        tracing::info!(host = %host, ms = started.elapsed().as_millis() as u64, "connected and logged in");
         let command = self.agent.command(route.service_user.as_deref()).map_err(&fail)?;
-        let channel = self
+        let channel = hosts.channel(&host).map_err(&fail)?;
+        hosts
             .runtime
-            .block_on(async {
-                let channel = connection.handle.channel_open_session().await?;
-                channel.exec(true, command).await?;
-                Ok::<_, russh::Error>(channel)
-            })
+            .block_on(channel.exec(true, command))
             .map_err(|e| fail(format!("cannot start the agent over SSH ({}): {e}", route.target)))?;
         let (read, write) = channel.split();
-        let (mut reader, mut writer, pump) = bridge::bridge(self.runtime.handle(), &host, read, write);
+        let (mut reader, mut writer, pump) = bridge::bridge(hosts.runtime.handle(), &host, read, write);
         let agent_bytes = match self.agent.bootstrap(&mut reader, &mut writer, &route.target.user) {
             Ok(bytes) => bytes,
             Err(message) => {
                 writer.close();
-                let exit = self.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), pump).await });
+                let exit = hosts.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), pump).await });
                 let status = match exit {
                     Ok(Ok(exit)) => exit.status.map(|s| format!(" (exit status {s})")).unwrap_or_default(),
                     _ => String::new(),
@@ -161,12 +214,12 @@ impl Target for Ssh<'_> {
             }
         };
         tracing::info!(host = %host, ms = started.elapsed().as_millis() as u64, agent_bytes, "agent started");
-        let mut session = Session::new(host.clone(), reader, writer, self.modules, self.limits);
+        let remote: Arc<dyn RemoteCommands> = hosts.clone();
+        let mut session = Session::new(host.clone(), reader, writer, self.modules, self.limits, remote);
         let result = session.deploy(plan, predict, sink);
         // Dropping the writer sends EOF: the agent's sign to exit.
         drop(session);
-        let exit = self.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(30), pump).await });
-        let _ = self.runtime.block_on(connection.handle.disconnect(russh::Disconnect::ByApplication, "", "en"));
+        let exit = hosts.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(30), pump).await });
         let mut outcome = match result {
             // Say how it ended, as far as the channel told.
             Err(TargetError::Died { host, detail, last }) => {

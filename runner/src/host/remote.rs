@@ -1,0 +1,220 @@
+//! Commands on other hosts of the environment (the `ssh` capability): what
+//! travels from a component to whoever holds the connection to that host,
+//! and the checks both ends make against the root's grants.
+
+use serde::{Deserialize, Serialize};
+
+use super::CapError;
+use super::grants::Grants;
+
+/// A program to run on another host, as it travels between agent and
+/// controller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    pub program: String,
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// Relative to the login user's home on that host.
+    #[serde(default)]
+    pub cwd: Option<String>,
+    #[serde(default)]
+    pub stdin: Option<Vec<u8>>,
+    #[serde(default)]
+    pub timeout_ms: Option<u32>,
+}
+
+/// What a command on another host produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProgramOutput {
+    /// The exit status, or -1 when a signal ended the program.
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Why a command on another host did not run to completion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "message", rename_all = "kebab-case")]
+pub enum RemoteError {
+    /// The grants do not allow it.
+    #[error("{0}")]
+    Denied(String),
+    /// No such host, or no such program there.
+    #[error("{0}")]
+    NotFound(String),
+    /// The host could not be reached, or the command was stopped.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<RemoteError> for CapError {
+    fn from(e: RemoteError) -> Self {
+        match e {
+            RemoteError::Denied(m) => CapError::denied(m),
+            RemoteError::NotFound(m) => CapError::not_found(m),
+            RemoteError::Failed(m) => CapError::command_failed(m),
+        }
+    }
+}
+
+impl From<CapError> for RemoteError {
+    fn from(e: CapError) -> Self {
+        use super::bindings::WitError;
+        let CapError::Guest(e) = e;
+        match e {
+            WitError::AccessDenied(m) => RemoteError::Denied(m),
+            WitError::NotFound(m) => RemoteError::NotFound(m),
+            other => RemoteError::Failed(super::error::describe(&other)),
+        }
+    }
+}
+
+/// Output beyond this many bytes per stream of a command on another host
+/// is dropped (it travels as JSON through the agent's channel).
+pub const REMOTE_OUTPUT_LIMIT: usize = 4 << 20;
+
+/// Runs commands on other hosts for the `ssh` capability.
+pub trait RemoteCommands: Send + Sync {
+    /// Runs `cmd` on `host` for a component of `root`, whose grants are
+    /// `grants`.
+    fn run(&self, grants: &Grants, host: &str, cmd: &Program) -> Result<ProgramOutput, RemoteError>;
+}
+
+/// For stores that never run a lifecycle step that may use `ssh`.
+pub struct NoRemote;
+
+impl RemoteCommands for NoRemote {
+    fn run(&self, _: &Grants, host: &str, _: &Program) -> Result<ProgramOutput, RemoteError> {
+        Err(RemoteError::Failed(format!("no connection to `{host}` is available here")))
+    }
+}
+
+/// `ssh.run` where every host is this machine (`connect = "local"`, or an
+/// agent process on it): the program runs here, as the runner's user, in
+/// the home directory (or `cwd` beneath it).
+pub struct ThisMachine;
+
+impl RemoteCommands for ThisMachine {
+    fn run(&self, grants: &Grants, host: &str, cmd: &Program) -> Result<ProgramOutput, RemoteError> {
+        use super::caps::process::{environment, run_command, which};
+        check(grants, host, cmd)?;
+        let program = if cmd.program.starts_with('/') {
+            std::path::PathBuf::from(&cmd.program)
+        } else {
+            which(&cmd.program).ok_or_else(|| {
+                RemoteError::NotFound(format!("cannot run `{}` on host `{host}`: no such program in PATH", cmd.program))
+            })?
+        };
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_else(|| "/".into());
+        let cwd = home.join(cmd.cwd.as_deref().unwrap_or("."));
+        let env = environment(grants, &cmd.env);
+        Ok(run_command(&program, cmd, &env, &cwd, REMOTE_OUTPUT_LIMIT)?)
+    }
+}
+
+/// What the grants of a root say about running `cmd` on `host`: the
+/// `ssh` grant must name the host, `commands` the program, and `env` every
+/// variable the component sets. Checked by the agent and again by the
+/// controller that holds the connection.
+pub fn check(grants: &Grants, host: &str, cmd: &Program) -> Result<(), RemoteError> {
+    if !grants.ssh.iter().any(|h| h == host) {
+        return Err(RemoteError::Denied(format!(
+            "run `{}` on host `{host}`: {}",
+            cmd.program,
+            grants.advice("ssh", host)
+        )));
+    }
+    if !command_granted(grants, &cmd.program) {
+        return Err(RemoteError::Denied(format!(
+            "run `{}` on host `{host}`: {}",
+            cmd.program,
+            grants.advice("commands", &cmd.program)
+        )));
+    }
+    if let Some((name, _)) = cmd.env.iter().find(|(name, _)| !grants.env.contains(name)) {
+        return Err(RemoteError::Denied(format!(
+            "pass `{name}` to `{}` on host `{host}`: {}",
+            cmd.program,
+            grants.advice("env", name)
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `program` (a name or an absolute path, as the component gave
+/// it) is among the granted commands, by the same text. (Local commands
+/// also match a granted name to the program it finds in PATH.)
+pub fn command_granted(grants: &Grants, program: &str) -> bool {
+    grants.commands.iter().any(|c| c == program)
+}
+
+/// `cmd` as one line for a POSIX shell: every word single-quoted, so the
+/// remote login shell runs exactly the program with exactly these
+/// arguments.
+pub fn shell_line(cmd: &Program, sudo_user: Option<&str>) -> String {
+    let mut words = Vec::new();
+    if let Some(cwd) = &cmd.cwd {
+        words.push(format!("cd {} &&", quote(cwd)));
+    }
+    words.push("exec".into());
+    if let Some(user) = sudo_user {
+        words.push(format!("sudo -n -u {} --", quote(user)));
+    }
+    if !cmd.env.is_empty() {
+        words.push("env".into());
+        words.extend(cmd.env.iter().map(|(k, v)| quote(&format!("{k}={v}"))));
+    }
+    words.push(quote(&cmd.program));
+    words.extend(cmd.args.iter().map(|a| quote(a)));
+    words.join(" ")
+}
+
+/// A word in single quotes for a POSIX shell.
+pub fn quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(program: &str, args: &[&str]) -> Program {
+        Program {
+            program: program.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
+            cwd: None,
+            stdin: None,
+            timeout_ms: None,
+        }
+    }
+
+    #[test]
+    fn quotes_every_word() {
+        let line = shell_line(&cmd("echo", &["it's", "$(id)", "a b"]), None);
+        assert_eq!(line, r"exec 'echo' 'it'\''s' '$(id)' 'a b'");
+        let mut c = cmd("id", &[]);
+        c.cwd = Some("srv".into());
+        c.env = vec![("A".into(), "1".into())];
+        assert_eq!(shell_line(&c, Some("svc")), "cd 'srv' && exec sudo -n -u 'svc' -- env 'A=1' 'id'");
+    }
+
+    #[test]
+    fn checks_host_program_and_env() {
+        let mut grants = Grants::none("app", "environments/dev.toml");
+        let err = check(&grants, "db", &cmd("id", &[])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "run `id` on host `db`: add \"db\" to `ssh` in [grants.app] of environments/dev.toml"
+        );
+        grants.ssh.push("db".into());
+        let err = check(&grants, "db", &cmd("id", &[])).unwrap_err();
+        assert!(err.to_string().contains("add \"id\" to `commands`"), "{err}");
+        grants.commands.push("id".into());
+        assert!(check(&grants, "db", &cmd("id", &[])).is_ok());
+        let mut with_env = cmd("id", &[]);
+        with_env.env.push(("LD_PRELOAD".into(), "x".into()));
+        assert!(matches!(check(&grants, "db", &with_env), Err(RemoteError::Denied(_))));
+    }
+}
