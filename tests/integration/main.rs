@@ -13,6 +13,7 @@ mod faults;
 mod hosts;
 mod resolver;
 mod ssh;
+mod ssh_capability;
 mod ssh_faults;
 mod ssh_hosts;
 mod stdlib;

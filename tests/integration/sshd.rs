@@ -31,6 +31,10 @@ impl Sshd {
             return None;
         }
         let user = format!("batou-ssh-{n}");
+        // Tests start servers at the same time; two `useradd`s of one user
+        // at once leave a home owned by a uid that is not the user's.
+        static USERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let creating = USERS.lock().unwrap_or_else(|e| e.into_inner());
         if !Command::new("id")
             .arg("-u")
             .arg(&user)
@@ -46,6 +50,10 @@ impl Sshd {
             assert!(status.success() || home_of(&user).is_some(), "useradd {user} failed");
         }
         let user_home = home_of(&user).expect("the user's home");
+        // A home left by an earlier user of that name belongs to this one.
+        let status = Command::new("chown").arg(format!("{user}:{user}")).arg(&user_home).status().unwrap();
+        assert!(status.success(), "chown of {}", user_home.display());
+        drop(creating);
         std::fs::create_dir_all("/run/sshd").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();

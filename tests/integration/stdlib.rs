@@ -206,3 +206,49 @@ fn a_rewrite_keeps_owner_and_writes_through_a_symlink() {
         assert_eq!(std::fs::metadata(d.work("conf/real.conf")).unwrap().uid(), 65534, "the owner is kept");
     }
 }
+
+#[test]
+fn command_on_another_host_of_a_local_environment_runs_here() {
+    let d = Deployment::new("");
+    let marker = d.path().join("elsewhere/made-from-a");
+    std::fs::create_dir_all(marker.parent().unwrap()).unwrap();
+    d.write(
+        "environments/dev.toml",
+        &format!(
+            r#"
+[hosts.a]
+components = ["remote"]
+
+[hosts.b]
+components = []
+
+[components.remote]
+kind = "command"
+host = "b"
+command = "touch"
+args = ["{marker}"]
+unless = ["test", "-e", "{marker}"]
+
+[grants.remote]
+ssh = ["b"]
+commands = ["touch", "test"]
+"#,
+            marker = marker.display()
+        ),
+    );
+    let first = d.deploy().ok();
+    assert_eq!(first.changed(), ["a: remote"], "{}", first.stdout);
+    assert!(marker.exists());
+    assert!(d.deploy().ok().changed().is_empty());
+}
+
+#[test]
+fn command_with_host_and_creates_is_a_configure_error() {
+    let d = Deployment::new(
+        "[hosts.a]\ncomponents = [\"c\"]\n[hosts.b]\ncomponents = []\n\
+         [components.c]\nkind = \"command\"\nhost = \"b\"\ncommand = \"true\"\ncreates = \"x\"\n",
+    );
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("creates checks a path on this host"), "{}", run.stderr);
+}

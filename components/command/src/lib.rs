@@ -1,6 +1,7 @@
 //! The standard `command` component of batou-run, embedded in the runner:
-//! runs a program on the target, guarded by `unless` and `creates` so that
-//! it runs only when needed.
+//! runs a program on the target (or, with `host`, on another host of the
+//! environment through the runner's SSH connection), guarded by `unless`
+//! and `creates` so that it runs only when needed.
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ struct RunCommand {
     unless: Value,
     creates: Option<String>,
     timeout: Option<u64>,
+    host: Option<String>,
 }
 
 impl Component for RunCommand {
@@ -37,12 +39,23 @@ impl Component for RunCommand {
                     .doc("A path the command creates: if it exists, the command does not run"),
             )
             .attr(Attr::integer("timeout").optional().doc("Seconds after which the command (and `unless`) is killed"))
+            .attr(Attr::string("host").optional().doc(
+                "Another host of the environment to run the command (and `unless`) on, through the \
+                 runner's SSH connection to it; the root needs that host in its `ssh` grant",
+            ))
     }
 
     fn configure(&mut self) -> Result<()> {
         // Check the attributes now, so that `batou-run -c` finds mistakes.
         self.command()?;
         self.unless()?;
+        if self.host.is_some() && self.creates.is_some() {
+            return Err(Error::Invalid(
+                "creates checks a path on this host, but the command runs on `host`: use \
+                 unless = [\"test\", \"-e\", PATH] instead"
+                    .to_owned(),
+            ));
+        }
         Ok(())
     }
 
@@ -54,7 +67,7 @@ impl Component for RunCommand {
         }
         let unless = match self.unless()? {
             Some(unless) => {
-                let out = unless.run()?;
+                let out = self.run(&unless)?;
                 if out.success() {
                     return Ok(());
                 }
@@ -71,7 +84,15 @@ impl Component for RunCommand {
     }
 
     fn update(&mut self) -> Result<()> {
-        let out = self.command()?.check()?;
+        let cmd = self.command()?;
+        let out = self.run(&cmd)?;
+        if !out.success() {
+            let failure = out.failure(&cmd);
+            return Err(match &self.host {
+                Some(host) => failure.context(format!("on {host}")),
+                None => failure,
+            });
+        }
         if !out.stdout.is_empty() {
             log::debug(out.stdout_text());
         }
@@ -80,6 +101,14 @@ impl Component for RunCommand {
 }
 
 impl RunCommand {
+    /// Runs `cmd` here, or on `host`.
+    fn run(&self, cmd: &Command) -> Result<Output> {
+        match &self.host {
+            Some(host) => ssh::run(host, cmd),
+            None => cmd.run(),
+        }
+    }
+
     /// The command to run.
     fn command(&self) -> Result<Command> {
         let args = self.args.iter().map(|a| scalar(a, "args")).collect::<Result<Vec<_>>>()?;

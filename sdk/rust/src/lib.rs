@@ -88,6 +88,6 @@ pub mod prelude {
     pub use crate::{
         Attr, AttrType, Component, Error, Kind, Result, assets, ensure, ensure_command,
         ensure_content, ensure_directory, ensure_file, ensure_mode, ensure_symlink, fail, files,
-        log, model, process, template, update_needed,
+        log, model, process, ssh, template, update_needed,
     };
 }
