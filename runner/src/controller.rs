@@ -29,10 +29,25 @@ struct Root {
     workdir: std::path::PathBuf,
     assets: Option<std::path::PathBuf>,
     grants: Grants,
+    limits: Limits,
 }
 
 pub fn limits(env: &Environment) -> Limits {
     Limits { timeout_ms: env.timeout.as_millis() as u64, memory: env.memory_limit }
+}
+
+/// The environment's limits, with the root's `[limits.<root>]` over them.
+fn root_limits(env: &Environment, root: &str) -> Limits {
+    let mut limits = limits(env);
+    if let Some(own) = env.limits.get(root) {
+        if let Some(timeout) = own.timeout {
+            limits.timeout_ms = timeout.as_millis() as u64;
+        }
+        if let Some(memory) = own.memory {
+            limits.memory = memory;
+        }
+    }
+    limits
 }
 
 /// Configures the environment and returns the plan, or every problem found.
@@ -40,7 +55,7 @@ pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &M
     let roots = roots(env, deployment, modules)?;
     let ids: Vec<RootId> = roots.iter().map(|r| RootId { host: r.host.name.clone(), name: r.name.clone() }).collect();
     // Configure touches nothing on a host: no grants, no connections.
-    let configurator = Configurator { runtime, modules, limits: limits(env), remote: Arc::new(NoRemote) };
+    let configurator = Configurator { runtime, modules, remote: Arc::new(NoRemote) };
     let mut by_root = RootConfigurer { roots: &roots, configurator, sandbox: Arc::new(Sandbox::nothing()) };
     let resolved = resolve_graph(&ids, &mut by_root)?;
     let mut hosts: Vec<HostPlan> = env
@@ -63,6 +78,7 @@ pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &M
             name: root.name.clone(),
             workdir: root.workdir.clone(),
             grants: root.grants.clone(),
+            limits: root.limits,
             node,
             waits_for,
         });
@@ -88,6 +104,7 @@ impl ConfigureRoot for RootConfigurer<'_> {
             workdir: &root.workdir,
             assets: root.assets.clone(),
             sandbox: &self.sandbox,
+            limits: root.limits,
         };
         self.configurator.configure_tree(&spec, &answers)
     }
@@ -149,6 +166,7 @@ fn roots(env: &Environment, deployment: &Path, modules: &Modules) -> Result<Vec<
                         .and_then(|m| m.assets.clone())
                         .or_else(|| root_assets(deployment, name)),
                     grants: env.grants_of(name),
+                    limits: root_limits(env, name),
                 }),
                 Err(mut e) => {
                     for d in &mut e.0 {

@@ -10,6 +10,7 @@ mod agent;
 mod deploy;
 mod errors;
 mod faults;
+mod hostile;
 mod hosts;
 mod resolver;
 mod ssh;

@@ -12,7 +12,6 @@ pub mod protocol;
 pub mod serve;
 mod store;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -26,7 +25,7 @@ use crate::host::sandbox::Sandbox;
 use crate::host::state::{Added, HostInfo, RequireAnswers, RequireRecord};
 use crate::host::{LiveComponent, Runtime, StorePool};
 use crate::model::configure::{Configurator, ConfigureFailure, Spec};
-use crate::model::plan::{HostPlan, Limits, Node, RootPlan};
+use crate::model::plan::{HostPlan, Node, RootPlan};
 use crate::modules::Modules;
 
 /// What happened on one host.
@@ -67,12 +66,11 @@ impl<'a> Agent<'a> {
     pub fn new(
         runtime: &'a Runtime,
         modules: &'a Modules,
-        limits: Limits,
         remote: Arc<dyn RemoteCommands>,
         predict: bool,
         sink: &'a mut dyn FnMut(Event),
     ) -> Self {
-        Agent { configurator: Configurator { runtime, modules, limits, remote }, predict, sink }
+        Agent { configurator: Configurator { runtime, modules, remote }, predict, sink }
     }
 
     pub fn deploy_host(&mut self, plan: &HostPlan) -> HostOutcome {
@@ -91,9 +89,9 @@ impl<'a> Agent<'a> {
                 }
             }
             // One store per module for this root's components.
-            let mut pool = self.configurator.pool();
+            let mut pool = self.configurator.pool(root.limits);
             let sandbox = Arc::new(Sandbox::new(&root.grants, &root.workdir));
-            let result = self.deploy_node(&mut pool, &host, &root.workdir, &sandbox, &root.node, &mut outcome);
+            let result = self.deploy_node(&mut pool, &host, root, &sandbox, &root.node, &mut outcome);
             self.report_grants(&host, root, &sandbox);
             if result.is_err() {
                 outcome.failed = true;
@@ -125,16 +123,16 @@ impl<'a> Agent<'a> {
         &mut self,
         pool: &mut StorePool<'_>,
         host: &Arc<HostInfo>,
-        workdir: &PathBuf,
+        root: &RootPlan,
         sandbox: &Arc<Sandbox>,
         node: &Node,
         outcome: &mut HostOutcome,
     ) -> Result<bool, Failed> {
         outcome.components += 1;
-        let mut live = self.replay_configure(pool, host, workdir, sandbox, node)?;
+        let mut live = self.replay_configure(pool, host, root, sandbox, node)?;
         let mut changed = false;
         for child in &node.children {
-            changed |= self.deploy_node(pool, host, workdir, sandbox, child, outcome)?;
+            changed |= self.deploy_node(pool, host, root, sandbox, child, outcome)?;
         }
         live.ctx().children_changed = changed;
         let verdict = pool.verify(&mut live);
@@ -181,7 +179,7 @@ impl<'a> Agent<'a> {
         &mut self,
         pool: &mut StorePool<'_>,
         host: &Arc<HostInfo>,
-        workdir: &PathBuf,
+        root: &RootPlan,
         sandbox: &Arc<Sandbox>,
         node: &Node,
     ) -> Result<LiveComponent, Failed> {
@@ -191,9 +189,10 @@ impl<'a> Agent<'a> {
             name: &node.name,
             path: node.path.clone(),
             attributes: &node.attributes,
-            workdir,
+            workdir: &root.workdir,
             assets: node.assets.clone(),
             sandbox,
+            limits: root.limits,
         };
         let answers: Arc<dyn RequireAnswers> = Arc::new(Recorded(node.required.clone()));
         let mut live = match self.configurator.create_and_configure(pool, &spec, answers) {

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Event, HostOutcome};
 use crate::host::remote::{Program, ProgramOutput, RemoteError};
-use crate::model::plan::{HostPlan, Limits};
+use crate::model::plan::HostPlan;
 
 /// The protocol version this build speaks. Bump it on any incompatible
 /// change of frames or messages.
@@ -62,7 +62,7 @@ pub enum Message {
     /// Controller: deploy a host's plan. `modules` names every module the
     /// plan uses; `assets` are the asset folders its nodes point to (already
     /// rewritten to the agent's `<cache>/agent/assets/<manifest hash>`).
-    Deploy { plan: HostPlan, limits: Limits, predict: bool, modules: Vec<ModuleRef>, assets: Vec<Manifest> },
+    Deploy { plan: HostPlan, predict: bool, modules: Vec<ModuleRef>, assets: Vec<Manifest> },
     /// Agent: something happened while deploying.
     Event { event: Event },
     /// Agent, during a deploy: run a program on another host of the

@@ -13,7 +13,7 @@ use super::{Agent, Event};
 use crate::host::Runtime;
 use crate::host::grants::Grants;
 use crate::host::remote::{Program, ProgramOutput, RemoteCommands, RemoteError};
-use crate::model::plan::{HostPlan, Limits};
+use crate::model::plan::HostPlan;
 use crate::modules::Modules;
 
 /// Why the agent stopped; it is also sent as `Fatal` when the stream allows.
@@ -95,12 +95,12 @@ fn serve_wire(wire: &Arc<Mutex<Wire>>, cache: &Path) -> Result<(), ServeError> {
                 Some(Frame::Message(m)) => return Err(unexpected("the blob's bytes", &m)),
                 None => return Err(FrameError::Truncated { expected: 1, got: 0 }.into()),
             },
-            Message::Deploy { plan, limits, predict, modules, assets } => {
+            Message::Deploy { plan, predict, modules, assets } => {
                 if runtime.is_none() {
                     runtime = Some(Runtime::new(cache.clone()).map_err(|e| ServeError::Modules(format!("{e:#}")))?);
                 }
                 let runtime = runtime.as_ref().expect("just made");
-                deploy(wire, &store, runtime, &plan, limits, predict, &modules, &assets)?;
+                deploy(wire, &store, runtime, &plan, predict, &modules, &assets)?;
             }
             other => return Err(unexpected("have, blob or deploy", &other)),
         }
@@ -114,7 +114,6 @@ fn deploy(
     store: &Store,
     runtime: &Runtime,
     plan: &HostPlan,
-    limits: Limits,
     predict: bool,
     modules: &[ModuleRef],
     assets: &[Manifest],
@@ -136,7 +135,7 @@ fn deploy(
         }
     };
     let remote = Arc::new(ViaController { wire: wire.clone(), next: Default::default() });
-    let outcome = Agent::new(runtime, &modules, limits, remote, predict, &mut sink).deploy_host(plan);
+    let outcome = Agent::new(runtime, &modules, remote, predict, &mut sink).deploy_host(plan);
     if let Some(e) = failed_write {
         return Err(e.into());
     }

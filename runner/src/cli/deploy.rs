@@ -10,7 +10,7 @@ use super::{Failure, cache_dir};
 use crate::config::{Connect, Environment, load_environment};
 use crate::diagnostic::{Diagnostic, Diagnostics, choices_hint};
 use crate::host::Runtime;
-use crate::model::plan::{HostPlan, Limits};
+use crate::model::plan::HostPlan;
 use crate::modules::Modules;
 use crate::orchestrate::{self, Report};
 use crate::output::Output;
@@ -114,7 +114,7 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
         )),
         Connect::Local => None,
     };
-    let make_target = |host: &HostPlan| target(args, ssh_hosts.as_ref(), &cache, &runtime, &modules, plan.limits, host);
+    let make_target = |host: &HostPlan| target(args, ssh_hosts.as_ref(), &cache, &runtime, &modules, host);
     let report = orchestrate::deploy(&plan, &options, &make_target, out);
     summary(args, &env.name, env.connect == Connect::Ssh, &report, started, out);
     if report.ok() { Ok(()) } else { Err(Failure::Deploy) }
@@ -127,23 +127,22 @@ fn target<'a>(
     cache: &Path,
     runtime: &'a Runtime,
     modules: &'a Modules,
-    limits: Limits,
     host: &HostPlan,
 ) -> Result<Box<dyn Target + 'a>, TargetError> {
     if let Some(hosts) = ssh_hosts {
-        let ssh = Ssh::new(hosts.clone(), cache, modules, limits)
+        let ssh = Ssh::new(hosts.clone(), cache, modules)
             .map_err(|message| TargetError::Connect { host: host.host.name.clone(), message })?;
         return Ok(Box::new(ssh));
     }
     if args.agent_process {
-        let process = Process::this_binary(cache, modules, limits).map_err(|source| TargetError::Spawn {
+        let process = Process::this_binary(cache, modules).map_err(|source| TargetError::Spawn {
             host: host.host.name.clone(),
             command: "batou-run agent".into(),
             source,
         })?;
         return Ok(Box::new(process));
     }
-    Ok(Box::new(Local::new(runtime, modules, limits)))
+    Ok(Box::new(Local::new(runtime, modules)))
 }
 
 /// `--host` must name hosts of the environment.

@@ -48,6 +48,8 @@ pub struct Environment {
     pub components: Vec<RootConfig>,
     /// `[grants.<root>]` by root name.
     pub grants: BTreeMap<String, GrantsConfig>,
+    /// `[limits.<root>]` by root name.
+    pub limits: BTreeMap<String, RootLimits>,
     /// Index into `components` by name.
     root_index: std::collections::HashMap<String, usize>,
 }
@@ -67,6 +69,15 @@ pub struct HostConfig {
     /// SSH: the user the agent runs as (default: the environment's, else
     /// the login user).
     pub service_user: Option<String>,
+}
+
+/// `[limits.NAME]`: a root's own limits, over the environment's.
+#[derive(Debug, Clone, Default)]
+pub struct RootLimits {
+    pub timeout: Option<Duration>,
+    pub memory: Option<usize>,
+    /// `file:line` of the table.
+    pub location: String,
 }
 
 /// `[components.NAME]`: a root's kind and attributes.
@@ -160,6 +171,7 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
         hosts: Vec::new(),
         components: Vec::new(),
         grants: BTreeMap::new(),
+        limits: BTreeMap::new(),
         root_index: Default::default(),
     };
 
@@ -300,6 +312,25 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
     if let Some(grants) = top.table("grants", &mut errors) {
         env.grants = super::grants::parse(source, grants, &mut errors);
     }
+    if let Some(limits) = top.table("limits", &mut errors) {
+        let DeValue::Table(limits) = limits.get_ref() else { unreachable!() };
+        for (root, table) in limits.iter() {
+            let root = root.get_ref().to_string();
+            let location = source.location(table.span().start);
+            let DeValue::Table(table) = table.get_ref() else {
+                errors.push(
+                    Diagnostic::new(format!("[limits.{root}] must be a table, not {}", type_name(table.get_ref())))
+                        .at(location),
+                );
+                continue;
+            };
+            let mut r = TableReader::new(source, table, format!("[limits.{root}]"));
+            let timeout = positive(&mut r, "timeout", source, &mut errors).map(|s| Duration::from_secs(s as u64));
+            let memory = positive(&mut r, "memory_limit", source, &mut errors).map(|m| (m as usize) << 20);
+            r.finish(&mut errors);
+            env.limits.insert(root, RootLimits { timeout, memory, location });
+        }
+    }
     top.finish(&mut errors);
 
     if env.hosts.is_empty() && errors.is_empty() {
@@ -330,6 +361,15 @@ fn check_grants(env: &Environment, deployed: &std::collections::HashSet<&str>, e
     let host_names: Vec<&str> = env.hosts.iter().map(|h| h.name.as_str()).collect();
     let mut roots: Vec<&str> = deployed.iter().copied().collect();
     roots.sort();
+    for (root, limits) in &env.limits {
+        if !deployed.contains(root.as_str()) {
+            errors.push(
+                Diagnostic::new(format!("[limits.{root}] limits a root no host deploys"))
+                    .at(limits.location.clone())
+                    .hint(choices_hint(root, roots.iter().copied())),
+            );
+        }
+    }
     for (root, config) in &env.grants {
         if !deployed.contains(root.as_str()) {
             errors.push(

@@ -207,8 +207,9 @@ fn trapped(store: &Store<StoreData>, e: wasmtime::Error, stderr_from: usize) -> 
     let data = store.data();
     if data.call.timed_out {
         return ComponentError::Trapped(format!(
-            "ran longer than the limit of {}s and was stopped (an endless loop?); raise `timeout` in [environment] if it needs longer",
-            data.call.timeout.as_secs_f64()
+            "ran longer than the limit of {}s and was stopped (an endless loop?); raise `timeout` in [limits.{}] (or in [environment], for every root) if it needs longer",
+            data.call.timeout.as_secs_f64(),
+            root_of(&data.call.path)
         ));
     }
     let contents = data.stderr.contents();
@@ -216,8 +217,9 @@ fn trapped(store: &Store<StoreData>, e: wasmtime::Error, stderr_from: usize) -> 
     let root = format!("{}", e.root_cause());
     let mut message = if root.contains("forcing trap when growing memory") {
         format!(
-            "exceeded the memory limit of {} MiB and was stopped; raise `memory_limit` in [environment] if it needs more",
-            data.memory_limit >> 20
+            "exceeded the memory limit of {} MiB and was stopped; raise `memory_limit` in [limits.{}] (or in [environment], for every root) if it needs more",
+            data.memory_limit >> 20,
+            root_of(&data.call.path)
         )
     } else {
         let trap = e.downcast_ref::<wasmtime::Trap>().map(|t| t.to_string()).unwrap_or(root);
@@ -231,4 +233,9 @@ fn trapped(store: &Store<StoreData>, e: wasmtime::Error, stderr_from: usize) -> 
         message.push_str(&format!("\n  component output: {}", tail[start..].join("\n    ")));
     }
     ComponentError::Trapped(message)
+}
+
+/// The root of a component path (`root > kind('name') > ...`).
+fn root_of(path: &str) -> &str {
+    path.split(" > ").next().unwrap_or(path)
 }

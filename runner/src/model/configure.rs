@@ -34,12 +34,13 @@ pub struct Spec<'a> {
     pub assets: Option<PathBuf>,
     /// The root's grants, enforced.
     pub sandbox: &'a Arc<Sandbox>,
+    /// The root's limits.
+    pub limits: Limits,
 }
 
 pub struct Configurator<'a> {
     pub runtime: &'a Runtime,
     pub modules: &'a Modules,
-    pub limits: Limits,
     /// Where `ssh.run` goes.
     pub remote: Arc<dyn RemoteCommands>,
 }
@@ -53,7 +54,7 @@ impl<'a> Configurator<'a> {
             spec.workdir.clone(),
             spec.assets.clone().map(Arc::new),
             answers,
-            self.limits.timeout(),
+            spec.limits.timeout(),
         );
         ctx.sandbox = spec.sandbox.clone();
         ctx.remote = self.remote.clone();
@@ -96,14 +97,14 @@ impl<'a> Configurator<'a> {
     }
 
     /// A store pool for one root's components.
-    pub fn pool(&self) -> StorePool<'a> {
-        StorePool::new(self.runtime, self.modules.kinds.clone(), self.limits.memory)
+    pub fn pool(&self, limits: Limits) -> StorePool<'a> {
+        StorePool::new(self.runtime, self.modules.kinds.clone(), limits.memory)
     }
 
     /// Configures a component and, depth first, every sub-component it adds.
     pub fn configure_tree(&self, spec: &Spec<'_>, answers: &Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure> {
         let mut before = Vec::new();
-        let mut pool = self.pool();
+        let mut pool = self.pool(spec.limits);
         self.configure_subtree(&mut pool, spec, answers, &mut before)
     }
 
@@ -148,6 +149,7 @@ impl<'a> Configurator<'a> {
                 attributes: &added.attributes,
                 workdir: spec.workdir,
                 sandbox: spec.sandbox,
+                limits: spec.limits,
                 assets: self.child_assets(&added.kind, &spec.assets),
             };
             node.children.push(self.configure_subtree(pool, &child, answers, provided_before)?);

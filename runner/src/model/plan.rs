@@ -68,6 +68,8 @@ pub struct RootPlan {
     pub workdir: PathBuf,
     /// What the environment grants the root and its sub-components.
     pub grants: Grants,
+    /// The limits of each of its components' instances.
+    pub limits: Limits,
     pub node: Node,
     /// The roots (on this host or another) that must have deployed before
     /// this one: their values are required here, or this root's values

@@ -4,7 +4,7 @@ use super::{Target, TargetError};
 use crate::agent::{Agent, Event, HostOutcome};
 use crate::host::Runtime;
 use crate::host::remote::ThisMachine;
-use crate::model::plan::{HostPlan, Limits};
+use crate::model::plan::HostPlan;
 use crate::modules::Modules;
 
 /// Deploys with the agent code in this process, sharing the controller's
@@ -12,12 +12,11 @@ use crate::modules::Modules;
 pub struct Local<'a> {
     runtime: &'a Runtime,
     modules: &'a Modules,
-    limits: Limits,
 }
 
 impl<'a> Local<'a> {
-    pub fn new(runtime: &'a Runtime, modules: &'a Modules, limits: Limits) -> Self {
-        Local { runtime, modules, limits }
+    pub fn new(runtime: &'a Runtime, modules: &'a Modules) -> Self {
+        Local { runtime, modules }
     }
 }
 
@@ -30,6 +29,6 @@ impl Target for Local<'_> {
     ) -> Result<HostOutcome, TargetError> {
         // Every host of a local environment is this machine.
         let remote = std::sync::Arc::new(ThisMachine);
-        Ok(Agent::new(self.runtime, self.modules, self.limits, remote, predict, sink).deploy_host(plan))
+        Ok(Agent::new(self.runtime, self.modules, remote, predict, sink).deploy_host(plan))
     }
 }

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use super::session::Session;
 use super::{Target, TargetError};
 use crate::agent::{Event, HostOutcome};
-use crate::model::plan::{HostPlan, Limits};
+use crate::model::plan::HostPlan;
 use crate::modules::Modules;
 
 /// Starts `program args...` for each host and deploys through it.
@@ -17,23 +17,22 @@ pub struct Process<'a> {
     program: OsString,
     args: Vec<OsString>,
     modules: &'a Modules,
-    limits: Limits,
 }
 
 impl<'a> Process<'a> {
     /// An agent started as `program args...`.
-    pub fn new(program: OsString, args: Vec<OsString>, modules: &'a Modules, limits: Limits) -> Self {
-        Process { program, args, modules, limits }
+    pub fn new(program: OsString, args: Vec<OsString>, modules: &'a Modules) -> Self {
+        Process { program, args, modules }
     }
 
     /// This very binary, as `batou-run agent --cache CACHE`.
-    pub fn this_binary(cache: &std::path::Path, modules: &'a Modules, limits: Limits) -> std::io::Result<Self> {
+    pub fn this_binary(cache: &std::path::Path, modules: &'a Modules) -> std::io::Result<Self> {
         // /proc/self/exe still names this binary after a rebuild replaced
         // the file, where current_exe() would give `... (deleted)`.
         let proc_exe = std::path::Path::new("/proc/self/exe");
         let exe = if proc_exe.exists() { proc_exe.to_path_buf() } else { std::env::current_exe()? };
         let args = vec!["agent".into(), "--cache".into(), cache.as_os_str().to_owned()];
-        Ok(Process::new(exe.into_os_string(), args, modules, limits))
+        Ok(Process::new(exe.into_os_string(), args, modules))
     }
 
     fn command_line(&self) -> String {
@@ -61,7 +60,7 @@ impl Target for Process<'_> {
         // An agent process runs on this machine, like every host of a
         // local environment.
         let remote = std::sync::Arc::new(crate::host::remote::ThisMachine);
-        let mut session = Session::new(host.clone(), input, output, self.modules, self.limits, remote);
+        let mut session = Session::new(host.clone(), input, output, self.modules, remote);
         let result = session.deploy(plan, predict, sink);
         // Closing its stdin tells the agent the session is over; an agent
         // the session could not follow is stopped.

@@ -14,7 +14,7 @@ use crate::agent::protocol::{
 use crate::agent::{Event, HostOutcome, Uploaded};
 use crate::host::grants::Grants;
 use crate::host::remote::{RemoteCommands, RemoteError};
-use crate::model::plan::{HostPlan, Limits, Node};
+use crate::model::plan::{HostPlan, Node};
 use crate::modules::Modules;
 
 /// One conversation with an agent, for one host.
@@ -23,7 +23,6 @@ pub struct Session<'a, R: Read, W: Write> {
     pub input: R,
     pub output: W,
     pub modules: &'a Modules,
-    pub limits: Limits,
     /// Runs the `ssh` capability's commands the agent asks for.
     remote: Arc<dyn RemoteCommands>,
     /// The path of the last component the agent reported, for the error
@@ -34,15 +33,8 @@ pub struct Session<'a, R: Read, W: Write> {
 impl<'a, R: Read, W: Write> Session<'a, R, W> {
     /// A session reading the agent's messages from `input` and writing to
     /// `output`.
-    pub fn new(
-        host: String,
-        input: R,
-        output: W,
-        modules: &'a Modules,
-        limits: Limits,
-        remote: Arc<dyn RemoteCommands>,
-    ) -> Self {
-        Session { host, input, output, modules, limits, remote, last: None }
+    pub fn new(host: String, input: R, output: W, modules: &'a Modules, remote: Arc<dyn RemoteCommands>) -> Self {
+        Session { host, input, output, modules, remote, last: None }
     }
 
     /// Deploys `plan` through the agent.
@@ -100,7 +92,7 @@ impl<'a, R: Read, W: Write> Session<'a, R, W> {
         );
         let assets = folders.into_iter().map(|f| f.manifest).collect();
         let grants: BTreeMap<String, Grants> = plan.roots.iter().map(|r| (r.name.clone(), r.grants.clone())).collect();
-        self.send(&Message::Deploy { plan, limits: self.limits, predict, modules, assets })?;
+        self.send(&Message::Deploy { plan, predict, modules, assets })?;
         loop {
             match self.receive("an event or done")? {
                 Message::Event { event } => {

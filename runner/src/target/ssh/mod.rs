@@ -23,7 +23,7 @@ use super::{Target, TargetError};
 use crate::agent::{Event, HostOutcome};
 use crate::config::Environment;
 use crate::host::remote::RemoteCommands;
-use crate::model::plan::{HostPlan, Limits};
+use crate::model::plan::HostPlan;
 use crate::modules::Modules;
 
 /// How to reach one host.
@@ -170,14 +170,13 @@ pub struct Ssh<'a> {
     hosts: Arc<SshHosts>,
     agent: AgentBinary,
     modules: &'a Modules,
-    limits: Limits,
 }
 
 impl<'a> Ssh<'a> {
     /// Deploys through `hosts`' connections; the agent binary comes from
     /// `cache` (or this very binary).
-    pub fn new(hosts: Arc<SshHosts>, cache: &Path, modules: &'a Modules, limits: Limits) -> Result<Self, String> {
-        Ok(Ssh { hosts, agent: AgentBinary::find(cache)?, modules, limits })
+    pub fn new(hosts: Arc<SshHosts>, cache: &Path, modules: &'a Modules) -> Result<Self, String> {
+        Ok(Ssh { hosts, agent: AgentBinary::find(cache)?, modules })
     }
 }
 
@@ -215,7 +214,7 @@ impl Target for Ssh<'_> {
         };
         tracing::info!(host = %host, ms = started.elapsed().as_millis() as u64, agent_bytes, "agent started");
         let remote: Arc<dyn RemoteCommands> = hosts.clone();
-        let mut session = Session::new(host.clone(), reader, writer, self.modules, self.limits, remote);
+        let mut session = Session::new(host.clone(), reader, writer, self.modules, remote);
         let result = session.deploy(plan, predict, sink);
         // Dropping the writer sends EOF: the agent's sign to exit.
         drop(session);
