@@ -424,7 +424,79 @@ fn positive(r: &mut TableReader<'_, '_>, key: &'static str, source: &Source, err
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Lines environment files are made of, right and wrong.
+    fn line() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "[environment]",
+            "connect = \"ssh\"",
+            "connect = \"smoke\"",
+            "jobs = -1",
+            "jobs = 2",
+            "timeout = 0",
+            "memory_limit = \"lots\"",
+            "[hosts.a]",
+            "[hosts.b]",
+            "components = [\"x\", \"y\"]",
+            "components = 3",
+            "port = 99999",
+            "address = \"10.0.0.1\"",
+            "data = { role = \"web\" }",
+            "[components.x]",
+            "kind = \"file\"",
+            "kind = 1",
+            "path = \"a\"",
+            "[grants.x]",
+            "[grants.z]",
+            "paths.read = [\"/etc\"]",
+            "paths.write = 1",
+            "paths.exec = []",
+            "commands = [\"sh\", 1]",
+            "commands = [\"bin/sh\"]",
+            "ssh = [\"b\", \"nowhere\"]",
+            "env = [\"A=B\"]",
+            "[limits.x]",
+            "[limits.y]",
+            "timeout = 5",
+            "memory_limit = 0",
+            "[[hosts]]",
+            "x =",
+            "\"",
+            "[",
+            "= 1",
+            "\u{0}",
+            "\u{feff}",
+            "",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Any file built from those lines is read or refused, never a
+        /// panic, and every problem says where it is.
+        #[test]
+        fn every_problem_has_a_location(lines in prop::collection::vec(line(), 0..24)) {
+            if let Err(errors) = parse_str(&lines.join("\n")) {
+                prop_assert!(!errors.0.is_empty());
+                for d in &errors.0 {
+                    prop_assert!(
+                        d.location.as_deref().is_some_and(|l| l.starts_with("environments/dev.toml")),
+                        "no location: {d}"
+                    );
+                }
+            }
+        }
+
+        /// Arbitrary text never panics the parser.
+        #[test]
+        fn arbitrary_text_is_read_or_refused(text in "\\PC{0,200}") {
+            let _ = parse_str(&text);
+        }
+    }
 
     fn parse_str(text: &str) -> Result<Environment, Diagnostics> {
         parse(&Source::new("environments/dev.toml".into(), text.into()), "dev")

@@ -698,7 +698,87 @@ pub fn read_beneath(dir: &Path, name: &str) -> Result<Vec<u8>, CapError> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// A granted workdir with files, a subfolder and symlinks that lead
+    /// out (relative, absolute, through a subfolder) or loop, beside an
+    /// `outside` folder holding a secret.
+    fn tree() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let root = tempfile::tempdir().unwrap();
+        let work = root.path().join("grant");
+        let outside = root.path().join("outside");
+        std::fs::create_dir_all(work.join("sub")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(work.join("file"), "inside").unwrap();
+        std::fs::write(work.join("sub/b"), "inside").unwrap();
+        std::fs::write(outside.join("secret"), "SECRET").unwrap();
+        std::os::unix::fs::symlink("../outside", work.join("out")).unwrap();
+        std::os::unix::fs::symlink(&outside, work.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../outside/secret", work.join("sub/deep")).unwrap();
+        std::os::unix::fs::symlink("loop", work.join("loop")).unwrap();
+        std::os::unix::fs::symlink("/proc/self/root", work.join("proc")).unwrap();
+        (root, work, outside)
+    }
+
+    fn segment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "..", ".", "", "file", "sub", "b", "deep", "out", "abs", "loop", "proc", "secret", "outside", "grant",
+            "new",
+        ])
+    }
+
+    fn outside_is_intact(outside: &Path) -> bool {
+        let names: Vec<_> = std::fs::read_dir(outside).unwrap().flatten().map(|e| e.file_name()).collect();
+        let meta = std::fs::metadata(outside.join("secret")).unwrap();
+        names == ["secret"]
+            && std::fs::read(outside.join("secret")).unwrap() == b"SECRET"
+            && std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777 == 0o644
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever path a component names, relative or absolute, nothing
+        /// outside its grant is read, listed, written, chmodded or removed.
+        #[test]
+        fn no_path_reaches_outside_the_grant(
+            segments in prop::collection::vec(segment(), 1..7),
+            absolute in any::<bool>(),
+            link_to in prop::collection::vec(segment(), 0..4),
+        ) {
+            let (root, work, outside) = tree();
+            std::fs::set_permissions(outside.join("secret"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+            let rel = segments.join("/");
+            let path = if absolute { root.path().join(&rel) } else { work.join(&rel) };
+            let sandbox = Sandbox::new(&Grants::none("fuzz", "environments/dev.toml"), &work);
+            if let Ok(data) = sandbox.read("fuzz", &path, 1 << 20) {
+                prop_assert_ne!(data, b"SECRET".to_vec(), "read the secret through {}", rel);
+            }
+            if let Ok(names) = sandbox.list("fuzz", &path) {
+                prop_assert!(!names.contains(&"secret".to_string()), "listed the secret through {}", rel);
+            }
+            if let Ok(found) = sandbox.glob("fuzz", &path.join("*")) {
+                prop_assert!(!found.iter().any(|f| f.ends_with("/secret")), "globbed the secret through {}", rel);
+            }
+            let _ = sandbox.write("fuzz", &path, b"escaped", Some(0o666));
+            let _ = sandbox.set_mode("fuzz", &path, 0o777);
+            let _ = sandbox.symlink("fuzz", &link_to.join("/"), &path.join("made"));
+            let _ = sandbox.mkdir("fuzz", &path.join("made-dir"), true);
+            prop_assert!(outside_is_intact(&outside), "changed outside through {}", rel);
+            let _ = sandbox.remove("fuzz", &path, true);
+            prop_assert!(outside_is_intact(&outside), "removed outside through {}", rel);
+        }
+
+        /// Normalising gives an absolute path without `.` or `..`.
+        #[test]
+        fn normalized_paths_are_plain(text in "[a-z./]{0,40}") {
+            let n = normalize(Path::new(&text));
+            prop_assert!(n.is_absolute());
+            prop_assert!(n.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_))));
+        }
+    }
 
     #[test]
     fn normalizes_lexically() {
