@@ -1,5 +1,7 @@
-//! Building a deployment's own Rust components for wasm32-wasip2, only
-//! when their sources changed.
+//! Building a deployment's own components, only when their sources
+//! changed: Rust crates with cargo for wasm32-wasip2, Python (`app.py`)
+//! with componentize-py and JavaScript (`index.js`) with componentize-js,
+//! against the contract and SDKs embedded in the runner.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -61,6 +63,85 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     Ok(wasm)
 }
 
+/// Builds `components/<name>/app.py` with componentize-py and the Python
+/// SDK, and returns the `.wasm` path.
+pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Diagnostic> {
+    let sdk = super::sdk::materialise(cache_dir)?;
+    let out_dir = cache_dir.join("python-builds");
+    let wasm = out_dir.join(format!("{:016x}.wasm", path_hash(dir)));
+    let stamp = cache_dir.join("build-stamps").join(format!("{:016x}-python", path_hash(dir)));
+    let tool = super::sdk::componentize_py();
+    let fingerprint = format!("{}{}\n{}", fingerprint(dir, &dir.join("app.py")), sdk.hash, tool.display());
+    if wasm.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
+        return Ok(wasm);
+    }
+    tracing::info!(component = name, "building with componentize-py");
+    std::fs::create_dir_all(&out_dir).map_err(|e| Diagnostic::new(format!("{}: {e}", out_dir.display())))?;
+    let tmp = out_dir.join(format!(".{:016x}.{}.wasm", path_hash(dir), std::process::id()));
+    let output = Command::new(&tool)
+        .arg("-d")
+        .arg(sdk.dir.join("wit"))
+        .args(["-w", "deployment-component", "componentize", "-p"])
+        .arg(sdk.dir.join("python"))
+        .arg("-p")
+        .arg(dir)
+        .arg("app")
+        .arg("-o")
+        .arg(&tmp)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| {
+            Diagnostic::new(format!("cannot run {} to build the Python component `{name}`: {e}", tool.display()))
+                .hint(super::sdk::COMPONENTIZE_PY_HINT)
+        })?;
+    finish(
+        name,
+        output,
+        &tmp,
+        &wasm,
+        "python",
+        &format!("cd {} && {} ... componentize app", dir.display(), tool.display()),
+    )?;
+    write_stamp(&stamp, &fingerprint);
+    Ok(wasm)
+}
+
+/// Checks a toolchain's run, moves its output into place.
+fn finish(
+    name: &str,
+    output: std::process::Output,
+    tmp: &Path,
+    wasm: &Path,
+    language: &str,
+    rerun: &str,
+) -> Result<(), Diagnostic> {
+    if !output.status.success() || !tmp.is_file() {
+        let _ = std::fs::remove_file(tmp);
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        // The toolchains print long native backtraces; the Python or
+        // JavaScript error comes before them.
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take_while(|l| !l.starts_with("Stack backtrace") && !l.trim_start().starts_with("0: "))
+            .collect();
+        let start = lines.len().saturating_sub(30);
+        return Err(Diagnostic::new(format!(
+            "building the {language} component `{name}` failed:\n{}",
+            lines[start..].join("\n")
+        ))
+        .hint(format!("fix the component's source; `{rerun}` shows the build alone")));
+    }
+    std::fs::rename(tmp, wasm).map_err(|e| Diagnostic::new(format!("{}: {e}", wasm.display())))
+}
+
+fn write_stamp(stamp: &Path, fingerprint: &str) {
+    if let Some(parent) = stamp.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::write(stamp, fingerprint);
+}
+
 fn lib_name(manifest: &Path) -> Result<String, Diagnostic> {
     let text = std::fs::read_to_string(manifest)
         .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", manifest.display())))?;
@@ -109,7 +190,12 @@ fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64, u128)>) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name == "target" || name.starts_with('.') || name.ends_with(".wasm") {
+        if name == "target"
+            || name == "node_modules"
+            || name == "__pycache__"
+            || name.starts_with('.')
+            || name.ends_with(".wasm")
+        {
             continue;
         }
         let path = entry.path();

@@ -2,6 +2,7 @@
 //! runner, and the deployment's own `components/<name>/` folders.
 
 mod build;
+mod sdk;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,6 +38,8 @@ struct OwnModule {
 
 enum OwnSource {
     Crate,
+    /// `app.py`, built with componentize-py.
+    Python,
     Prebuilt(PathBuf),
 }
 
@@ -50,8 +53,12 @@ pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> Result<Mo
         let wasm = match &own.source {
             OwnSource::Prebuilt(path) => std::fs::read(path)
                 .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown.clone())),
-            OwnSource::Crate => {
-                build::build_crate(&own.name, &own.dir, cache_dir).map_err(|e| e.at(shown.clone())).and_then(|path| {
+            OwnSource::Crate | OwnSource::Python => {
+                let built = match own.source {
+                    OwnSource::Crate => build::build_crate(&own.name, &own.dir, cache_dir),
+                    _ => build::build_python(&own.name, &own.dir, cache_dir),
+                };
+                built.map_err(|e| e.at(shown.clone())).and_then(|path| {
                     std::fs::read(&path)
                         .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown.clone()))
                 })
@@ -130,6 +137,8 @@ fn own_modules(deployment: &Path) -> Vec<OwnModule> {
             let prebuilt = dir.join(format!("{name}.wasm"));
             let source = if dir.join("Cargo.toml").is_file() {
                 OwnSource::Crate
+            } else if dir.join("app.py").is_file() {
+                OwnSource::Python
             } else if prebuilt.is_file() {
                 OwnSource::Prebuilt(prebuilt)
             } else {

@@ -1,0 +1,69 @@
+//! The contract (`wit/`) and the guest SDKs for languages whose toolchains
+//! build from source files (Python, JavaScript), embedded in the runner so
+//! that a deployment needs nothing but the toolchain itself.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::diagnostic::Diagnostic;
+
+/// Files written below the materialised SDK folder, by relative path.
+const FILES: &[(&str, &str)] = &[
+    ("wit/types.wit", include_str!("../../../wit/types.wit")),
+    ("wit/model.wit", include_str!("../../../wit/model.wit")),
+    ("wit/files.wit", include_str!("../../../wit/files.wit")),
+    ("wit/process.wit", include_str!("../../../wit/process.wit")),
+    ("wit/ssh.wit", include_str!("../../../wit/ssh.wit")),
+    ("wit/assets.wit", include_str!("../../../wit/assets.wit")),
+    ("wit/template.wit", include_str!("../../../wit/template.wit")),
+    ("wit/log.wit", include_str!("../../../wit/log.wit")),
+    ("wit/component.wit", include_str!("../../../wit/component.wit")),
+    ("python/batou_sdk/__init__.py", include_str!("../../../sdk/python/batou_sdk/__init__.py")),
+    ("python/component.py", include_str!("../../../sdk/python/component.py")),
+];
+
+/// How to get componentize-py, for the error when it is missing.
+pub const COMPONENTIZE_PY_HINT: &str = "install componentize-py (PyPI) and put it on PATH, e.g. \
+    `python3 -m venv ~/.local/batou-py && ~/.local/batou-py/bin/pip install componentize-py==0.25.1 && \
+    export PATH=~/.local/batou-py/bin:$PATH`, or set BATOU_RUN_COMPONENTIZE_PY to its path";
+
+/// The SDK folder on disk.
+pub struct Sdk {
+    pub dir: PathBuf,
+    /// sha256 of every embedded file: a new SDK rebuilds components.
+    pub hash: String,
+}
+
+/// Writes the embedded contract and SDKs below `cache/sdk/<hash>/` (once).
+pub fn materialise(cache: &Path) -> Result<Sdk, Diagnostic> {
+    let mut hasher = Sha256::new();
+    for (path, text) in FILES {
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+        hasher.update(text.as_bytes());
+        hasher.update([0]);
+    }
+    let hash: String = hasher.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let dir = cache.join("sdk").join(&hash);
+    let complete = dir.join(".complete");
+    if !complete.is_file() {
+        let fail =
+            |p: &Path, e: std::io::Error| Diagnostic::new(format!("cannot write the SDK to {}: {e}", p.display()));
+        for (path, text) in FILES {
+            let target = dir.join(path);
+            std::fs::create_dir_all(target.parent().expect("a folder")).map_err(|e| fail(&target, e))?;
+            // Written beside and renamed: deploys at once see whole files.
+            let tmp = target.with_extension(format!("tmp.{}", std::process::id()));
+            std::fs::write(&tmp, text).map_err(|e| fail(&tmp, e))?;
+            std::fs::rename(&tmp, &target).map_err(|e| fail(&target, e))?;
+        }
+        std::fs::write(&complete, "").map_err(|e| fail(&complete, e))?;
+    }
+    Ok(Sdk { dir, hash })
+}
+
+/// componentize-py: `BATOU_RUN_COMPONENTIZE_PY`, else the one in PATH.
+pub fn componentize_py() -> PathBuf {
+    std::env::var_os("BATOU_RUN_COMPONENTIZE_PY").map(PathBuf::from).unwrap_or_else(|| "componentize-py".into())
+}
