@@ -11,6 +11,7 @@ mod model;
 mod modules;
 mod orchestrate;
 mod output;
+mod scaffold;
 mod target;
 
 fn main() -> std::process::ExitCode {

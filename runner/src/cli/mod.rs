@@ -2,7 +2,10 @@
 //! to exit codes.
 
 mod agent;
+mod cache;
+mod component;
 mod deploy;
+mod new;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +25,12 @@ pub struct Cli {
 enum Command {
     /// Bring every host of an environment to the state its components describe.
     Deploy(deploy::DeployArgs),
+    /// Create a deployment that deploys as is.
+    New(new::NewArgs),
+    /// Create a component of the deployment (Rust, Python or JavaScript).
+    Component(component::ComponentArgs),
+    /// Show or empty the cache of compiled modules and built components.
+    Cache(cache::CacheArgs),
     /// Serve the agent protocol on stdin/stdout (started by a controller,
     /// locally or over SSH; not for interactive use).
     Agent(agent::AgentArgs),
@@ -55,6 +64,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Deploy(args) => deploy::run(args),
         Command::Agent(args) => agent::run(args),
+        Command::Cache(args) => cache::run(args),
+        Command::New(args) => new::run(args),
+        Command::Component(args) => component::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

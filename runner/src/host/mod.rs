@@ -2,6 +2,7 @@
 //! disk, and one store per component instance with its own limits.
 
 pub mod bindings;
+pub mod cache;
 pub mod caps;
 pub mod error;
 pub mod grants;

@@ -113,6 +113,7 @@ impl Runtime {
             // engine with the same compatibility hash (it is in the name),
             // into the user's own cache directory.
             if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+                super::cache::touch(&path);
                 return Ok(component);
             }
             tracing::warn!(path = %path.display(), "ignoring an unreadable compiled-module cache entry");
@@ -124,6 +125,7 @@ impl Runtime {
         let cache_err = |source| LoadError::Cache { path: dir.clone(), source };
         std::fs::create_dir_all(&dir).map_err(cache_err)?;
         write_atomically(&path, &compiled).map_err(cache_err)?;
+        super::cache::evict(&dir, super::cache::limit_bytes(), &path);
         // SAFETY: produced just now by this engine.
         unsafe { Component::deserialize(&self.engine, &compiled) }
             .map_err(|e| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") })

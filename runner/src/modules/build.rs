@@ -82,7 +82,7 @@ pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf,
         .arg("-d")
         .arg(sdk.dir.join("wit"))
         .args(["-w", "deployment-component", "componentize", "-p"])
-        .arg(sdk.dir.join("python"))
+        .arg(sdk.dir.join("sdk/python"))
         .arg("-p")
         .arg(dir)
         .arg("app")

@@ -2,7 +2,7 @@
 //! runner, and the deployment's own `components/<name>/` folders.
 
 mod build;
-mod sdk;
+pub mod sdk;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -8,7 +8,8 @@ use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Diagnostic;
 
-/// Files written below the materialised SDK folder, by relative path.
+/// Files written below the materialised SDK folder, by relative path, laid
+/// out as in batou-run's repository (the Rust SDK finds `../../wit`).
 const FILES: &[(&str, &str)] = &[
     ("wit/types.wit", include_str!("../../../wit/types.wit")),
     ("wit/model.wit", include_str!("../../../wit/model.wit")),
@@ -19,8 +20,21 @@ const FILES: &[(&str, &str)] = &[
     ("wit/template.wit", include_str!("../../../wit/template.wit")),
     ("wit/log.wit", include_str!("../../../wit/log.wit")),
     ("wit/component.wit", include_str!("../../../wit/component.wit")),
-    ("python/batou_sdk/__init__.py", include_str!("../../../sdk/python/batou_sdk/__init__.py")),
-    ("python/component.py", include_str!("../../../sdk/python/component.py")),
+    ("sdk/python/batou_sdk/__init__.py", include_str!("../../../sdk/python/batou_sdk/__init__.py")),
+    ("sdk/python/component.py", include_str!("../../../sdk/python/component.py")),
+    ("sdk/rust/Cargo.toml", include_str!("../../../sdk/rust/Cargo.toml")),
+    ("sdk/rust/src/__private.rs", include_str!("../../../sdk/rust/src/__private.rs")),
+    ("sdk/rust/src/assets.rs", include_str!("../../../sdk/rust/src/assets.rs")),
+    ("sdk/rust/src/component.rs", include_str!("../../../sdk/rust/src/component.rs")),
+    ("sdk/rust/src/error.rs", include_str!("../../../sdk/rust/src/error.rs")),
+    ("sdk/rust/src/files.rs", include_str!("../../../sdk/rust/src/files.rs")),
+    ("sdk/rust/src/kind.rs", include_str!("../../../sdk/rust/src/kind.rs")),
+    ("sdk/rust/src/lib.rs", include_str!("../../../sdk/rust/src/lib.rs")),
+    ("sdk/rust/src/log.rs", include_str!("../../../sdk/rust/src/log.rs")),
+    ("sdk/rust/src/model.rs", include_str!("../../../sdk/rust/src/model.rs")),
+    ("sdk/rust/src/process.rs", include_str!("../../../sdk/rust/src/process.rs")),
+    ("sdk/rust/src/ssh.rs", include_str!("../../../sdk/rust/src/ssh.rs")),
+    ("sdk/rust/src/template.rs", include_str!("../../../sdk/rust/src/template.rs")),
 ];
 
 /// How to get componentize-py, for the error when it is missing.
@@ -66,4 +80,15 @@ pub fn materialise(cache: &Path) -> Result<Sdk, Diagnostic> {
 /// componentize-py: `BATOU_RUN_COMPONENTIZE_PY`, else the one in PATH.
 pub fn componentize_py() -> PathBuf {
     std::env::var_os("BATOU_RUN_COMPONENTIZE_PY").map(PathBuf::from).unwrap_or_else(|| "componentize-py".into())
+}
+
+/// Writes the Rust SDK and the contract into `dir` (`sdk/rust/`, `wit/`),
+/// for a deployment's Rust components to depend on by path.
+pub fn vendor_rust(dir: &Path) -> std::io::Result<()> {
+    for (path, text) in FILES.iter().filter(|(p, _)| p.starts_with("sdk/rust/") || p.starts_with("wit/")) {
+        let target = dir.join(path);
+        std::fs::create_dir_all(target.parent().expect("a folder"))?;
+        std::fs::write(target, text)?;
+    }
+    Ok(())
 }

@@ -1,0 +1,115 @@
+//! `batou-run cache info|clean`: what the cache holds, and emptying it.
+
+use std::path::{Path, PathBuf};
+
+use super::{Failure, cache_dir};
+use crate::host::cache::{DEFAULT_LIMIT_MIB, entries, limit_bytes};
+
+#[derive(clap::Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    action: Action,
+    /// The cache folder (default: $BATOU_RUN_CACHE, or ~/.cache/batou-run).
+    #[arg(long, global = true)]
+    cache: Option<PathBuf>,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Show what the cache holds and how big it is.
+    Info,
+    /// Remove compiled modules and built components (everything is made
+    /// again when needed). A deploy running meanwhile keeps what it loaded.
+    Clean {
+        /// Remove only the compiled modules.
+        #[arg(long)]
+        compiled: bool,
+    },
+}
+
+/// The parts of the cache, as `info` names them.
+const PARTS: &[(&str, &str)] = &[
+    ("compiled", "compiled modules (native code, by module sha256 and engine)"),
+    ("python-builds", "Python components built with componentize-py"),
+    ("js-builds", "JavaScript components built with componentize-js"),
+    ("guest-target", "Rust components' cargo target folder"),
+    ("build-stamps", "source fingerprints of built components"),
+    ("sdk", "the contract and SDKs the builds use"),
+    ("agent", "what controllers shipped to this machine's agent (modules, assets)"),
+    ("agent-binary", "the agent binary, gzipped for upload"),
+];
+
+pub fn run(args: CacheArgs) -> Result<(), Failure> {
+    let dir = args.cache.unwrap_or_else(cache_dir);
+    match args.action {
+        Action::Info => info(&dir),
+        Action::Clean { compiled } => clean(&dir, compiled),
+    }
+}
+
+fn info(dir: &Path) -> Result<(), Failure> {
+    println!("Cache: {}", dir.display());
+    let mut total = 0;
+    for (name, what) in PARTS {
+        let path = dir.join(name);
+        if !path.exists() {
+            continue;
+        }
+        let (files, bytes) = usage(&path);
+        total += bytes;
+        println!("  {name:<14} {:>10}  {files:>6} files  {what}", human(bytes));
+    }
+    let compiled = entries(&dir.join("compiled"));
+    let limit = limit_bytes();
+    println!(
+        "Compiled modules: {} ({} of a limit of {}; BATOU_RUN_CACHE_LIMIT_MIB sets it, default {DEFAULT_LIMIT_MIB}); least recently used go first.",
+        compiled.len(),
+        human(compiled.iter().map(|e| e.size).sum()),
+        human(limit)
+    );
+    println!("Total: {}", human(total));
+    Ok(())
+}
+
+fn clean(dir: &Path, compiled_only: bool) -> Result<(), Failure> {
+    let mut freed = 0;
+    for (name, _) in PARTS {
+        if compiled_only && *name != "compiled" {
+            continue;
+        }
+        let path = dir.join(name);
+        if !path.exists() {
+            continue;
+        }
+        freed += usage(&path).1;
+        std::fs::remove_dir_all(&path).map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", path.display()))?;
+    }
+    println!("Removed {} from {}.", human(freed), dir.display());
+    Ok(())
+}
+
+/// Files and bytes below `path`.
+fn usage(path: &Path) -> (u64, u64) {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return (0, 0) };
+    if !meta.is_dir() {
+        return (1, meta.len());
+    }
+    let mut out = (0, 0);
+    for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
+        let (files, bytes) = usage(&entry.path());
+        out.0 += files;
+        out.1 += bytes;
+    }
+    out
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}

@@ -1,0 +1,217 @@
+//! What `batou-run new` and `batou-run component new` write: a deployment
+//! that deploys as is, and components in Rust, Python or JavaScript that
+//! build and deploy as is.
+
+use std::path::Path;
+
+use crate::modules::sdk;
+
+/// The languages a component can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Language {
+    Rust,
+    Python,
+    Js,
+}
+
+/// Where a deployment's Rust components find the SDK (vendored, so that a
+/// deployment builds the same with any later batou-run).
+const VENDOR: &str = ".batou-run/vendor";
+
+/// Writes a new deployment into `dir` (which must not exist, or be empty):
+/// an environment `dev` on this machine with one Rust component `hello`.
+pub fn deployment(dir: &Path) -> std::io::Result<Vec<String>> {
+    if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+        return Err(std::io::Error::other(format!("{} exists and is not empty", dir.display())));
+    }
+    std::fs::create_dir_all(dir.join("environments"))?;
+    write(
+        dir,
+        "environments/dev.toml",
+        "# The environment `dev`: this machine, deployed in-process (no SSH).\n\
+         # Another environment is another file here; `connect = \"ssh\"` deploys\n\
+         # to the hosts over SSH (see batou-run's README).\n\
+         [environment]\n\
+         connect = \"local\"\n\n\
+         [hosts.localhost]\n\
+         components = [\"hello\"]\n\n\
+         [components.hello]\n\
+         message = \"Hello from batou-run\"\n",
+    )?;
+    write(
+        dir,
+        ".gitignore",
+        "# What deploys make: the workdirs of a local environment, the lock.\n/work/\n/.batou-run/lock\n",
+    )?;
+    write(
+        dir,
+        "README.md",
+        "# A batou-run deployment\n\n\
+         ```sh\n\
+         batou-run deploy dev          # bring every host of `dev` to its described state\n\
+         batou-run deploy dev -P       # predict: what would change, with diffs\n\
+         batou-run component new NAME --lang rust|python|js\n\
+         ```\n\n\
+         - `environments/dev.toml`: the hosts, which components each runs, their\n  \
+           attributes, and what each root is granted (`[grants.<root>]`).\n\
+         - `components/<name>/`: this deployment's own components (a Rust crate,\n  \
+           an `app.py` or an `index.js`), built by batou-run when their sources\n  \
+           change; their other files are assets.\n\
+         - `.batou-run/vendor/`: the Rust SDK and the contract the Rust\n  \
+           components build against.\n",
+    )?;
+    let mut made = vec!["environments/dev.toml".to_string(), "README.md".into(), ".gitignore".into()];
+    made.extend(component(dir, "hello", Language::Rust)?);
+    Ok(made)
+}
+
+/// Writes `components/<name>/` of the deployment `dir`: a kind `<name>`
+/// with an attribute `message`, which it writes to `<name>.txt` through a
+/// standard `file`.
+pub fn component(dir: &Path, name: &str, language: Language) -> std::io::Result<Vec<String>> {
+    let valid = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && name.starts_with(|c: char| c.is_ascii_lowercase());
+    if !valid {
+        return Err(std::io::Error::other(format!(
+            "`{name}` is not a component name: use lower-case letters, digits, `-` and `_`, starting with a letter"
+        )));
+    }
+    let folder = dir.join("components").join(name);
+    if folder.exists() {
+        return Err(std::io::Error::other(format!("{} exists already", folder.display())));
+    }
+    let files: Vec<(String, String)> = match language {
+        Language::Rust => {
+            sdk::vendor_rust(&dir.join(VENDOR))?;
+            vec![("Cargo.toml".into(), rust_manifest(name)), ("src/lib.rs".into(), rust_source(name))]
+        }
+        Language::Python => vec![("app.py".into(), python_source(name))],
+        Language::Js => vec![("index.js".into(), js_source(name))],
+    };
+    let mut made = Vec::new();
+    for (file, text) in files {
+        let rel = format!("components/{name}/{file}");
+        write(dir, &rel, &text)?;
+        made.push(rel);
+    }
+    Ok(made)
+}
+
+fn write(dir: &Path, rel: &str, text: &str) -> std::io::Result<()> {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().expect("a folder"))?;
+    std::fs::write(path, text)
+}
+
+fn rust_manifest(name: &str) -> String {
+    format!(
+        r#"# The component `{name}`: a Rust crate built to a WebAssembly component.
+# batou-run builds it (`cargo build --release --target wasm32-wasip2`)
+# whenever a file of it changes.
+[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+crate-type = ["cdylib"]
+
+[dependencies]
+batou-sdk = {{ path = "../../{VENDOR}/sdk/rust" }}
+serde = {{ version = "1", features = ["derive"] }}
+serde_json = "1"
+
+# Built on its own, outside any workspace around it.
+[workspace]
+
+# Small modules load fast.
+[profile.release]
+opt-level = "s"
+lto = true
+codegen-units = 1
+strip = true
+"#
+    )
+}
+
+fn rust_source(name: &str) -> String {
+    format!(
+        r#"//! The component `{name}`.
+
+use batou_sdk::prelude::*;
+use serde::{{Deserialize, Serialize}};
+use serde_json::json;
+
+/// The attributes, filled in by the runner from `[components.<root>]`.
+#[derive(Serialize, Deserialize)]
+struct Main {{
+    message: String,
+}}
+
+impl Component for Main {{
+    fn kind() -> Kind {{
+        Kind::new("{name}", "Writes a message to {name}.txt")
+            .attr(Attr::string("message").default("Hello from {name}").doc("What {name}.txt says"))
+    }}
+
+    /// Describes the target; the standard `file` does the work.
+    fn configure(&mut self) -> Result<()> {{
+        let content = format!("{{}}\n", self.message);
+        model::add("file", "{name}.txt", &json!({{ "path": "{name}.txt", "content": content, "is_template": false }}))
+    }}
+}}
+
+batou_sdk::export!(Main);
+"#
+    )
+}
+
+fn python_source(name: &str) -> String {
+    format!(
+        r#""""The component `{name}`, built with componentize-py.
+
+Import everything at the top of the file: the build runs the module once
+and keeps what it imported.
+"""
+
+from batou_sdk import Attribute, Component
+
+
+class Main(Component):
+    """Writes a message to {name}.txt"""
+
+    kind = "{name}"
+    message = Attribute(str, default="Hello from {name}", doc="What {name}.txt says")
+
+    def configure(self):
+        # The standard `file` does the work.
+        self.add("file", "{name}.txt", path="{name}.txt", content=self.message + "\n", is_template=False)
+"#
+    )
+}
+
+fn js_source(name: &str) -> String {
+    format!(
+        r#"// The component `{name}`, built with componentize-js.
+
+import {{ Component, exportKinds }} from "batou";
+
+class Main extends Component {{
+  static kind = "{name}";
+  static doc = "Writes a message to {name}.txt";
+  static attributes = {{
+    message: {{ type: "string", default: "Hello from {name}", doc: "What {name}.txt says" }},
+  }};
+
+  configure() {{
+    // The standard `file` does the work.
+    this.add("file", "{name}.txt", {{ path: "{name}.txt", content: this.message + "\n", is_template: false }});
+  }}
+}}
+
+export const component = exportKinds(Main);
+"#
+    )
+}

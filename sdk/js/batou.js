@@ -1,0 +1,796 @@
+/// batou.js: write batou-run components in JavaScript.
+///
+/// A module (one `.wasm`, built with componentize-js, see README.md)
+/// exports one or more kinds. Each kind is a subclass of `Component`; as in
+/// batou, a component goes through three steps:
+///
+/// 1. `configure()`: a pure function of the attributes and the values
+///    other components provide: `this.add(...)` sub-components,
+///    `this.provide(...)`, `this.require(...)`. No files, no commands.
+/// 2. `verify()`: checks the target, read-only. Throw `UpdateNeeded` (or
+///    use the `ensure*` helpers) when `update()` must run.
+/// 3. `update()`: changes the target.
+///
+/// ```js
+/// import { Component, exportKinds, ensureContent, files } from './batou.js';
+///
+/// class Motd extends Component {
+///   static kind = 'motd';
+///   static doc = 'The message of the day';
+///   static attributes = {
+///     text: { type: 'string', default: 'Welcome', doc: 'What to show' },
+///   };
+///   verify() { ensureContent('motd.txt', this.text); }
+///   update() { files.write('motd.txt', this.text); }
+/// }
+///
+/// export const component = exportKinds(Motd);
+/// ```
+///
+/// This file imports only the contract's interfaces (which componentize-js
+/// provides as built-in modules), never another file, so it can be copied
+/// beside a component's `index.js` as it is.
+
+import * as witModel from 'batou:deploy/model@0.1.0';
+import * as witFiles from 'batou:deploy/files@0.1.0';
+import * as witProcess from 'batou:deploy/process@0.1.0';
+import * as witSsh from 'batou:deploy/ssh@0.1.0';
+import * as witAssets from 'batou:deploy/assets@0.1.0';
+import * as witTemplate from 'batou:deploy/template@0.1.0';
+import * as witLog from 'batou:deploy/log@0.1.0';
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/// The cases of the contract's `error` variant, in its order.
+export const ERROR_TAGS = Object.freeze([
+  'access-denied', 'not-found', 'invalid', 'io', 'command-failed',
+  'wrong-phase', 'unsatisfied', 'not-implemented', 'failed',
+]);
+
+/// A failure with one of the contract's error cases (`tag`, one of
+/// `ERROR_TAGS`) and a message for the operator.
+///
+/// Every capability call throws it with the case the runner returned, so a
+/// caught error can be told apart (`e.tag === 'not-found'`), and an error
+/// passed on unchanged reaches the runner with its case (an `unsatisfied`
+/// require is retried, not reported). Any other thrown `Error` reaches the
+/// runner as `failed` with its message.
+export class BatouError extends Error {
+  /// `tag`: one of `ERROR_TAGS`; `message`: what happened and, if you know
+  /// it, what to do about it.
+  constructor(tag, message) {
+    super(message);
+    if (!ERROR_TAGS.includes(tag)) {
+      throw new TypeError(`BatouError: unknown error case ${JSON.stringify(tag)}; use one of ${ERROR_TAGS.join(', ')}`);
+    }
+    this.name = 'BatouError';
+    /// The contract's error case.
+    this.tag = tag;
+  }
+
+  /// The same error with `context` put before the message:
+  /// `catch (e) { throw e.context('reading app.conf'); }`.
+  context(context) {
+    return new BatouError(this.tag, `${context}: ${this.message}`);
+  }
+}
+
+/// Not a failure: `verify()` throws it when the target differs and
+/// `update()` must run, as batou's `UpdateNeeded`. The reason is shown to
+/// the operator.
+export class UpdateNeeded extends Error {
+  /// `reason`: why the update is needed, such as "content changed".
+  constructor(reason = 'update needed') {
+    super(reason);
+    this.name = 'UpdateNeeded';
+  }
+
+  /// The reason given.
+  get reason() {
+    return this.message;
+  }
+}
+
+/// A `failed` error with `message`: `throw fail('port must be > 0')`. A
+/// plain `throw new Error(...)` does the same.
+export function fail(message) {
+  return new BatouError('failed', message);
+}
+
+/// Throws `UpdateNeeded(reason)` unless `condition` holds:
+/// `ensure(configOk, 'config outdated')`.
+export function ensure(condition, reason) {
+  if (!condition) throw new UpdateNeeded(reason);
+}
+
+// componentize-js throws a host's `err` as a `ComponentError` whose own
+// `payload` is the variant ({tag, val}) and whose message is useless
+// ("[object Object] (see error.payload)"): make it a BatouError.
+function fromHost(e) {
+  const p = e !== null && typeof e === 'object' ? e.payload : undefined;
+  if (p && typeof p.tag === 'string' && ERROR_TAGS.includes(p.tag)) {
+    return new BatouError(p.tag, String(p.val));
+  }
+  return e;
+}
+
+// Every capability call goes through here, so callers see BatouErrors.
+function call(f, ...args) {
+  try {
+    return f(...args);
+  } catch (e) {
+    throw fromHost(e);
+  }
+}
+
+// The contract's error for anything a lifecycle step threw.
+function toWitError(e) {
+  if (e instanceof UpdateNeeded) {
+    // As in the Rust SDK: only verify may say so; elsewhere it is a bug.
+    return { tag: 'failed', val: `update needed outside verify: ${e.message}` };
+  }
+  if (e instanceof BatouError) return { tag: e.tag, val: e.message };
+  const host = fromHost(e);
+  if (host instanceof BatouError) return { tag: host.tag, val: host.message };
+  // A thrown `{tag, val}` is how componentize-js itself spells an error.
+  if (e !== null && typeof e === 'object' && ERROR_TAGS.includes(e.tag)) {
+    return { tag: e.tag, val: String(e.val ?? '') };
+  }
+  if (e instanceof Error) {
+    // `throw new Error("...")` is a message for the operator; a TypeError
+    // or ReferenceError is a bug, and where it happened helps.
+    if (e.name === 'Error') return { tag: 'failed', val: e.message };
+    // The frames from `step` on are this SDK's and the generated
+    // bindings' (in a temporary file of the build): noise for the author.
+    let frames = String(e.stack ?? '').trim().split('\n');
+    const cut = frames.findIndex((f) => f.startsWith('step@'));
+    if (cut >= 0) frames = frames.slice(0, cut).filter((f) => !f.startsWith('exportKinds/'));
+    const stack = frames.slice(0, 8).join('\n');
+    return { tag: 'failed', val: `${e.name}: ${e.message}${stack ? `\n${stack}` : ''}` };
+  }
+  return { tag: 'failed', val: String(e) };
+}
+
+// ---------------------------------------------------------------------------
+// Bytes and text
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+// Strings are written as UTF-8; anything else must already be bytes.
+function toBytes(data, what) {
+  if (typeof data === 'string') return encoder.encode(data);
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new BatouError('invalid', `${what} must be a string or bytes (Uint8Array), not ${typeof data}`);
+}
+
+function toText(bytes, what) {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new BatouError('invalid', `${what} is not UTF-8 text`);
+  }
+}
+
+const K = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
+
+/// The sha256 of `data` (a string, as UTF-8, or bytes) as lowercase hex,
+/// as `files.digest` returns it.
+///
+/// Computed here rather than with `crypto.subtle.digest`, which returns a
+/// promise: `ensureContent` stays synchronous, so a forgotten `await`
+/// cannot turn a difference into "up to date".
+export function sha256(data) {
+  const bytes = toBytes(data, 'sha256 input');
+  const bitLen = bytes.length * 8;
+  const padded = new Uint8Array(((bytes.length + 9 + 63) >> 6) << 6);
+  padded.set(bytes);
+  padded[bytes.length] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(bitLen / 2 ** 32));
+  view.setUint32(padded.length - 4, bitLen >>> 0);
+  const h = new Uint32Array([
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+  ]);
+  const w = new Uint32Array(64);
+  const rotr = (x, n) => (x >>> n) | (x << (32 - n));
+  for (let off = 0; off < padded.length; off += 64) {
+    for (let i = 0; i < 16; i++) w[i] = view.getUint32(off + i * 4);
+    for (let i = 16; i < 64; i++) {
+      const s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >>> 3);
+      const s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >>> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    let [a, b, c, d, e, f, g, hh] = h;
+    for (let i = 0; i < 64; i++) {
+      const t1 = (hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i]) | 0;
+      const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+      hh = g; g = f; f = e; e = (d + t1) | 0; d = c; c = b; b = a; a = (t1 + t2) | 0;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+  }
+  return Array.from(h, (x) => x.toString(16).padStart(8, '0')).join('');
+}
+
+// ---------------------------------------------------------------------------
+// Capabilities
+
+/// The deployment model as this component sees it. `add`, `provide` and
+/// `require` are also methods of `Component`; all three only in
+/// `configure`.
+export const model = {
+  /// The host this component is deployed to: `{name, fqdn, data}` (`data`:
+  /// the host's `data` table from the environment).
+  host() {
+    let data = null;
+    // The runner sends a JSON object; be lenient rather than fail.
+    try { data = JSON.parse(witModel.hostData()); } catch { /* null */ }
+    return { name: witModel.hostName(), fqdn: witModel.hostFqdn(), data };
+  },
+  /// The name of the environment being deployed, such as `dev`.
+  environment() {
+    return witModel.environmentName();
+  },
+  /// This component's path for messages, such as `hello > file('a.txt')`.
+  path() {
+    return witModel.componentPath();
+  },
+  /// The absolute path of the root component's working directory on the
+  /// target; relative paths given to `files` and `process` resolve there.
+  workdir() {
+    return witModel.workdir();
+  },
+  /// Adds a sub-component of `kind` named `name` with `attributes` (a
+  /// plain object). Sub-components deploy before their parent's `verify`,
+  /// in the order they were added.
+  add(kind, name, attributes = {}) {
+    call(witModel.add, kind, name, JSON.stringify(attributes));
+  },
+  /// Offers `value` (anything JSON can hold) under `key`.
+  provide(key, value) {
+    call(witModel.provide, key, JSON.stringify(value));
+  },
+  /// Every value provided under `key`, as an array. Options: `hostOnly`
+  /// (only values of this host; default false), `strict` (no value at all
+  /// makes this configure unsatisfied and the runner configures it again
+  /// later; default true — configure still goes on, with `[]`), `reverse`
+  /// (deploy this component before the providers; default false).
+  require(key, { hostOnly = false, strict = true, reverse = false } = {}) {
+    const json = call(witModel.require, key, hostOnly, strict, reverse);
+    try {
+      return JSON.parse(json);
+    } catch (e) {
+      throw new BatouError('invalid', `the values provided under \`${key}\`: ${e.message}`);
+    }
+  },
+  /// The one value provided under `key` (options as `require`); an error
+  /// if there is none or more than one.
+  requireOne(key, options = {}) {
+    const values = model.require(key, options);
+    if (values.length === 1) return values[0];
+    if (values.length === 0) throw new BatouError('unsatisfied', `no value is provided under \`${key}\``);
+    throw fail(`${values.length} values are provided under \`${key}\`, where exactly one is wanted`);
+  },
+  /// During `verify` and `update`: whether a sub-component changed the
+  /// target in this deploy (to restart a service only when its
+  /// configuration changed, say).
+  changed() {
+    return witModel.changed();
+  },
+};
+
+/// The target's file system. Relative paths resolve against the root's
+/// workdir. Nothing is allowed during `configure`; during `verify` only the
+/// reading calls are (a write throws a `wrong-phase` BatouError).
+export const files = {
+  /// `{kind, size, mode, uid, gid, owner, group}` of `path` without
+  /// following a final symlink (`kind`: 'file', 'directory', 'symlink' or
+  /// 'other'; `owner`/`group` undefined when unknown), or null if nothing
+  /// is there.
+  stat(path) {
+    const s = call(witFiles.stat, path);
+    // u64 arrives as a BigInt; sizes beyond 2^53 are not a worry here.
+    return s == null ? null : { ...s, size: Number(s.size) };
+  },
+  /// Whether anything (a file, directory, symlink, ...) is at `path`.
+  exists(path) {
+    return call(witFiles.stat, path) != null;
+  },
+  /// A whole file's bytes (a Uint8Array).
+  read(path) {
+    return call(witFiles.read, path);
+  },
+  /// A whole file as UTF-8 text.
+  readText(path) {
+    return toText(files.read(path), path);
+  },
+  /// The sha256 of a file as lowercase hex, computed on the target; null
+  /// if it does not exist.
+  digest(path) {
+    return call(witFiles.digest, path) ?? null;
+  },
+  /// Replaces a file's bytes atomically with `data` (a string, written as
+  /// UTF-8, or bytes). A new file is created with `mode` (such as 0o600)
+  /// from the start; an existing file keeps its mode, owner and group.
+  write(path, data, { mode } = {}) {
+    call(witFiles.write, path, toBytes(data, `the data for ${path}`), mode ?? undefined);
+  },
+  /// Creates a directory, with missing parents if `parents`.
+  mkdir(path, { parents = false } = {}) {
+    call(witFiles.mkdir, path, parents);
+  },
+  /// Removes a file, symlink or directory (with its contents if
+  /// `recursive`). Removing nothing is not an error.
+  remove(path, { recursive = false } = {}) {
+    call(witFiles.remove, path, recursive);
+  },
+  /// Creates a symlink at `link` pointing to `target`, replacing an
+  /// existing symlink atomically.
+  symlink(target, link) {
+    call(witFiles.symlink, target, link);
+  },
+  /// Where the symlink at `path` points.
+  readLink(path) {
+    return call(witFiles.readLink, path);
+  },
+  /// Sets a path's permission bits, such as 0o644.
+  setMode(path, mode) {
+    call(witFiles.setMode, path, mode);
+  },
+  /// Sets a path's owner and/or group by name; an omitted one is kept.
+  setOwner(path, { owner, group } = {}) {
+    call(witFiles.setOwner, path, owner ?? undefined, group ?? undefined);
+  },
+  /// The names of a directory's entries, sorted.
+  list(path) {
+    return call(witFiles.list, path);
+  },
+  /// The paths matching a glob pattern (`*`, `?`, `[...]`, `**`), sorted.
+  glob(pattern) {
+    return call(witFiles.glob, pattern);
+  },
+  /// The parent directory of `path` as written, or null for a bare name
+  /// (the workdir): 'a/b.txt' → 'a', '/etc/x' → '/etc', 'b.txt' → null.
+  parent(path) {
+    const trimmed = path.replace(/\/+$/, '');
+    const i = trimmed.lastIndexOf('/');
+    if (i < 0) return null;
+    return trimmed.slice(0, i).replace(/\/+$/, '') || '/';
+  },
+};
+
+/// Files shipped with the component (beside its `index.js`), such as
+/// templates. Allowed in every step.
+export const assets = {
+  /// The asset `name`'s bytes (a Uint8Array).
+  read(name) {
+    return call(witAssets.read, name);
+  },
+  /// The asset `name` as UTF-8 text.
+  readText(name) {
+    return toText(assets.read(name), `asset ${name}`);
+  },
+};
+
+/// Jinja2 templates, rendered by the runner (strict: a missing variable is
+/// an error). Allowed in every step.
+export const template = {
+  /// Renders `source` with the variables of `context` (a plain object).
+  /// `host` (name, fqdn, data) and `environment` (name) are always defined
+  /// unless `context` sets them.
+  render(source, context = {}) {
+    if (context === null || typeof context !== 'object' || Array.isArray(context)) {
+      throw new BatouError('invalid', 'a template context must be an object');
+    }
+    return call(witTemplate.render, source, JSON.stringify(context));
+  },
+};
+
+// Messages take console.log's arguments; objects are shown as JSON.
+function message(parts) {
+  return parts.map((p) => (typeof p === 'string' ? p : p instanceof Error ? String(p) : JSON.stringify(p))).join(' ');
+}
+
+/// Messages for the operator, shown under the component's path. (The
+/// runner shows `console.log` output only when a component traps.)
+export const log = {
+  /// Detail for `--verbose` runs.
+  debug(...parts) { witLog.log('debug', message(parts)); },
+  /// Normal progress.
+  info(...parts) { witLog.log('info', message(parts)); },
+  /// Something the operator should look at.
+  warn(...parts) { witLog.log('warn', message(parts)); },
+  /// Something that failed.
+  error(...parts) { witLog.log('error', message(parts)); },
+  /// Reports how the file at `path` changes (or would, in predict mode):
+  /// the runner shows a unified diff of `old` and `new` (strings or bytes).
+  diff(path, old, new_) {
+    witLog.diff(path, toBytes(old, 'the old content'), toBytes(new_, 'the new content'));
+  },
+};
+
+// ---------------------------------------------------------------------------
+// Commands
+
+/// What a finished program produced: `status` (-1 when a signal ended
+/// it), `stdout` and `stderr` (Uint8Arrays).
+export class Output {
+  /// Wraps the contract's `command-output`.
+  constructor({ status, stdout, stderr }) {
+    this.status = status;
+    this.stdout = stdout;
+    this.stderr = stderr;
+  }
+  /// Whether the program exited with status 0.
+  get success() { return this.status === 0; }
+  /// Standard output as text (invalid UTF-8 replaced).
+  get stdoutText() { return new TextDecoder().decode(this.stdout); }
+  /// Standard error as text (invalid UTF-8 replaced).
+  get stderrText() { return new TextDecoder().decode(this.stderr); }
+  /// How the program ended, for messages: "exited with status 2".
+  describeStatus() {
+    return this.status === -1 ? 'was ended by a signal' : `exited with status ${this.status}`;
+  }
+  /// The `command-failed` BatouError for this output of `cmd`, with the
+  /// last lines of stderr.
+  failure(cmd) {
+    let tail = this.stderrText.trimEnd().split('\n').slice(-20).join('\n');
+    if (tail.length > 2048) tail = `...${tail.slice(-2048)}`;
+    return new BatouError('command-failed', `\`${cmd}\` ${this.describeStatus()}${tail ? `:\n${tail}` : ''}`);
+  }
+}
+
+/// A program to run on the target, without a shell:
+/// `new Command('systemctl').args('is-active', 'nginx').run()`.
+/// Not allowed during `configure`.
+export class Command {
+  /// Runs `program` (a name looked up in PATH, or an absolute path) with
+  /// `args`.
+  constructor(program, ...args) {
+    this.program = program;
+    this.argv = args.flat().map(String);
+    this.envVars = [];
+    this.dir = undefined;
+    this.input = undefined;
+    this.timeoutMs = undefined;
+  }
+  /// A Command from an options object: `{program, args, env (an object),
+  /// cwd, stdin (string or bytes), timeoutMs}`.
+  static from({ program, args = [], env = {}, cwd, stdin, timeoutMs } = {}) {
+    const cmd = new Command(program, ...args);
+    for (const [k, v] of Object.entries(env)) cmd.env(k, v);
+    if (cwd != null) cmd.cwd(cwd);
+    if (stdin != null) cmd.stdin(stdin);
+    if (timeoutMs != null) cmd.timeout(timeoutMs);
+    return cmd;
+  }
+  /// Adds arguments (strings, or arrays of them).
+  args(...args) { this.argv.push(...args.flat().map(String)); return this; }
+  /// Adds one argument.
+  arg(arg) { this.argv.push(String(arg)); return this; }
+  /// Sets an extra environment variable (it must be granted).
+  env(key, value) { this.envVars.push([String(key), String(value)]); return this; }
+  /// Runs the program in `dir` (relative to the workdir).
+  cwd(dir) { this.dir = dir; return this; }
+  /// Writes `data` (a string or bytes) to the program's standard input.
+  stdin(data) { this.input = toBytes(data, 'stdin'); return this; }
+  /// Kills the program after `ms` milliseconds (the runner has a default).
+  timeout(ms) { this.timeoutMs = ms; return this; }
+  /// Runs the program to completion. A non-zero status is not an error:
+  /// look at `output.success`, or use `check()`.
+  run() { return new Output(call(witProcess.run, this.toWit())); }
+  /// Runs the program and throws a `command-failed` BatouError (with the
+  /// status and the end of stderr) unless it exits 0.
+  check() {
+    const out = this.run();
+    if (!out.success) throw out.failure(this);
+    return out;
+  }
+  /// Like `run()`, on another host of the environment (needs an `ssh`
+  /// grant).
+  runOn(host) { return new Output(call(witSsh.run, host, this.toWit())); }
+  /// Like `check()`, on another host of the environment.
+  checkOn(host) {
+    const out = this.runOn(host);
+    if (!out.success) throw out.failure(this).context(`on ${host}`);
+    return out;
+  }
+  /// The contract's `command` record.
+  toWit() {
+    return {
+      program: this.program,
+      args: this.argv,
+      env: this.envVars,
+      cwd: this.dir,
+      stdin: this.input,
+      timeoutMs: this.timeoutMs,
+    };
+  }
+  /// The command line, quoted where needed, for messages.
+  toString() {
+    const quote = (s) => (/^[A-Za-z0-9\-_./=:,+@%]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`);
+    return [this.program, ...this.argv].map(quote).join(' ');
+  }
+}
+
+// A Command as it is, or one made from an options object.
+function toCommand(cmd) {
+  return cmd instanceof Command ? cmd : Command.from(cmd);
+}
+
+/// Running programs on the target: `process.run(cmd)` and
+/// `process.check(cmd)`, where `cmd` is a `Command` or an options object
+/// (see `Command.from`).
+export const process = {
+  /// Runs `cmd` to completion; a non-zero status is not an error.
+  run(cmd) { return toCommand(cmd).run(); },
+  /// Runs `cmd`; throws a `command-failed` BatouError unless it exits 0.
+  check(cmd) { return toCommand(cmd).check(); },
+};
+
+/// Running programs on another host of the environment, through the
+/// runner's SSH connection (needs an `ssh` grant for that host).
+export const ssh = {
+  /// Runs `cmd` (a `Command` or options object) on `host`.
+  run(host, cmd) { return toCommand(cmd).runOn(host); },
+  /// Runs `cmd` on `host`; throws a `command-failed` BatouError unless it
+  /// exits 0.
+  check(host, cmd) { return toCommand(cmd).checkOn(host); },
+};
+
+// ---------------------------------------------------------------------------
+// ensure* helpers for verify
+
+const KIND_WORDS = { file: 'a file', directory: 'a directory', symlink: 'a symlink', other: 'a device, socket or pipe' };
+
+function ensureKind(path, wanted) {
+  const s = files.stat(path);
+  if (s === null) throw new UpdateNeeded(`${path} is missing`);
+  if (s.kind !== wanted) {
+    throw fail(`${path} is ${KIND_WORDS[s.kind]}, not ${KIND_WORDS[wanted]}: remove it, or choose another path`);
+  }
+}
+
+/// Up to date if a regular file is at `path`; UpdateNeeded if nothing is
+/// there; anything else there is an error the operator must resolve.
+export function ensureFile(path) {
+  ensureKind(path, 'file');
+}
+
+/// Up to date if a directory is at `path`; UpdateNeeded if nothing is
+/// there; anything else there is an error.
+export function ensureDirectory(path) {
+  ensureKind(path, 'directory');
+}
+
+/// Up to date if the file at `path` holds exactly `wanted` (a string or
+/// bytes). Otherwise reports a diff (also in predict mode) and throws
+/// UpdateNeeded: "file is missing" or "content changed". The comparison
+/// uses the digest computed on the target, so an unchanged file is never
+/// read.
+export function ensureContent(path, wanted) {
+  const bytes = toBytes(wanted, `the content for ${path}`);
+  const digest = files.digest(path);
+  if (digest === null) {
+    log.diff(path, new Uint8Array(0), bytes);
+    throw new UpdateNeeded('file is missing');
+  }
+  if (digest.toLowerCase() === sha256(bytes)) return;
+  log.diff(path, files.read(path), bytes);
+  throw new UpdateNeeded('content changed');
+}
+
+/// Up to date if the permission bits of `path` are `mode` (such as 0o644;
+/// the lowest 12 bits count); UpdateNeeded if they differ or nothing is
+/// there. Symlinks have no mode of their own and are up to date.
+export function ensureMode(path, mode) {
+  const wanted = mode & 0o7777;
+  const s = files.stat(path);
+  if (s === null) throw new UpdateNeeded(`${path} is missing`);
+  if (s.kind === 'symlink' || (s.mode & 0o7777) === wanted) return;
+  const oct = (m) => m.toString(8).padStart(4, '0');
+  throw new UpdateNeeded(`mode is ${oct(s.mode & 0o7777)}, wanted ${oct(wanted)}`);
+}
+
+/// Up to date if `path` is a symlink pointing to `target`; UpdateNeeded if
+/// nothing is there or it points elsewhere; anything else there is an
+/// error.
+export function ensureSymlink(path, target) {
+  const s = files.stat(path);
+  if (s === null) throw new UpdateNeeded(`${path} is missing`);
+  if (s.kind !== 'symlink') {
+    throw fail(`${path} is ${KIND_WORDS[s.kind]}, not a symlink: remove it, or choose another path`);
+  }
+  const current = files.readLink(path);
+  ensure(current === target, `points to ${current}, wanted ${target}`);
+}
+
+/// Up to date if `cmd` (a Command or options object) exits 0; otherwise
+/// UpdateNeeded. For checks like `test -e` or `systemctl is-active`.
+export function ensureCommand(cmd) {
+  const c = toCommand(cmd);
+  const out = c.run();
+  ensure(out.success, `\`${c}\` ${out.describeStatus()}`);
+}
+
+// ---------------------------------------------------------------------------
+// Components and kinds
+
+/// The types an attribute may have (the contract's `attribute-type`).
+export const ATTRIBUTE_TYPES = Object.freeze(['string', 'integer', 'float', 'boolean', 'list', 'table', 'mode', 'any']);
+
+/// The base class of every kind. A subclass declares:
+///
+/// - `static kind`: the kind's name, as environments write it;
+/// - `static doc`: what a component of this kind does;
+/// - `static attributes`: `{name: {type, default, doc}}` (`type`: one of
+///   `ATTRIBUTE_TYPES`; without `default` the attribute is required;
+///   `default: null` or `optional: true` makes it optional, the component
+///   then gets null). The runner checks the values and fills in defaults;
+///   each attribute is a property of the component (`this.path`).
+///
+/// and overrides `configure()`, `verify()` and `update()` as needed (each
+/// may be `async`). Don't override the constructor: the attributes are set
+/// after it ran. A step may keep what it learns in `this` for a later one.
+export class Component {
+  /// Declares sub-components, provides and requires: a pure function of
+  /// the attributes and the required values. No files, no commands. The
+  /// runner may configure a fresh instance again when required values
+  /// change.
+  configure() {}
+
+  /// Checks the target after the sub-components were deployed, read-only.
+  /// Returning means up to date; throwing `UpdateNeeded` (see the
+  /// `ensure*` helpers) means `update()` must run; any other error fails
+  /// the component. The default: up to date.
+  verify() {}
+
+  /// Brings the target to the described state. Runs only when `verify`
+  /// threw UpdateNeeded, and never in predict mode.
+  update() {}
+
+  /// Adds a sub-component of `kind` named `name` (often its path) with
+  /// `attributes` (a plain object), as batou's `self += File(...)`.
+  add(kind, name, attributes = {}) {
+    model.add(kind, name, attributes);
+  }
+
+  /// Offers `value` under `key` to components that require it.
+  provide(key, value) {
+    model.provide(key, value);
+  }
+
+  /// The values provided under `key` (an array); options `{hostOnly,
+  /// strict, reverse}` as `model.require`.
+  require(key, options = {}) {
+    return model.require(key, options);
+  }
+
+  /// The one value provided under `key`; see `model.requireOne`.
+  requireOne(key, options = {}) {
+    return model.requireOne(key, options);
+  }
+}
+
+// The contract's `attribute-spec`s of a Component subclass; a mistake in
+// the declaration throws here, which `exportKinds` runs while the module
+// is built, so it fails the build instead of a deploy.
+function kindSpec(cls) {
+  const where = `kind class ${cls.name || '(anonymous)'}`;
+  if (!(cls.prototype instanceof Component)) throw new TypeError(`${where} does not extend Component`);
+  if (typeof cls.kind !== 'string' || cls.kind === '') {
+    throw new TypeError(`${where} has no \`static kind = 'name'\``);
+  }
+  const attributes = Object.entries(cls.attributes ?? {}).map(([name, a]) => {
+    const at = `kind \`${cls.kind}\`, attribute \`${name}\``;
+    if (a === null || typeof a !== 'object') throw new TypeError(`${at}: declare it as {type, default, doc}`);
+    if (!ATTRIBUTE_TYPES.includes(a.type)) {
+      throw new TypeError(`${at}: type ${JSON.stringify(a.type)} is not one of ${ATTRIBUTE_TYPES.join(', ')}`);
+    }
+    // A property of the component must not hide one of its methods.
+    if (name in cls.prototype || name === 'constructor') {
+      throw new TypeError(`${at}: the name is a method of the component; choose another`);
+    }
+    let def;
+    if (a.optional || a.default === null) def = 'null';
+    else if (a.default !== undefined) {
+      def = JSON.stringify(a.default);
+      if (def === undefined) throw new TypeError(`${at}: the default cannot be written as JSON`);
+    }
+    return { name, type: a.type, default: def, doc: String(a.doc ?? '') };
+  });
+  return { name: cls.kind, doc: String(cls.doc ?? ''), attributes };
+}
+
+// Runs one step, mapping what it throws to the contract's `err`. Returning
+// `{tag: 'err', val}` is how componentize-js lets an export return an
+// error without relying on its handling of thrown values.
+async function step(f) {
+  try {
+    await f();
+    return { tag: 'ok', val: undefined };
+  } catch (e) {
+    return { tag: 'err', val: toWitError(e) };
+  }
+}
+
+/// The object the module must export as `component`, for the kinds
+/// given (Component subclasses):
+///
+/// ```js
+/// export const component = exportKinds(Hello, Goodbye);
+/// ```
+///
+/// It holds `describe` and the `Instance` resource class of the contract's
+/// `component` interface. The kinds are checked at once, so a mistake in
+/// a declaration fails the build.
+export function exportKinds(...classes) {
+  const specs = classes.map(kindSpec);
+  const byName = new Map();
+  for (const [i, spec] of specs.entries()) {
+    if (byName.has(spec.name)) throw new TypeError(`kind \`${spec.name}\` is exported twice by this module`);
+    byName.set(spec.name, classes[i]);
+  }
+
+  /// The `instance` resource: one component of one kind.
+  class Instance {
+    #component;
+
+    constructor(component) {
+      this.#component = component;
+    }
+
+    static async create(kind, attributesJson) {
+      const cls = byName.get(kind);
+      if (cls === undefined) {
+        const val = `this module has no kind \`${kind}\`; it exports: ${[...byName.keys()].join(', ')}`;
+        return { tag: 'err', val: { tag: 'not-found', val } };
+      }
+      let component;
+      const r = await step(() => {
+        const attributes = JSON.parse(attributesJson);
+        component = new cls();
+        // Own properties set after the constructor, so class fields of the
+        // subclass cannot overwrite them.
+        for (const name of Object.keys(cls.attributes ?? {})) {
+          Object.defineProperty(component, name, {
+            value: attributes[name] ?? null, writable: true, enumerable: true, configurable: true,
+          });
+        }
+      });
+      return r.tag === 'ok' ? new Instance(component) : r;
+    }
+
+    configure() {
+      return step(() => this.#component.configure());
+    }
+
+    async verify() {
+      try {
+        await this.#component.verify();
+        return { tag: 'up-to-date' };
+      } catch (e) {
+        if (e instanceof UpdateNeeded) return { tag: 'update-needed', val: e.reason };
+        return { tag: 'err', val: toWitError(e) };
+      }
+    }
+
+    update() {
+      return step(() => this.#component.update());
+    }
+  }
+
+  return { describe: () => specs, Instance };
+}
