@@ -72,11 +72,17 @@ impl Deployment {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[])
+    }
+
+    /// `run` with extra environment variables.
+    pub fn run_with(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Run {
         let out = Command::new(env!("CARGO_BIN_EXE_batou-run"))
             .args(args)
             .arg("--deployment")
             .arg(self.path())
             .env("BATOU_RUN_CACHE", cache_dir())
+            .envs(env.iter().copied())
             .output()
             .expect("run batou-run");
         Run {

@@ -12,6 +12,7 @@ mod errors;
 mod faults;
 mod hostile;
 mod hosts;
+mod languages;
 mod resolver;
 mod ssh;
 mod ssh_capability;

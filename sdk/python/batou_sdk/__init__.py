@@ -406,17 +406,26 @@ def ensure_content(path, wanted):
     reports the difference as a diff."""
     if isinstance(wanted, str):
         wanted = wanted.encode()
-
-    if files.digest(path) == hashlib.sha256(wanted).hexdigest():
-        return
-    old = files.read(path) if files.exists(path) else b""
-    log.diff(path, old, wanted)
-    raise UpdateNeeded(f"{path}: content differs")
+    digest = files.digest(path)
+    if digest is None:
+        log.diff(path, b"", wanted)
+        raise UpdateNeeded("file is missing")
+    if digest != hashlib.sha256(wanted).hexdigest():
+        log.diff(path, files.read(path), wanted)
+        raise UpdateNeeded("content changed")
 
 
 def ensure_mode(path, mode):
+    """Asks for an update when ``path`` does not have the permission bits
+    ``mode`` (a symlink has none)."""
+    wanted = mode & 0o7777
     stat = files.stat(path)
-    ensure(stat is not None and stat.mode == mode, f"{path}: mode is not {mode:o}")
+    if stat is None:
+        raise UpdateNeeded(f"{path} is missing")
+    if stat.kind == _types.FileKind.SYMLINK:
+        return
+    if stat.mode & 0o7777 != wanted:
+        raise UpdateNeeded(f"mode is {stat.mode & 0o7777:04o}, wanted {wanted:04o}")
 
 
 def ensure_symlink(path, target):

@@ -1,0 +1,153 @@
+//! Components written in Python and JavaScript, built from source by the
+//! runner with componentize-py and componentize-js (installed into
+//! .toolchains/ by tools/toolchains.sh), behave as the Rust reference
+//! (tests/fixtures/notice) on the same attributes: same output, same files,
+//! same bytes, same modes.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::fixtures::FIXTURE_NOTICE;
+use crate::harness::{Deployment, Run};
+
+const ENV: &str = r#"
+[hosts.localhost]
+components = ["motd", "plain"]
+
+[components.motd]
+kind = "notice"
+path = "motd.txt"
+title = "Welcome"
+lines = ["backups run at 02:00", "ask ops before rebooting"]
+mode = "rw-r-----"
+
+[components.plain]
+kind = "notice"
+path = "plain.txt"
+title = "Plain"
+"#;
+
+#[derive(Clone, Copy, Debug)]
+enum Language {
+    Rust,
+    Python,
+    Js,
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The environment variables that point the runner to the toolchain, or
+/// `None` (and a note) when tools/toolchains.sh has not installed it.
+fn toolchain(language: Language) -> Option<Vec<(&'static str, OsString)>> {
+    let (var, path) = match language {
+        Language::Rust => return Some(Vec::new()),
+        Language::Python => ("BATOU_RUN_COMPONENTIZE_PY", repo().join(".toolchains/python/bin/componentize-py")),
+        Language::Js => ("BATOU_RUN_COMPONENTIZE_JS", repo().join(".toolchains/js/node_modules/.bin/componentize-js")),
+    };
+    if !path.exists() {
+        eprintln!("skipped: {language:?} components need tools/toolchains.sh ({} is missing)", path.display());
+        return None;
+    }
+    Some(vec![(var, path.into_os_string())])
+}
+
+/// A deployment of `ENV` whose `notice` kind is written in `language`.
+fn notice(language: Language) -> Deployment {
+    let d = Deployment::new(ENV);
+    match language {
+        Language::Rust => d.own_module("notice", FIXTURE_NOTICE),
+        Language::Python => copy(&repo().join("tests/languages/python/notice"), &d.path().join("components/notice")),
+        Language::Js => copy(&repo().join("tests/languages/js/notice"), &d.path().join("components/notice")),
+    }
+    d
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+fn deploy(d: &Deployment, env: &[(&'static str, OsString)]) -> Run {
+    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    d.run_with(&["deploy", "dev"], &env)
+}
+
+/// Every file under work/: relative path, mode, bytes.
+fn files(d: &Deployment) -> Vec<(PathBuf, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    let work = d.path().join("work");
+    let mut stack = vec![work.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                let rel = entry.path().strip_prefix(&work).unwrap().to_path_buf();
+                out.push((rel, meta.permissions().mode() & 0o7777, std::fs::read(entry.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What a deploy printed, without its timing.
+fn output(run: &Run) -> String {
+    run.stdout.lines().filter(|l| !l.starts_with("Deployed")).collect::<Vec<_>>().join("\n")
+}
+
+/// Deploys `language`'s notice twice and compares with the Rust one.
+fn matches_rust(language: Language) {
+    let Some(env) = toolchain(language) else { return };
+    let reference = notice(Language::Rust);
+    let expected_first = deploy(&reference, &[]).ok();
+    let d = notice(language);
+    let first = deploy(&d, &env).ok();
+    assert_eq!(output(&first), output(&expected_first), "{language:?} printed other changes");
+    assert_eq!(files(&d), files(&reference), "{language:?} wrote other files");
+    assert!(first.stdout.contains("2 of 4 components changed") || first.stdout.contains("4 of"), "{}", first.stdout);
+    let second = deploy(&d, &env).ok();
+    assert!(second.changed().is_empty(), "{language:?} changed on the second run: {}", second.stdout);
+    // A changed mode is put back, as the Rust one does.
+    std::fs::set_permissions(d.work("motd/motd.txt"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let third = deploy(&d, &env).ok();
+    assert_eq!(third.changed(), ["localhost: motd"], "{}", third.stdout);
+    assert_eq!(files(&d), files(&reference));
+}
+
+#[test]
+fn a_python_component_matches_the_rust_one() {
+    matches_rust(Language::Python);
+}
+
+#[test]
+fn a_python_build_error_names_the_file_and_line() {
+    let Some(env) = toolchain(Language::Python) else { return };
+    let d = Deployment::new(ENV);
+    d.write("components/notice/app.py", "from batou_sdk import Component\n\nclass Notice(Component)\n    pass\n");
+    let run = deploy(&d, &env);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("building the python component `notice` failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("SyntaxError") && run.stderr.contains("line 3"), "{}", run.stderr);
+}
+
+#[test]
+fn a_missing_python_toolchain_says_how_to_install_it() {
+    let d = Deployment::new(ENV);
+    copy(&repo().join("tests/languages/python/notice"), &d.path().join("components/notice"));
+    let run = d.run_with(&["deploy", "dev"], &[("BATOU_RUN_COMPONENTIZE_PY", "/nonexistent/componentize-py".as_ref())]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("cannot run /nonexistent/componentize-py"), "{}", run.stderr);
+    assert!(run.stderr.contains("pip install componentize-py"), "{}", run.stderr);
+}
+
+#[test]
+fn a_javascript_component_matches_the_rust_one() {
+    matches_rust(Language::Js);
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the guest toolchains that build Python and JavaScript components
+# into .toolchains/ (ignored by git), pinned: componentize-py from PyPI into
+# a virtual environment, componentize-js from npm. The tests use them from
+# there; deployments find them on PATH (or BATOU_RUN_COMPONENTIZE_PY /
+# BATOU_RUN_COMPONENTIZE_JS). Safe to run again: it installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COMPONENTIZE_PY=0.25.1
+COMPONENTIZE_JS=0.23.0
+
+mkdir -p .toolchains
+if ! .toolchains/python/bin/componentize-py --version 2>/dev/null | grep -q "$COMPONENTIZE_PY"; then
+    python3 -m venv .toolchains/python
+    .toolchains/python/bin/pip install -q "componentize-py==$COMPONENTIZE_PY"
+fi
+if ! [ -x .toolchains/js/node_modules/.bin/componentize-js ] \
+    || ! grep -q "\"version\": \"$COMPONENTIZE_JS\"" .toolchains/js/node_modules/@bytecodealliance/componentize-js/package.json; then
+    mkdir -p .toolchains/js
+    (cd .toolchains/js && [ -f package.json ] || echo '{"private": true}' > package.json)
+    npm install --prefix .toolchains/js --no-audit --no-fund -s "@bytecodealliance/componentize-js@$COMPONENTIZE_JS"
+fi
+echo "toolchains: $(.toolchains/python/bin/componentize-py --version), componentize-js $COMPONENTIZE_JS"
