@@ -69,8 +69,11 @@ impl<'r> StorePool<'r> {
             return Ok(i);
         }
         let placeholder = call.placeholder();
+        let started = Instant::now();
         let mut store = new_store(self.runtime, self.kinds.clone(), placeholder, self.memory_limit);
         let bindings = module.pre.instantiate(&mut store).map_err(|e| trapped(&store, e, 0))?;
+        // For bench/languages.py: what instantiating a module costs.
+        tracing::info!(module = %module.name, us = started.elapsed().as_micros() as u64, "instantiated");
         self.stores.push((module.hash.clone(), ModuleStore { store, bindings }));
         Ok(self.stores.len() - 1)
     }
