@@ -196,7 +196,7 @@ fn js_source(name: &str) -> String {
     format!(
         r#"// The component `{name}`, built with componentize-js.
 
-import {{ Component, exportKinds }} from "batou";
+import {{ Component, exportKinds }} from "./batou.js";
 
 class Main extends Component {{
   static kind = "{name}";

@@ -106,6 +106,81 @@ pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf,
     Ok(wasm)
 }
 
+/// Builds `components/<name>/index.js` with componentize-js and the
+/// JavaScript SDK (`./batou.js`), and returns the `.wasm` path.
+///
+/// componentize-js resolves relative imports only beneath the folder it
+/// runs in, so the component's JavaScript files are staged in a folder of
+/// their own with the runner's `batou.js` (which must match the runner's
+/// contract, so it replaces one the component may carry).
+pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Diagnostic> {
+    let sdk = super::sdk::materialise(cache_dir)?;
+    let out_dir = cache_dir.join("js-builds");
+    let wasm = out_dir.join(format!("{:016x}.wasm", path_hash(dir)));
+    let stamp = cache_dir.join("build-stamps").join(format!("{:016x}-js", path_hash(dir)));
+    let tool = super::sdk::componentize_js();
+    let fingerprint = format!("{}{}\n{}", fingerprint(dir, &dir.join("index.js")), sdk.hash, tool.display());
+    if wasm.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
+        return Ok(wasm);
+    }
+    tracing::info!(component = name, "building with componentize-js");
+    let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(&out_dir).map_err(|e| io(&out_dir, e))?;
+    let work = tempfile_dir(&out_dir).map_err(|e| io(&out_dir, e))?;
+    let stage = work.join("src");
+    let mut sources = Vec::new();
+    walk(dir, &mut sources);
+    for (path, _, _) in sources {
+        let is_js = path.extension().is_some_and(|e| e == "js" || e == "mjs" || e == "json");
+        if !is_js {
+            continue;
+        }
+        let target = stage.join(path.strip_prefix(dir).expect("beneath"));
+        std::fs::create_dir_all(target.parent().expect("a folder")).map_err(|e| io(&target, e))?;
+        std::fs::copy(&path, &target).map_err(|e| io(&target, e))?;
+    }
+    std::fs::copy(sdk.dir.join("sdk/js/batou.js"), stage.join("batou.js")).map_err(|e| io(&stage, e))?;
+    let tmp = out_dir.join(format!(".{:016x}.{}.wasm", path_hash(dir), std::process::id()));
+    let output = Command::new(&tool)
+        .arg("index.js")
+        .arg("--wit")
+        .arg(sdk.dir.join("wit"))
+        .args(["--world-name", "deployment-component"])
+        // fetch-event would import wasi:http, which the runner does not link.
+        .args(["--disable", "http", "fetch-event", "--out"])
+        .arg(&tmp)
+        .current_dir(&stage)
+        // It works in $TMPDIR and leaves a folder behind when the source
+        // does not parse.
+        .env("TMPDIR", &work)
+        .output();
+    let _ = std::fs::remove_dir_all(&work);
+    let output = output.map_err(|e| {
+        Diagnostic::new(format!("cannot run {} to build the JavaScript component `{name}`: {e}", tool.display()))
+            .hint(super::sdk::COMPONENTIZE_JS_HINT)
+    })?;
+    finish(
+        name,
+        output,
+        &tmp,
+        &wasm,
+        "javascript",
+        &format!("cd {} && {} index.js ...", dir.display(), tool.display()),
+    )?;
+    write_stamp(&stamp, &fingerprint);
+    Ok(wasm)
+}
+
+/// A new empty folder below `parent`.
+fn tempfile_dir(parent: &Path) -> std::io::Result<PathBuf> {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = parent.join(format!(".stage.{}.{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 /// Checks a toolchain's run, moves its output into place.
 fn finish(
     name: &str,

@@ -40,6 +40,8 @@ enum OwnSource {
     Crate,
     /// `app.py`, built with componentize-py.
     Python,
+    /// `index.js`, built with componentize-js.
+    JavaScript,
     Prebuilt(PathBuf),
 }
 
@@ -53,10 +55,11 @@ pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> Result<Mo
         let wasm = match &own.source {
             OwnSource::Prebuilt(path) => std::fs::read(path)
                 .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown.clone())),
-            OwnSource::Crate | OwnSource::Python => {
+            OwnSource::Crate | OwnSource::Python | OwnSource::JavaScript => {
                 let built = match own.source {
                     OwnSource::Crate => build::build_crate(&own.name, &own.dir, cache_dir),
-                    _ => build::build_python(&own.name, &own.dir, cache_dir),
+                    OwnSource::Python => build::build_python(&own.name, &own.dir, cache_dir),
+                    _ => build::build_js(&own.name, &own.dir, cache_dir),
                 };
                 built.map_err(|e| e.at(shown.clone())).and_then(|path| {
                     std::fs::read(&path)
@@ -139,6 +142,8 @@ fn own_modules(deployment: &Path) -> Vec<OwnModule> {
                 OwnSource::Crate
             } else if dir.join("app.py").is_file() {
                 OwnSource::Python
+            } else if dir.join("index.js").is_file() {
+                OwnSource::JavaScript
             } else if prebuilt.is_file() {
                 OwnSource::Prebuilt(prebuilt)
             } else {

@@ -22,6 +22,7 @@ const FILES: &[(&str, &str)] = &[
     ("wit/component.wit", include_str!("../../../wit/component.wit")),
     ("sdk/python/batou_sdk/__init__.py", include_str!("../../../sdk/python/batou_sdk/__init__.py")),
     ("sdk/python/component.py", include_str!("../../../sdk/python/component.py")),
+    ("sdk/js/batou.js", include_str!("../../../sdk/js/batou.js")),
     ("sdk/rust/Cargo.toml", include_str!("../../../sdk/rust/Cargo.toml")),
     ("sdk/rust/src/__private.rs", include_str!("../../../sdk/rust/src/__private.rs")),
     ("sdk/rust/src/assets.rs", include_str!("../../../sdk/rust/src/assets.rs")),
@@ -75,6 +76,15 @@ pub fn materialise(cache: &Path) -> Result<Sdk, Diagnostic> {
         std::fs::write(&complete, "").map_err(|e| fail(&complete, e))?;
     }
     Ok(Sdk { dir, hash })
+}
+
+/// How to get componentize-js, for the error when it is missing.
+pub const COMPONENTIZE_JS_HINT: &str = "install componentize-js (npm) and put it on PATH, e.g. \
+    `npm install -g @bytecodealliance/componentize-js@0.23.0`, or set BATOU_RUN_COMPONENTIZE_JS to its path";
+
+/// componentize-js: `BATOU_RUN_COMPONENTIZE_JS`, else the one in PATH.
+pub fn componentize_js() -> PathBuf {
+    std::env::var_os("BATOU_RUN_COMPONENTIZE_JS").map(PathBuf::from).unwrap_or_else(|| "componentize-js".into())
 }
 
 /// componentize-py: `BATOU_RUN_COMPONENTIZE_PY`, else the one in PATH.
