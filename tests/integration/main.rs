@@ -13,6 +13,7 @@ mod faults;
 mod hostile;
 mod hosts;
 mod languages;
+mod polyglot;
 mod resolver;
 mod ssh;
 mod ssh_capability;

@@ -22,7 +22,7 @@ use crate::host::bindings::VerifyResult;
 use crate::host::grants::Grant;
 use crate::host::remote::RemoteCommands;
 use crate::host::sandbox::Sandbox;
-use crate::host::state::{Added, HostInfo, RequireAnswers, RequireRecord};
+use crate::host::state::{Added, HostInfo, RequireAnswers, RequireRecord, on_this_host};
 use crate::host::{LiveComponent, Runtime, StorePool};
 use crate::model::configure::{Configurator, ConfigureFailure, Spec};
 use crate::model::plan::{HostPlan, Node, RootPlan};
@@ -78,7 +78,7 @@ impl<'a> Agent<'a> {
         let mut outcome = HostOutcome::default();
         for root in &plan.roots {
             if !self.predict {
-                if let Err(e) = std::fs::create_dir_all(&root.workdir) {
+                if let Err(e) = std::fs::create_dir_all(on_this_host(&root.workdir)) {
                     self.fail(
                         &host,
                         &root.node.path,
@@ -90,7 +90,7 @@ impl<'a> Agent<'a> {
             }
             // One store per module for this root's components.
             let mut pool = self.configurator.pool(root.limits);
-            let sandbox = Arc::new(Sandbox::new(&root.grants, &root.workdir));
+            let sandbox = Arc::new(Sandbox::new(&root.grants, &on_this_host(&root.workdir)));
             let result = self.deploy_node(&mut pool, &host, root, &sandbox, &root.node, &mut outcome);
             self.report_grants(&host, root, &sandbox);
             if result.is_err() {

@@ -121,11 +121,6 @@ fn deploy(
     for manifest in assets {
         store.materialise(manifest)?;
     }
-    let mut plan = plan.clone();
-    for root in &mut plan.roots {
-        root.workdir = on_this_host(&root.workdir);
-    }
-    let plan = &plan;
     let modules = load_modules(store, runtime, modules)?;
     let mut failed_write: Option<FrameError> = None;
     let mut sink = |event: Event| {
@@ -171,22 +166,6 @@ impl RemoteCommands for ViaController {
             Err(e) => Err(lost(&e)),
         }
     }
-}
-
-/// A workdir as an SSH controller writes it (`~/deployment/work/x`, or
-/// relative to the login user's home), made absolute with this host's $HOME.
-fn on_this_host(workdir: &Path) -> PathBuf {
-    let home = || std::env::var_os("HOME").map(PathBuf::from);
-    if let Ok(rest) = workdir.strip_prefix("~") {
-        if let Some(home) = home() {
-            return home.join(rest);
-        }
-    } else if workdir.is_relative() {
-        if let Some(home) = home() {
-            return home.join(workdir);
-        }
-    }
-    workdir.to_path_buf()
 }
 
 fn load_modules(store: &Store, runtime: &Runtime, refs: &[ModuleRef]) -> Result<Modules, ServeError> {

@@ -2,7 +2,7 @@
 //! grants nothing), its limits, and what the runner knows about the call
 //! in progress.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -115,8 +115,11 @@ pub struct CallCtx {
     pub host: Arc<HostInfo>,
     /// `root > kind('name') > ...`, for messages.
     pub path: String,
-    /// The root's working directory on the target; relative paths resolve here.
+    /// The root's working directory as the plan says it (what
+    /// `model.workdir` returns, the same on controller and agent).
     pub workdir: PathBuf,
+    /// That directory on this host; relative paths resolve here.
+    pub real_workdir: PathBuf,
     /// The folder `assets.read` reads from.
     pub assets: Option<Arc<PathBuf>>,
     pub answers: Arc<dyn RequireAnswers>,
@@ -152,6 +155,7 @@ impl CallCtx {
             phase: Phase::Create,
             host,
             path,
+            real_workdir: on_this_host(&workdir),
             workdir,
             assets,
             answers,
@@ -201,8 +205,24 @@ impl CallCtx {
 
     pub fn resolve(&self, path: &str) -> PathBuf {
         let p = std::path::Path::new(path);
-        if p.is_absolute() { p.to_path_buf() } else { self.workdir.join(p) }
+        if p.is_absolute() { p.to_path_buf() } else { self.real_workdir.join(p) }
     }
+}
+
+/// A workdir as an SSH controller writes it (`~/deployment/work/x`, or
+/// relative to the login user's home), made absolute with this host's $HOME.
+pub fn on_this_host(workdir: &Path) -> PathBuf {
+    let home = || std::env::var_os("HOME").map(PathBuf::from);
+    if let Ok(rest) = workdir.strip_prefix("~") {
+        if let Some(home) = home() {
+            return home.join(rest);
+        }
+    } else if workdir.is_relative() {
+        if let Some(home) = home() {
+            return home.join(workdir);
+        }
+    }
+    workdir.to_path_buf()
 }
 
 /// The data of one component's store.
