@@ -15,6 +15,7 @@ mod hosts;
 mod languages;
 mod polyglot;
 mod resolver;
+mod scaffold;
 mod ssh;
 mod ssh_capability;
 mod ssh_faults;

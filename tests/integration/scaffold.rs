@@ -1,0 +1,102 @@
+//! `batou-run new` and `batou-run component new`: what they write builds
+//! and deploys as is, in every language; `batou-run cache info|clean`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::harness::{Deployment, Run};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn batou(args: &[&str], env: &[(&str, OsString)]) -> Run {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_batou-run"))
+        .args(args)
+        .env("BATOU_RUN_CACHE", crate::harness::cache_dir())
+        .envs(env.iter().map(|(k, v)| (*k, v)))
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_new_deployment_and_its_components_deploy_as_is() {
+    let py = repo().join(".toolchains/python/bin/componentize-py");
+    let js = repo().join(".toolchains/js/node_modules/.bin/componentize-js");
+    let languages: Vec<&str> = if py.exists() && js.exists() {
+        vec!["rust", "python", "js"]
+    } else {
+        eprintln!("skipped Python and JavaScript: run tools/toolchains.sh");
+        vec!["rust"]
+    };
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("site");
+    let d = dir.to_str().unwrap();
+    batou(&["new", d], &[]).ok();
+    assert!(dir.join("README.md").is_file() && dir.join(".batou-run/vendor/sdk/rust/Cargo.toml").is_file());
+    // A second `new` into it is refused: nothing is overwritten.
+    let again = batou(&["new", d], &[]);
+    assert_eq!(again.code, 1, "{again:?}");
+    assert!(again.stderr.contains("exists and is not empty"), "{}", again.stderr);
+
+    let mut roots = vec!["hello".to_string()];
+    for lang in &languages {
+        let name = format!("made-in-{lang}");
+        batou(&["component", "new", &name, "--lang", lang, "-d", d], &[]).ok();
+        roots.push(name);
+    }
+    let env_file = dir.join("environments/dev.toml");
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    let list = roots.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ");
+    std::fs::write(&env_file, text.replace("components = [\"hello\"]", &format!("components = [{list}]"))).unwrap();
+
+    let tools =
+        [("BATOU_RUN_COMPONENTIZE_PY", py.into_os_string()), ("BATOU_RUN_COMPONENTIZE_JS", js.into_os_string())];
+    let site = Deployment::at(dir.clone());
+    let first = batou(&["deploy", "dev", "-d", d], &tools).ok();
+    assert_eq!(std::fs::read_to_string(site.work("hello/hello.txt")).unwrap(), "Hello from batou-run\n");
+    for lang in &languages {
+        let name = format!("made-in-{lang}");
+        assert_eq!(
+            std::fs::read_to_string(site.work(&format!("{name}/{name}.txt"))).unwrap(),
+            format!("Hello from {name}\n"),
+            "{}",
+            first.stdout
+        );
+    }
+    let second = batou(&["deploy", "dev", "-d", d], &tools).ok();
+    assert!(second.changed().is_empty(), "{}", second.stdout);
+}
+
+#[test]
+fn a_component_name_must_be_a_kind_name() {
+    let d = Deployment::new("[hosts.localhost]\ncomponents = []\n");
+    let run = batou(&["component", "new", "Bad Name", "-d", d.path().to_str().unwrap()], &[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("is not a component name"), "{}", run.stderr);
+    assert!(!d.path().join("components").exists());
+}
+
+#[test]
+fn cache_info_and_clean() {
+    let cache = tempfile::tempdir().unwrap();
+    let compiled = cache.path().join("compiled");
+    std::fs::create_dir_all(&compiled).unwrap();
+    std::fs::write(compiled.join("abc-123.cwasm"), vec![0u8; 4096]).unwrap();
+    std::fs::create_dir_all(cache.path().join("python-builds")).unwrap();
+    std::fs::write(cache.path().join("python-builds/x.wasm"), vec![0u8; 1024]).unwrap();
+    let c = cache.path().to_str().unwrap();
+    let info = batou(&["cache", "info", "--cache", c], &[]).ok();
+    assert!(info.stdout.contains("compiled") && info.stdout.contains("4.0 KiB"), "{}", info.stdout);
+    assert!(info.stdout.contains("Compiled modules: 1"), "{}", info.stdout);
+    batou(&["cache", "clean", "--compiled", "--cache", c], &[]).ok();
+    assert!(!compiled.exists() && cache.path().join("python-builds/x.wasm").exists());
+    let cleaned = batou(&["cache", "clean", "--cache", c], &[]).ok();
+    assert!(cleaned.stdout.contains("Removed 1.0 KiB"), "{}", cleaned.stdout);
+    assert!(!cache.path().join("python-builds").exists());
+}
