@@ -32,7 +32,7 @@ struct Root {
     limits: Limits,
 }
 
-pub fn limits(env: &Environment) -> Limits {
+fn limits(env: &Environment) -> Limits {
     Limits { timeout_ms: env.timeout.as_millis() as u64, memory: env.memory_limit }
 }
 
@@ -83,7 +83,7 @@ pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &M
             waits_for,
         });
     }
-    Ok(Plan { environment: env.name.clone(), hosts, limits: limits(env) })
+    Ok(Plan { environment: env.name.clone(), hosts })
 }
 
 struct RootConfigurer<'a> {

@@ -103,7 +103,6 @@ pub struct HostPlan {
 pub struct Plan {
     pub environment: String,
     pub hosts: Vec<HostPlan>,
-    pub limits: Limits,
 }
 
 /// Limits of every component instance.
