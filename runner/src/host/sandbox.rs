@@ -101,6 +101,9 @@ pub struct Sandbox {
 /// A path matched to the granted directory it lies beneath.
 struct Located<'s> {
     granted: &'s Granted,
+    /// Where refusals the kernel makes are noted, with who asked.
+    denied: &'s Mutex<Vec<(String, String, String)>>,
+    who: String,
     /// The absolute, normalised path.
     full: PathBuf,
     /// The path below the granted directory; empty for the directory itself.
@@ -191,7 +194,7 @@ impl Sandbox {
         if let Some(granted) = best {
             self.note_use(who, granted.grant.clone());
             let rel = full.strip_prefix(&granted.path).expect("beneath").to_path_buf();
-            return Ok(Located { granted, full, rel });
+            return Ok(Located { granted, denied: &self.denied, who: who.to_string(), full, rel });
         }
         let verb = if access == Access::Write { "change" } else { "read" };
         let what = format!("{verb} {}", full.display());
@@ -530,11 +533,16 @@ impl Located<'_> {
 
     fn check_links(&self, meta: &Meta) -> Result<(), CapError> {
         if meta.kind != Kind::Directory && meta.links > 1 {
-            return Err(CapError::denied(format!(
-                "{} has {} hard links: another name of it may lie outside the granted paths, so it is not read or changed in place; remove it and let the component create it again",
-                self.full.display(),
+            let why = format!(
+                "it has {} hard links: another name of it may lie outside the granted paths, so it is not read or changed in place; remove it and let the component create it again",
                 meta.links
-            )));
+            );
+            self.denied.lock().expect("not poisoned").push((
+                self.who.clone(),
+                format!("reach {}", self.full.display()),
+                why.clone(),
+            ));
+            return Err(CapError::denied(format!("{}: {why}", self.full.display())));
         }
         Ok(())
     }
@@ -578,16 +586,17 @@ impl Located<'_> {
 
     /// An error of a call on this path, in the operator's words.
     fn error(&self, e: Errno) -> CapError {
+        let refused = |why: String| {
+            let what = format!("reach {}", self.full.display());
+            self.denied.lock().expect("not poisoned").push((self.who.clone(), what, why.clone()));
+            CapError::denied(format!("{}: {why}", self.full.display()))
+        };
         match e {
-            Errno::XDEV => CapError::denied(format!(
-                "{} leads outside {} (through `..` or a symlink), which the sandbox does not follow",
-                self.full.display(),
+            Errno::XDEV => refused(format!(
+                "it leads outside {} (through `..` or a symlink), which the sandbox does not follow",
                 self.granted.path.display()
             )),
-            Errno::LOOP => CapError::denied(format!(
-                "{}: a symlink loop, or a /proc magic link, which the sandbox does not follow",
-                self.full.display()
-            )),
+            Errno::LOOP => refused("a symlink loop, or a /proc magic link, which the sandbox does not follow".into()),
             Errno::NOSYS => CapError::not_implemented(
                 "this kernel has no openat2 (Linux 5.6 or later is needed for the path sandbox)".to_string(),
             ),
