@@ -292,8 +292,8 @@ fn worker<'a>(
 ) {
     let mut target: Option<Box<dyn Target + 'a>> = None;
     for roots in batches {
-        let mut sink =
-            Sink { plan, roots: &roots, out, group: group_events, held: Vec::new(), failed_at: None, last_seen: None };
+        let by_name = roots.iter().map(|&i| (plan.roots[i].name.as_str(), i)).collect();
+        let mut sink = Sink { by_name, out, group: group_events, held: Vec::new(), failed_at: None, last_seen: None };
         let result = match &mut target {
             Some(t) => Ok(t),
             None => make_target(plan).map(|t| target.insert(t)),
@@ -314,8 +314,8 @@ fn worker<'a>(
 /// Prints a worker's events, keeping a `changed` line and its diffs
 /// together when hosts deploy at once, and notes which root they are from.
 struct Sink<'s> {
-    plan: &'s HostPlan,
-    roots: &'s [usize],
+    /// The batch's roots by name: every event names its root first.
+    by_name: std::collections::HashMap<&'s str, usize>,
     out: &'s Output,
     group: bool,
     held: Vec<Event>,
@@ -333,10 +333,8 @@ impl Sink<'_> {
             | Event::Grants { root: component, .. } => (component, false),
             Event::Failed { component, .. } => (component, true),
         };
-        let root = self.roots.iter().copied().find(|&i| {
-            let name = &self.plan.roots[i].name;
-            component == name || component.strip_prefix(name.as_str()).is_some_and(|rest| rest.starts_with(" > "))
-        });
+        // `root` or `root > kind('name') > ...`.
+        let root = self.by_name.get(component.split(" > ").next().unwrap_or(component)).copied();
         if root.is_some() {
             self.last_seen = root;
             if failed && self.failed_at.is_none() {

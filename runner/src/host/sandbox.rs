@@ -11,10 +11,10 @@
 //! check that can be raced. Files with more than one hard link are not
 //! read or changed in place: the other link may be outside the grants.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
@@ -84,6 +84,16 @@ struct Granted {
     path: PathBuf,
     write: bool,
     grant: Grant,
+    /// A handle on it, once it was opened: the environment named it, so
+    /// it is trusted for the root's deploy, and each call saves a walk
+    /// down its path.
+    handle: std::sync::OnceLock<OwnedFd>,
+}
+
+impl Granted {
+    fn new(path: PathBuf, write: bool, grant: Grant) -> Granted {
+        Granted { path, write, grant, handle: std::sync::OnceLock::new() }
+    }
 }
 
 /// The directories one root may touch, and which of its grants were used.
@@ -92,7 +102,7 @@ pub struct Sandbox {
     grants: Grants,
     dirs: Vec<Granted>,
     /// (component path, grant) of every grant a call used.
-    used: Mutex<BTreeSet<(String, Grant)>>,
+    used: Mutex<HashMap<String, Vec<Grant>>>,
     /// (component path, what it asked for, what to grant) of every
     /// refused call.
     denied: Mutex<Vec<(String, String, String)>>,
@@ -124,21 +134,9 @@ impl Sandbox {
             };
             normalize(&path)
         };
-        let mut dirs = vec![Granted {
-            path: normalize(workdir),
-            write: true,
-            grant: Grant::Workdir(format!("work/{}", grants.root)),
-        }];
-        dirs.extend(grants.write.iter().map(|p| Granted {
-            path: on_host(p),
-            write: true,
-            grant: Grant::Write(p.clone()),
-        }));
-        dirs.extend(grants.read.iter().map(|p| Granted {
-            path: on_host(p),
-            write: false,
-            grant: Grant::Read(p.clone()),
-        }));
+        let mut dirs = vec![Granted::new(normalize(workdir), true, Grant::Workdir(format!("work/{}", grants.root)))];
+        dirs.extend(grants.write.iter().map(|p| Granted::new(on_host(p), true, Grant::Write(p.clone()))));
+        dirs.extend(grants.read.iter().map(|p| Granted::new(on_host(p), false, Grant::Read(p.clone()))));
         Sandbox { grants: grants.clone(), dirs, used: Mutex::default(), denied: Mutex::default() }
     }
 
@@ -153,8 +151,16 @@ impl Sandbox {
     }
 
     /// Notes that `who` used `grant`.
-    pub fn note_use(&self, who: &str, grant: Grant) {
-        self.used.lock().expect("not poisoned").insert((who.to_string(), grant));
+    pub fn note_use(&self, who: &str, grant: &Grant) {
+        // Called for every file operation: allocate only for what is new.
+        let mut used = self.used.lock().expect("not poisoned");
+        match used.get_mut(who) {
+            Some(grants) if grants.contains(grant) => {}
+            Some(grants) => grants.push(grant.clone()),
+            None => {
+                used.insert(who.to_string(), vec![grant.clone()]);
+            }
+        }
     }
 
     /// Notes that `who` was refused `what`, and returns the error for it.
@@ -166,7 +172,8 @@ impl Sandbox {
 
     /// Every grant used so far, by component.
     pub fn used(&self) -> BTreeSet<(String, Grant)> {
-        self.used.lock().expect("not poisoned").clone()
+        let used = self.used.lock().expect("not poisoned");
+        used.iter().flat_map(|(who, grants)| grants.iter().map(move |g| (who.clone(), g.clone()))).collect()
     }
 
     /// Every refused call so far, by component, in order.
@@ -192,7 +199,7 @@ impl Sandbox {
             .filter(|d| access == Access::Read || d.write)
             .max_by_key(|d| d.path.components().count());
         if let Some(granted) = best {
-            self.note_use(who, granted.grant.clone());
+            self.note_use(who, &granted.grant);
             let rel = full.strip_prefix(&granted.path).expect("beneath").to_path_buf();
             return Ok(Located { granted, denied: &self.denied, who: who.to_string(), full, rel });
         }
@@ -218,7 +225,7 @@ impl Sandbox {
         if at.rel.as_os_str().is_empty() {
             return Ok(Some(Meta::of(&rfs::fstat(&root).map_err(|e| at.error(e))?)));
         }
-        let (parent, name) = match at.parent(&root) {
+        let (parent, name) = match at.parent(root) {
             Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(None),
             other => other.map_err(|e| at.error(e))?,
         };
@@ -269,7 +276,7 @@ impl Sandbox {
             if at.rel.as_os_str().is_empty() {
                 return Err(CapError::invalid(format!("{} is a granted directory, not a file", at.full.display())));
             }
-            let (parent, name) = at.parent(&root).map_err(|e| at.error(e))?;
+            let (parent, name) = at.parent(root).map_err(|e| at.error(e))?;
             let old = match rfs::statat(&parent, &name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) => Some(Meta::of(&st)),
                 Err(Errno::NOENT) => None,
@@ -326,7 +333,7 @@ impl Sandbox {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             other => other.map_err(|e| io_error(&at.full, e))?,
         };
-        let (parent, name) = match at.parent(&root) {
+        let (parent, name) = match at.parent(root) {
             Err(Errno::NOENT) => return Ok(()),
             other => other.map_err(|e| at.error(e))?,
         };
@@ -360,7 +367,7 @@ impl Sandbox {
             return Err(CapError::invalid(format!("{} is a granted directory, not a symlink", at.full.display())));
         }
         let root = at.open_root(true).map_err(|e| io_error(&at.full, e))?;
-        let (parent, name) = at.parent(&root).map_err(|e| at.error(e))?;
+        let (parent, name) = at.parent(root).map_err(|e| at.error(e))?;
         match rfs::statat(&parent, &name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if Meta::of(&st).kind != Kind::Symlink => {
                 return Err(CapError::invalid(format!(
@@ -387,7 +394,7 @@ impl Sandbox {
         if at.rel.as_os_str().is_empty() {
             return Err(CapError::invalid(format!("{}: not a symlink", at.full.display())));
         }
-        let (parent, name) = at.parent(&root).map_err(|e| at.error(e))?;
+        let (parent, name) = at.parent(root).map_err(|e| at.error(e))?;
         let link = rfs::readlinkat(&parent, &name, Vec::new()).map_err(|e| at.error(e))?;
         Ok(String::from_utf8_lossy(link.as_bytes()).into_owned())
     }
@@ -401,7 +408,7 @@ impl Sandbox {
         }
         // An O_PATH handle cannot be fchmod'ed; its /proc name can, and
         // names exactly the object opened above.
-        let proc = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let proc = format!("/proc/self/fd/{}", fd.as_fd().as_raw_fd());
         rfs::chmodat(rfs::CWD, proc.as_str(), Mode::from_raw_mode(mode & 0o7777), AtFlags::empty())
             .map_err(|e| at.error(e))
     }
@@ -478,15 +485,17 @@ impl Sandbox {
 
     /// An `O_PATH` handle on `path` itself (a final symlink not followed),
     /// for changing its mode or owner.
-    fn open_node(&self, who: &str, path: &Path) -> Result<(Located<'_>, OwnedFd, Meta), CapError> {
+    fn open_node(&self, who: &str, path: &Path) -> Result<(Located<'_>, Dir<'_>, Meta), CapError> {
         let at = self.locate(who, path, Access::Write)?;
         let root = at.open_root(false).map_err(|e| io_error(&at.full, e))?;
         let fd = if at.rel.as_os_str().is_empty() {
-            root
+            Dir::Root(root)
         } else {
-            let (parent, name) = at.parent(&root).map_err(|e| at.error(e))?;
-            rfs::openat(&parent, &name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| at.error(e))?
+            let (parent, name) = at.parent(root).map_err(|e| at.error(e))?;
+            Dir::Sub(
+                rfs::openat(&parent, &name, OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
+                    .map_err(|e| at.error(e))?,
+            )
         };
         let meta = Meta::of(&rfs::fstat(&fd).map_err(|e| at.error(e))?);
         if meta.kind != Kind::Symlink {
@@ -496,27 +505,54 @@ impl Sandbox {
     }
 }
 
-impl Located<'_> {
+/// A directory handle: the granted directory's own (borrowed for the
+/// root's deploy) or one opened beneath it.
+enum Dir<'a> {
+    Root(BorrowedFd<'a>),
+    Sub(OwnedFd),
+}
+
+impl AsFd for Dir<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Dir::Root(fd) => fd.as_fd(),
+            Dir::Sub(fd) => fd.as_fd(),
+        }
+    }
+}
+
+impl<'s> Located<'s> {
     /// A handle on the granted directory; a granted directory that does
     /// not exist yet is made when `create` (the environment named it).
-    fn open_root(&self, create: bool) -> std::io::Result<OwnedFd> {
-        let open = || rfs::open(&self.granted.path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
-        match open() {
-            Err(Errno::NOENT) if create => {
-                std::fs::create_dir_all(&self.granted.path)?;
-                Ok(open()?)
-            }
-            other => Ok(other?),
+    fn open_root(&self, create: bool) -> std::io::Result<BorrowedFd<'s>> {
+        let granted: &'s Granted = self.granted;
+        if let Some(fd) = granted.handle.get() {
+            return Ok(fd.as_fd());
         }
+        let open = || rfs::open(&granted.path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
+        let fd = match open() {
+            Err(Errno::NOENT) if create => {
+                std::fs::create_dir_all(&granted.path)?;
+                open()?
+            }
+            other => other?,
+        };
+        // Another call may have set it meanwhile; either handle will do.
+        let _ = granted.handle.set(fd);
+        Ok(granted.handle.get().expect("just set").as_fd())
     }
 
     /// A handle on the parent of the path (beneath the grant) and the last
     /// name. The path must not be the granted directory itself.
-    fn parent(&self, root: &OwnedFd) -> Result<(OwnedFd, OsString), Errno> {
+    fn parent(&self, root: BorrowedFd<'s>) -> Result<(Dir<'s>, OsString), Errno> {
         let name = self.rel.file_name().expect("not the granted directory").to_os_string();
         let parent = self.rel.parent().unwrap_or(Path::new(""));
-        let fd = open_beneath(root, parent, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
-        Ok((fd, name))
+        if parent.as_os_str().is_empty() {
+            // The granted directory itself: no walk to make.
+            return Ok((Dir::Root(root), name));
+        }
+        let fd = open_beneath(&root, parent, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+        Ok((Dir::Sub(fd), name))
     }
 
     /// Only regular files with one link are read or rewritten.
@@ -550,7 +586,7 @@ impl Located<'_> {
     /// Writes a new file beside `name` in `parent` and renames it over.
     fn replace(
         &self,
-        parent: &OwnedFd,
+        parent: &impl AsFd,
         name: &OsString,
         old: Option<&Meta>,
         new_mode: Option<u32>,
@@ -618,7 +654,7 @@ fn open_beneath(root: &impl AsFd, rel: &Path, flags: OFlags, mode: Mode) -> Resu
     }
 }
 
-fn lexists(root: &OwnedFd, rel: &Path) -> bool {
+fn lexists(root: &impl AsFd, rel: &Path) -> bool {
     let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else { return false };
     open_beneath(root, parent, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
         .and_then(|p| rfs::statat(&p, name, AtFlags::SYMLINK_NOFOLLOW))
@@ -626,7 +662,7 @@ fn lexists(root: &OwnedFd, rel: &Path) -> bool {
 }
 
 /// The names in an open directory, without `.` and `..`.
-fn entries(fd: &OwnedFd) -> Result<Vec<OsString>, Errno> {
+fn entries(fd: &impl AsFd) -> Result<Vec<OsString>, Errno> {
     let mut names = Vec::new();
     for entry in rfs::Dir::read_from(fd)? {
         let entry = entry?;
@@ -640,7 +676,7 @@ fn entries(fd: &OwnedFd) -> Result<Vec<OsString>, Errno> {
 
 /// Removes the directory `name` in `parent` and everything in it, never
 /// following a symlink.
-fn remove_tree(parent: &OwnedFd, name: &std::ffi::OsStr, depth: usize) -> Result<(), Errno> {
+fn remove_tree(parent: &impl AsFd, name: &std::ffi::OsStr, depth: usize) -> Result<(), Errno> {
     if depth > 4096 {
         return Err(Errno::LOOP);
     }

@@ -84,12 +84,12 @@ fn authorize(sandbox: &Sandbox, who: &str, cmd: &Program) -> Result<PathBuf, Cap
     let Some(grant) = grant else {
         return Err(denied(format!("run `{program}`"), "commands", program));
     };
-    sandbox.note_use(who, Grant::Command(grant.clone()));
+    sandbox.note_use(who, &Grant::Command(grant.clone()));
     if let Some((name, _)) = cmd.env.iter().find(|(name, _)| !grants.env.contains(name)) {
         return Err(denied(format!("pass `{name}` to `{program}`"), "env", name));
     }
     for (name, _) in &cmd.env {
-        sandbox.note_use(who, Grant::Env(name.clone()));
+        sandbox.note_use(who, &Grant::Env(name.clone()));
     }
     path.ok_or_else(|| {
         CapError::not_found(format!(

@@ -27,10 +27,10 @@ impl ssh::Host for StoreData {
             let (asked, advice) = message.split_once(": ").unwrap_or((&message, ""));
             return Err(sandbox.refuse(&who, asked.to_string(), advice.to_string()));
         }
-        sandbox.note_use(&who, Grant::Ssh(host.clone()));
-        sandbox.note_use(&who, Grant::Command(cmd.program.clone()));
+        sandbox.note_use(&who, &Grant::Ssh(host.clone()));
+        sandbox.note_use(&who, &Grant::Command(cmd.program.clone()));
         for (name, _) in &cmd.env {
-            sandbox.note_use(&who, Grant::Env(name.clone()));
+            sandbox.note_use(&who, &Grant::Env(name.clone()));
         }
         let started = Instant::now();
         let result = self.call.remote.run(sandbox.grants(), &host, &cmd);
