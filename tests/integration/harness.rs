@@ -183,3 +183,21 @@ pub fn graph(env: &str) -> (Deployment, PathBuf) {
 pub fn recorded(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_string).collect()
 }
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// componentize-py and componentize-js as tools/toolchains.sh installs them
+/// into .toolchains/, as the variables that point the runner to them; `None`
+/// (and a note) when they are not there.
+pub fn toolchains() -> Option<Vec<(&'static str, std::ffi::OsString)>> {
+    let py = repo().join(".toolchains/python/bin/componentize-py");
+    let js = repo().join(".toolchains/js/node_modules/.bin/componentize-js");
+    if !py.exists() || !js.exists() {
+        eprintln!("skipped: Python and JavaScript components need tools/toolchains.sh");
+        return None;
+    }
+    Some(vec![("BATOU_RUN_COMPONENTIZE_PY", py.into_os_string()), ("BATOU_RUN_COMPONENTIZE_JS", js.into_os_string())])
+}

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::fixtures::FIXTURE_NOTICE;
-use crate::harness::{Deployment, Run};
+use crate::harness::{Deployment, Run, repo, toolchains};
 
 const ENV: &str = r#"
 [hosts.localhost]
@@ -35,23 +35,12 @@ enum Language {
     Js,
 }
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The environment variables that point the runner to the toolchain, or
-/// `None` (and a note) when tools/toolchains.sh has not installed it.
+/// The toolchain variables `language` needs (none for Rust), or `None`.
 fn toolchain(language: Language) -> Option<Vec<(&'static str, OsString)>> {
-    let (var, path) = match language {
-        Language::Rust => return Some(Vec::new()),
-        Language::Python => ("BATOU_RUN_COMPONENTIZE_PY", repo().join(".toolchains/python/bin/componentize-py")),
-        Language::Js => ("BATOU_RUN_COMPONENTIZE_JS", repo().join(".toolchains/js/node_modules/.bin/componentize-js")),
-    };
-    if !path.exists() {
-        eprintln!("skipped: {language:?} components need tools/toolchains.sh ({} is missing)", path.display());
-        return None;
+    match language {
+        Language::Rust => Some(Vec::new()),
+        _ => toolchains(),
     }
-    Some(vec![(var, path.into_os_string())])
 }
 
 /// A deployment of `ENV` whose `notice` kind is written in `language`.

@@ -4,25 +4,10 @@
 //! nothing.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::harness::Deployment;
+use crate::harness::{Deployment, repo, toolchains};
 use crate::sshd::Sshd;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The toolchains' variables, or `None` (and a note) without them.
-fn toolchains() -> Option<Vec<(&'static str, OsString)>> {
-    let py = repo().join(".toolchains/python/bin/componentize-py");
-    let js = repo().join(".toolchains/js/node_modules/.bin/componentize-js");
-    if !py.exists() || !js.exists() {
-        eprintln!("skipped: the polyglot example needs tools/toolchains.sh");
-        return None;
-    }
-    Some(vec![("BATOU_RUN_COMPONENTIZE_PY", py.into_os_string()), ("BATOU_RUN_COMPONENTIZE_JS", js.into_os_string())])
-}
 
 /// A copy of examples/polyglot (the Rust component's SDK path made
 /// absolute) with `env` as its environment `dev`.

@@ -2,13 +2,8 @@
 //! and deploys as is, in every language; `batou-run cache info|clean`.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
 
-use crate::harness::{Deployment, Run};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::harness::{Deployment, Run, toolchains};
 
 fn batou(args: &[&str], env: &[(&str, OsString)]) -> Run {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_batou-run"))
@@ -26,14 +21,8 @@ fn batou(args: &[&str], env: &[(&str, OsString)]) -> Run {
 
 #[test]
 fn a_new_deployment_and_its_components_deploy_as_is() {
-    let py = repo().join(".toolchains/python/bin/componentize-py");
-    let js = repo().join(".toolchains/js/node_modules/.bin/componentize-js");
-    let languages: Vec<&str> = if py.exists() && js.exists() {
-        vec!["rust", "python", "js"]
-    } else {
-        eprintln!("skipped Python and JavaScript: run tools/toolchains.sh");
-        vec!["rust"]
-    };
+    let tools = toolchains().unwrap_or_default();
+    let languages: Vec<&str> = if tools.is_empty() { vec!["rust"] } else { vec!["rust", "python", "js"] };
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("site");
     let d = dir.to_str().unwrap();
@@ -55,8 +44,6 @@ fn a_new_deployment_and_its_components_deploy_as_is() {
     let list = roots.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ");
     std::fs::write(&env_file, text.replace("components = [\"hello\"]", &format!("components = [{list}]"))).unwrap();
 
-    let tools =
-        [("BATOU_RUN_COMPONENTIZE_PY", py.into_os_string()), ("BATOU_RUN_COMPONENTIZE_JS", js.into_os_string())];
     let site = Deployment::at(dir.clone());
     let first = batou(&["deploy", "dev", "-d", d], &tools).ok();
     assert_eq!(std::fs::read_to_string(site.work("hello/hello.txt")).unwrap(), "Hello from batou-run\n");

@@ -24,6 +24,19 @@ pub struct Program {
     pub timeout_ms: Option<u32>,
 }
 
+impl From<super::bindings::batou::deploy::types::Command> for Program {
+    fn from(cmd: super::bindings::batou::deploy::types::Command) -> Self {
+        Program {
+            program: cmd.program,
+            args: cmd.args,
+            env: cmd.env,
+            cwd: cmd.cwd,
+            stdin: cmd.stdin,
+            timeout_ms: cmd.timeout_ms,
+        }
+    }
+}
+
 /// What a command on another host produced.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProgramOutput {

@@ -19,7 +19,7 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     let target_dir = cache_dir.join("guest-target");
     let wasm = target_dir.join("wasm32-wasip2").join("release").join(format!("{lib_name}.wasm"));
     let stamp = cache_dir.join("build-stamps").join(format!("{:016x}", path_hash(dir)));
-    let fingerprint = fingerprint(dir, &manifest);
+    let fingerprint = fingerprint(dir, Some(&manifest));
     if wasm.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
         return Ok(wasm);
     }
@@ -67,17 +67,11 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
 /// SDK, and returns the `.wasm` path.
 pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Diagnostic> {
     let sdk = super::sdk::materialise(cache_dir)?;
-    let out_dir = cache_dir.join("python-builds");
-    let wasm = out_dir.join(format!("{:016x}.wasm", path_hash(dir)));
-    let stamp = cache_dir.join("build-stamps").join(format!("{:016x}-python", path_hash(dir)));
     let tool = super::sdk::componentize_py();
-    let fingerprint = format!("{}{}\n{}", fingerprint(dir, &dir.join("app.py")), sdk.hash, tool.display());
-    if wasm.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
-        return Ok(wasm);
-    }
+    let Some(GuestBuild { wasm, stamp, fingerprint, tmp }) = guest_build("python", dir, cache_dir, &sdk, &tool)? else {
+        return Ok(guest_wasm("python", dir, cache_dir));
+    };
     tracing::info!(component = name, "building with componentize-py");
-    std::fs::create_dir_all(&out_dir).map_err(|e| Diagnostic::new(format!("{}: {e}", out_dir.display())))?;
-    let tmp = out_dir.join(format!(".{:016x}.{}.wasm", path_hash(dir), std::process::id()));
     let output = Command::new(&tool)
         .arg("-d")
         .arg(sdk.dir.join("wit"))
@@ -115,18 +109,14 @@ pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf,
 /// contract, so it replaces one the component may carry).
 pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Diagnostic> {
     let sdk = super::sdk::materialise(cache_dir)?;
-    let out_dir = cache_dir.join("js-builds");
-    let wasm = out_dir.join(format!("{:016x}.wasm", path_hash(dir)));
-    let stamp = cache_dir.join("build-stamps").join(format!("{:016x}-js", path_hash(dir)));
     let tool = super::sdk::componentize_js();
-    let fingerprint = format!("{}{}\n{}", fingerprint(dir, &dir.join("index.js")), sdk.hash, tool.display());
-    if wasm.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
-        return Ok(wasm);
-    }
+    let Some(GuestBuild { wasm, stamp, fingerprint, tmp }) = guest_build("js", dir, cache_dir, &sdk, &tool)? else {
+        return Ok(guest_wasm("js", dir, cache_dir));
+    };
     tracing::info!(component = name, "building with componentize-js");
     let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
-    std::fs::create_dir_all(&out_dir).map_err(|e| io(&out_dir, e))?;
-    let work = tempfile_dir(&out_dir).map_err(|e| io(&out_dir, e))?;
+    let out_dir = wasm.parent().expect("in a folder");
+    let work = tempfile_dir(out_dir).map_err(|e| io(out_dir, e))?;
     let stage = work.join("src");
     let mut sources = Vec::new();
     walk(dir, &mut sources);
@@ -140,7 +130,6 @@ pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Dia
         std::fs::copy(&path, &target).map_err(|e| io(&target, e))?;
     }
     std::fs::copy(sdk.dir.join("sdk/js/batou.js"), stage.join("batou.js")).map_err(|e| io(&stage, e))?;
-    let tmp = out_dir.join(format!(".{:016x}.{}.wasm", path_hash(dir), std::process::id()));
     let output = Command::new(&tool)
         .arg("index.js")
         .arg("--wit")
@@ -169,6 +158,43 @@ pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Dia
     )?;
     write_stamp(&stamp, &fingerprint);
     Ok(wasm)
+}
+
+/// Where a Python or JavaScript build goes.
+struct GuestBuild {
+    wasm: PathBuf,
+    stamp: PathBuf,
+    /// The sources, the SDK and the toolchain, as the stamp records them.
+    fingerprint: String,
+    /// Where the toolchain writes, renamed to `wasm` when it succeeded.
+    tmp: PathBuf,
+}
+
+/// The module built from `dir` by the `language` toolchain
+/// (`<cache>/<language>-builds/<folder hash>.wasm`).
+fn guest_wasm(language: &str, dir: &Path, cache_dir: &Path) -> PathBuf {
+    cache_dir.join(format!("{language}-builds")).join(format!("{:016x}.wasm", path_hash(dir)))
+}
+
+/// What a build of `dir` needs, or `None` when the module built last
+/// time is still current (same sources, SDK and toolchain).
+fn guest_build(
+    language: &str,
+    dir: &Path,
+    cache_dir: &Path,
+    sdk: &super::sdk::Sdk,
+    tool: &Path,
+) -> Result<Option<GuestBuild>, Diagnostic> {
+    let wasm = guest_wasm(language, dir, cache_dir);
+    let stamp = cache_dir.join("build-stamps").join(format!("{:016x}-{language}", path_hash(dir)));
+    let fingerprint = format!("{}{}\n{}", fingerprint(dir, None), sdk.hash, tool.display());
+    if wasm.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
+        return Ok(None);
+    }
+    let out_dir = wasm.parent().expect("in a folder");
+    std::fs::create_dir_all(out_dir).map_err(|e| Diagnostic::new(format!("{}: {e}", out_dir.display())))?;
+    let tmp = out_dir.join(format!(".{:016x}.{}.wasm", path_hash(dir), std::process::id()));
+    Ok(Some(GuestBuild { wasm, stamp, fingerprint, tmp }))
 }
 
 /// A new empty folder below `parent`.
@@ -229,11 +255,12 @@ fn lib_name(manifest: &Path) -> Result<String, Diagnostic> {
         .ok_or_else(|| Diagnostic::new(format!("{} names no package", manifest.display())))
 }
 
-/// Sizes and modification times of every file of the crate and of its
-/// path dependencies (so an SDK change rebuilds too).
-fn fingerprint(dir: &Path, manifest: &Path) -> String {
+/// Sizes and modification times of every file of the component's folder
+/// and, for a crate, of its path dependencies (so an SDK change rebuilds
+/// too).
+fn fingerprint(dir: &Path, manifest: Option<&Path>) -> String {
     let mut dirs = vec![dir.to_path_buf()];
-    if let Ok(text) = std::fs::read_to_string(manifest) {
+    if let Some(text) = manifest.and_then(|m| std::fs::read_to_string(m).ok()) {
         if let Ok(doc) = toml::from_str::<toml::Table>(&text) {
             for section in ["dependencies", "build-dependencies"] {
                 if let Some(deps) = doc.get(section).and_then(|d| d.as_table()) {

@@ -27,14 +27,7 @@ impl process::Host for StoreData {
         self.call.allow("process.run", &[Phase::Verify, Phase::Update])?;
         let who = self.call.path.clone();
         let sandbox = self.call.sandbox.clone();
-        let cmd = Program {
-            program: cmd.program,
-            args: cmd.args,
-            env: cmd.env,
-            cwd: cmd.cwd,
-            stdin: cmd.stdin,
-            timeout_ms: cmd.timeout_ms,
-        };
+        let cmd = Program::from(cmd);
         let program = authorize(&sandbox, &who, &cmd)?;
         let cwd = self.call.resolve(cmd.cwd.as_deref().unwrap_or("."));
         if !sandbox.covers(&cwd) {

@@ -15,14 +15,7 @@ impl ssh::Host for StoreData {
         self.call.allow("ssh.run", &[Phase::Verify, Phase::Update])?;
         let who = self.call.path.clone();
         let sandbox = self.call.sandbox.clone();
-        let cmd = Program {
-            program: cmd.program,
-            args: cmd.args,
-            env: cmd.env,
-            cwd: cmd.cwd,
-            stdin: cmd.stdin,
-            timeout_ms: cmd.timeout_ms,
-        };
+        let cmd = Program::from(cmd);
         if let Err(RemoteError::Denied(message)) = remote::check(sandbox.grants(), &host, &cmd) {
             let (asked, advice) = message.split_once(": ").unwrap_or((&message, ""));
             return Err(sandbox.refuse(&who, asked.to_string(), advice.to_string()));
