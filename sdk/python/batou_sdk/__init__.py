@@ -230,8 +230,8 @@ class Component:
         return _model.changed()
 
     def expand(self, source, **context):
-        """Renders a Jinja2 template with ``host``, ``environment`` and
-        ``component`` (``context``)."""
+        """Renders a Jinja2 template with ``host``, ``environment`` and the
+        keyword arguments as its variables."""
         return render(source, **context)
 
 
@@ -241,7 +241,9 @@ class _Host:
 
 
 def render(source, **context):
-    """Renders a Jinja2 template (strict undefined) with the runner."""
+    """Renders a Jinja2 template (strict undefined) with the runner: the
+    keyword arguments are its variables, beside ``host`` and
+    ``environment``."""
     return _call(_template.render, source, json.dumps(context))
 
 
