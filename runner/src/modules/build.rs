@@ -68,7 +68,7 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
 pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Diagnostic> {
     let sdk = super::sdk::materialise(cache_dir)?;
     let tool = super::sdk::componentize_py();
-    let Some(GuestBuild { wasm, stamp, fingerprint, tmp }) = guest_build("python", dir, cache_dir, &sdk, &tool)? else {
+    let Some(build) = guest_build("python", dir, cache_dir, &sdk, &tool)? else {
         return Ok(guest_wasm("python", dir, cache_dir));
     };
     tracing::info!(component = name, "building with componentize-py");
@@ -81,23 +81,14 @@ pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf,
         .arg(dir)
         .arg("app")
         .arg("-o")
-        .arg(&tmp)
+        .arg(&build.tmp)
         .current_dir(dir)
         .output()
         .map_err(|e| {
             Diagnostic::new(format!("cannot run {} to build the Python component `{name}`: {e}", tool.display()))
                 .hint(super::sdk::COMPONENTIZE_PY_HINT)
         })?;
-    finish(
-        name,
-        output,
-        &tmp,
-        &wasm,
-        "python",
-        &format!("cd {} && {} ... componentize app", dir.display(), tool.display()),
-    )?;
-    write_stamp(&stamp, &fingerprint);
-    Ok(wasm)
+    build.finish(name, output, "python", &format!("cd {} && {} ... componentize app", dir.display(), tool.display()))
 }
 
 /// Builds `components/<name>/index.js` with componentize-js and the
@@ -110,12 +101,12 @@ pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf,
 pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Diagnostic> {
     let sdk = super::sdk::materialise(cache_dir)?;
     let tool = super::sdk::componentize_js();
-    let Some(GuestBuild { wasm, stamp, fingerprint, tmp }) = guest_build("js", dir, cache_dir, &sdk, &tool)? else {
+    let Some(build) = guest_build("js", dir, cache_dir, &sdk, &tool)? else {
         return Ok(guest_wasm("js", dir, cache_dir));
     };
     tracing::info!(component = name, "building with componentize-js");
     let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
-    let out_dir = wasm.parent().expect("in a folder");
+    let out_dir = build.wasm.parent().expect("in a folder");
     let work = tempfile_dir(out_dir).map_err(|e| io(out_dir, e))?;
     let stage = work.join("src");
     let mut sources = Vec::new();
@@ -137,7 +128,7 @@ pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Dia
         .args(["--world-name", "deployment-component"])
         // fetch-event would import wasi:http, which the runner does not link.
         .args(["--disable", "http", "fetch-event", "--out"])
-        .arg(&tmp)
+        .arg(&build.tmp)
         .current_dir(&stage)
         // It works in $TMPDIR and leaves a folder behind when the source
         // does not parse.
@@ -148,16 +139,7 @@ pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Dia
         Diagnostic::new(format!("cannot run {} to build the JavaScript component `{name}`: {e}", tool.display()))
             .hint(super::sdk::COMPONENTIZE_JS_HINT)
     })?;
-    finish(
-        name,
-        output,
-        &tmp,
-        &wasm,
-        "javascript",
-        &format!("cd {} && {} index.js ...", dir.display(), tool.display()),
-    )?;
-    write_stamp(&stamp, &fingerprint);
-    Ok(wasm)
+    build.finish(name, output, "javascript", &format!("cd {} && {} index.js ...", dir.display(), tool.display()))
 }
 
 /// Where a Python or JavaScript build goes.
@@ -207,33 +189,38 @@ fn tempfile_dir(parent: &Path) -> std::io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Checks a toolchain's run, moves its output into place.
-fn finish(
-    name: &str,
-    output: std::process::Output,
-    tmp: &Path,
-    wasm: &Path,
-    language: &str,
-    rerun: &str,
-) -> Result<(), Diagnostic> {
-    if !output.status.success() || !tmp.is_file() {
-        let _ = std::fs::remove_file(tmp);
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        // The toolchains print long native backtraces; the Python or
-        // JavaScript error comes before them.
-        let lines: Vec<&str> = text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .take_while(|l| !l.starts_with("Stack backtrace") && !l.trim_start().starts_with("0: "))
-            .collect();
-        let start = lines.len().saturating_sub(30);
-        return Err(Diagnostic::new(format!(
-            "building the {language} component `{name}` failed:\n{}",
-            lines[start..].join("\n")
-        ))
-        .hint(format!("fix the component's source; `{rerun}` shows the build alone")));
+impl GuestBuild {
+    /// Checks the toolchain's run, moves its output into place and records
+    /// the fingerprint; returns the module's path.
+    fn finish(
+        self,
+        name: &str,
+        output: std::process::Output,
+        language: &str,
+        rerun: &str,
+    ) -> Result<PathBuf, Diagnostic> {
+        if !output.status.success() || !self.tmp.is_file() {
+            let _ = std::fs::remove_file(&self.tmp);
+            let text =
+                format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            // The toolchains print long native backtraces; the Python or
+            // JavaScript error comes before them.
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .take_while(|l| !l.starts_with("Stack backtrace") && !l.trim_start().starts_with("0: "))
+                .collect();
+            let start = lines.len().saturating_sub(30);
+            return Err(Diagnostic::new(format!(
+                "building the {language} component `{name}` failed:\n{}",
+                lines[start..].join("\n")
+            ))
+            .hint(format!("fix the component's source; `{rerun}` shows the build alone")));
+        }
+        std::fs::rename(&self.tmp, &self.wasm).map_err(|e| Diagnostic::new(format!("{}: {e}", self.wasm.display())))?;
+        write_stamp(&self.stamp, &self.fingerprint);
+        Ok(self.wasm)
     }
-    std::fs::rename(tmp, wasm).map_err(|e| Diagnostic::new(format!("{}: {e}", wasm.display())))
 }
 
 fn write_stamp(stamp: &Path, fingerprint: &str) {
