@@ -7,6 +7,7 @@ mod harness;
 mod sshd;
 
 mod agent;
+mod builds;
 mod deploy;
 mod errors;
 mod faults;

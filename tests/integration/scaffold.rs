@@ -75,15 +75,15 @@ fn cache_info_and_clean() {
     let compiled = cache.path().join("compiled");
     std::fs::create_dir_all(&compiled).unwrap();
     std::fs::write(compiled.join("abc-123.cwasm"), vec![0u8; 4096]).unwrap();
-    std::fs::create_dir_all(cache.path().join("python-builds")).unwrap();
-    std::fs::write(cache.path().join("python-builds/x.wasm"), vec![0u8; 1024]).unwrap();
+    std::fs::create_dir_all(cache.path().join("builds")).unwrap();
+    std::fs::write(cache.path().join("builds/x.wasm"), vec![0u8; 1024]).unwrap();
     let c = cache.path().to_str().unwrap();
     let info = batou(&["cache", "info", "--cache", c], &[]).ok();
     assert!(info.stdout.contains("compiled") && info.stdout.contains("4.0 KiB"), "{}", info.stdout);
     assert!(info.stdout.contains("Compiled modules: 1"), "{}", info.stdout);
     batou(&["cache", "clean", "--compiled", "--cache", c], &[]).ok();
-    assert!(!compiled.exists() && cache.path().join("python-builds/x.wasm").exists());
+    assert!(!compiled.exists() && cache.path().join("builds/x.wasm").exists());
     let cleaned = batou(&["cache", "clean", "--cache", c], &[]).ok();
     assert!(cleaned.stdout.contains("Removed 1.0 KiB"), "{}", cleaned.stdout);
-    assert!(!cache.path().join("python-builds").exists());
+    assert!(!cache.path().join("builds").exists());
 }

@@ -30,13 +30,15 @@ enum Action {
 /// The parts of the cache, as `info` names them.
 const PARTS: &[(&str, &str)] = &[
     ("compiled", "compiled modules (native code, by module sha256 and engine)"),
-    ("python-builds", "Python components built with componentize-py"),
-    ("js-builds", "JavaScript components built with componentize-js"),
+    ("builds", "components built from source, by the sha256 of what went into them"),
     ("guest-target", "Rust components' cargo target folder"),
-    ("build-stamps", "source fingerprints of built components"),
     ("sdk", "the contract and SDKs the builds use"),
     ("agent", "what controllers shipped to this machine's agent (modules, assets)"),
     ("agent-binary", "the agent binary, gzipped for upload"),
+    // Kept by earlier versions, which keyed builds by folder.
+    ("python-builds", "Python builds of an earlier batou-run"),
+    ("js-builds", "JavaScript builds of an earlier batou-run"),
+    ("build-stamps", "build fingerprints of an earlier batou-run"),
 ];
 
 pub fn run(args: CacheArgs) -> Result<(), Failure> {

@@ -1,29 +1,46 @@
-//! Building a deployment's own components, only when their sources
-//! changed: Rust crates with cargo for wasm32-wasip2, Python (`app.py`)
-//! with componentize-py and JavaScript (`index.js`) with componentize-js,
-//! against the contract and SDKs embedded in the runner.
+//! Building a deployment's own components: Rust crates with cargo for
+//! wasm32-wasip2, Python (`app.py`) with componentize-py and JavaScript
+//! (`index.js`) with componentize-js, against the contract and SDKs
+//! embedded in the runner.
+//!
+//! A built module is kept in `<cache>/builds/<key>.wasm`, where the key is
+//! the sha256 of everything that went into it: the language, the
+//! toolchain's identity, the SDK, and the path and content of every source
+//! file (a crate's path dependencies included). Two deployments whose
+//! components share a name never share a build unless their sources are
+//! the same bytes, and a build is reused whatever folder it came from.
 
-use std::hash::{Hash, Hasher};
+use std::fs::OpenOptions;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::UNIX_EPOCH;
+
+use sha2::{Digest, Sha256};
 
 use crate::diagnostic::Diagnostic;
 
 /// Builds `components/<name>` (a Rust crate) and returns the `.wasm` path.
-/// Skips cargo entirely when no file of the crate or of its path
-/// dependencies changed since the last build.
+/// Runs cargo only when no build of the same sources and toolchain is
+/// cached.
 pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Diagnostic> {
     let manifest = dir.join("Cargo.toml");
     let lib_name = lib_name(&manifest)?;
-    let target_dir = cache_dir.join("guest-target");
-    let wasm = target_dir.join("wasm32-wasip2").join("release").join(format!("{lib_name}.wasm"));
-    let stamp = cache_dir.join("build-stamps").join(format!("{:016x}", path_hash(dir)));
-    let fingerprint = fingerprint(dir, Some(&manifest));
-    if wasm.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
-        return Ok(wasm);
+    let dirs = crate_dirs(dir);
+    let toolchain = rust_toolchain(dir);
+    let before = Inputs::read(&dirs);
+    let built = cache_dir.join("builds").join(format!("{}.wasm", before.key("rust", &toolchain)));
+    if built.is_file() {
+        return Ok(built);
     }
     tracing::info!(component = name, "building");
+    // One shared target folder, so that dependencies compile once for
+    // every deployment; held locked from the build until its output is
+    // copied away, so that no other build of a crate with the same name
+    // overwrites it in between.
+    let target_dir = cache_dir.join("guest-target");
+    let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(&target_dir).map_err(|e| io(&target_dir, e))?;
+    let _lock = lock(&target_dir.join(".batou-run-lock")).map_err(|e| io(&target_dir, e))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
@@ -52,15 +69,17 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
             Diagnostic::new(format!("building component `{name}` failed:\n{}", tail[start..].join("\n"))).hint(hint)
         );
     }
+    let wasm = target_dir.join("wasm32-wasip2").join("release").join(format!("{lib_name}.wasm"));
     if !wasm.is_file() {
         return Err(Diagnostic::new(format!("building component `{name}` produced no {}", wasm.display()))
             .hint("make the crate a library with crate-type = [\"cdylib\"]"));
     }
-    if let Some(parent) = stamp.parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    let _ = std::fs::write(&stamp, fingerprint);
-    Ok(wasm)
+    // The first build writes Cargo.lock: the module is what those sources
+    // and that lock file make, so it is kept under the key of the sources
+    // as they are now, which the next deploy computes.
+    let after = Inputs::read(&dirs);
+    let key = if after.same_sources(&before) { after.key("rust", &toolchain) } else { output_key(&wasm)? };
+    store(&wasm, &cache_dir.join("builds"), &key)
 }
 
 /// Builds `components/<name>/app.py` with componentize-py and the Python
@@ -68,8 +87,9 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
 pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Diagnostic> {
     let sdk = super::sdk::materialise(cache_dir)?;
     let tool = super::sdk::componentize_py();
-    let Some(build) = guest_build("python", dir, cache_dir, &sdk, &tool)? else {
-        return Ok(guest_wasm("python", dir, cache_dir));
+    let build = match guest_build("python", dir, cache_dir, &sdk, &tool)? {
+        Ok(built) => return Ok(built),
+        Err(build) => build,
     };
     tracing::info!(component = name, "building with componentize-py");
     let output = Command::new(&tool)
@@ -101,24 +121,23 @@ pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf,
 pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Diagnostic> {
     let sdk = super::sdk::materialise(cache_dir)?;
     let tool = super::sdk::componentize_js();
-    let Some(build) = guest_build("js", dir, cache_dir, &sdk, &tool)? else {
-        return Ok(guest_wasm("js", dir, cache_dir));
+    let build = match guest_build("js", dir, cache_dir, &sdk, &tool)? {
+        Ok(built) => return Ok(built),
+        Err(build) => build,
     };
     tracing::info!(component = name, "building with componentize-js");
     let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
     let out_dir = build.wasm.parent().expect("in a folder");
     let work = tempfile_dir(out_dir).map_err(|e| io(out_dir, e))?;
     let stage = work.join("src");
-    let mut sources = Vec::new();
-    walk(dir, &mut sources);
-    for (path, _, _) in sources {
-        let is_js = path.extension().is_some_and(|e| e == "js" || e == "mjs" || e == "json");
+    for rel in source_files(dir) {
+        let is_js = rel.extension().is_some_and(|e| e == "js" || e == "mjs" || e == "json");
         if !is_js {
             continue;
         }
-        let target = stage.join(path.strip_prefix(dir).expect("beneath"));
+        let target = stage.join(&rel);
         std::fs::create_dir_all(target.parent().expect("a folder")).map_err(|e| io(&target, e))?;
-        std::fs::copy(&path, &target).map_err(|e| io(&target, e))?;
+        std::fs::copy(dir.join(&rel), &target).map_err(|e| io(&target, e))?;
     }
     std::fs::copy(sdk.dir.join("sdk/js/batou.js"), stage.join("batou.js")).map_err(|e| io(&stage, e))?;
     let output = Command::new(&tool)
@@ -144,39 +163,31 @@ pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Dia
 
 /// Where a Python or JavaScript build goes.
 struct GuestBuild {
+    /// `<cache>/builds/<key>.wasm`.
     wasm: PathBuf,
-    stamp: PathBuf,
-    /// The sources, the SDK and the toolchain, as the stamp records them.
-    fingerprint: String,
     /// Where the toolchain writes, renamed to `wasm` when it succeeded.
     tmp: PathBuf,
 }
 
-/// The module built from `dir` by the `language` toolchain
-/// (`<cache>/<language>-builds/<folder hash>.wasm`).
-fn guest_wasm(language: &str, dir: &Path, cache_dir: &Path) -> PathBuf {
-    cache_dir.join(format!("{language}-builds")).join(format!("{:016x}.wasm", path_hash(dir)))
-}
-
-/// What a build of `dir` needs, or `None` when the module built last
-/// time is still current (same sources, SDK and toolchain).
+/// The module built from `dir` by the `language` toolchain if it is
+/// cached (same sources, SDK and toolchain), else where to build it.
 fn guest_build(
     language: &str,
     dir: &Path,
     cache_dir: &Path,
     sdk: &super::sdk::Sdk,
     tool: &Path,
-) -> Result<Option<GuestBuild>, Diagnostic> {
-    let wasm = guest_wasm(language, dir, cache_dir);
-    let stamp = cache_dir.join("build-stamps").join(format!("{:016x}-{language}", path_hash(dir)));
-    let fingerprint = format!("{}{}\n{}", fingerprint(dir, None), sdk.hash, tool.display());
-    if wasm.is_file() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(fingerprint.as_str()) {
-        return Ok(None);
+) -> Result<Result<PathBuf, GuestBuild>, Diagnostic> {
+    let toolchain = format!("sdk {}\n{}", sdk.hash, tool_identity(tool));
+    let key = Inputs::read(&[dir.to_path_buf()]).key(language, &toolchain);
+    let out_dir = cache_dir.join("builds");
+    let wasm = out_dir.join(format!("{key}.wasm"));
+    if wasm.is_file() {
+        return Ok(Ok(wasm));
     }
-    let out_dir = wasm.parent().expect("in a folder");
-    std::fs::create_dir_all(out_dir).map_err(|e| Diagnostic::new(format!("{}: {e}", out_dir.display())))?;
-    let tmp = out_dir.join(format!(".{:016x}.{}.wasm", path_hash(dir), std::process::id()));
-    Ok(Some(GuestBuild { wasm, stamp, fingerprint, tmp }))
+    std::fs::create_dir_all(&out_dir).map_err(|e| Diagnostic::new(format!("{}: {e}", out_dir.display())))?;
+    let tmp = out_dir.join(format!(".{key}.{}.wasm", std::process::id()));
+    Ok(Err(GuestBuild { wasm, tmp }))
 }
 
 /// A new empty folder below `parent`.
@@ -190,8 +201,8 @@ fn tempfile_dir(parent: &Path) -> std::io::Result<PathBuf> {
 }
 
 impl GuestBuild {
-    /// Checks the toolchain's run, moves its output into place and records
-    /// the fingerprint; returns the module's path.
+    /// Checks the toolchain's run and moves its output into place; returns
+    /// the module's path.
     fn finish(
         self,
         name: &str,
@@ -218,23 +229,41 @@ impl GuestBuild {
             .hint(format!("fix the component's source; `{rerun}` shows the build alone")));
         }
         std::fs::rename(&self.tmp, &self.wasm).map_err(|e| Diagnostic::new(format!("{}: {e}", self.wasm.display())))?;
-        write_stamp(&self.stamp, &self.fingerprint);
         Ok(self.wasm)
     }
 }
 
-fn write_stamp(stamp: &Path, fingerprint: &str) {
-    if let Some(parent) = stamp.parent() {
-        let _ = std::fs::create_dir_all(parent);
+/// Copies a built module to `<dir>/<key>.wasm` (through a temporary file,
+/// so that a reader never sees half a module) and returns that path.
+fn store(wasm: &Path, dir: &Path, key: &str) -> Result<PathBuf, Diagnostic> {
+    let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let stored = dir.join(format!("{key}.wasm"));
+    let tmp = dir.join(format!(".{key}.{}.wasm", std::process::id()));
+    std::fs::copy(wasm, &tmp).map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, &stored).map_err(|e| io(&stored, e))?;
+    Ok(stored)
+}
+
+/// The key of a module by its own bytes, for a build whose sources changed
+/// while it ran (no deploy will look it up by its sources).
+fn output_key(wasm: &Path) -> Result<String, Diagnostic> {
+    let bytes = std::fs::read(wasm).map_err(|e| Diagnostic::new(format!("{}: {e}", wasm.display())))?;
+    Ok(format!("output-{}", hex(&Sha256::digest(&bytes))))
+}
+
+/// An exclusive `flock` on `path`, held while the file lives.
+fn lock(path: &Path) -> std::io::Result<std::fs::File> {
+    let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+    // SAFETY: flock on a file descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error());
     }
-    let _ = std::fs::write(stamp, fingerprint);
+    Ok(file)
 }
 
 fn lib_name(manifest: &Path) -> Result<String, Diagnostic> {
-    let text = std::fs::read_to_string(manifest)
-        .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", manifest.display())))?;
-    let doc: toml::Table = toml::from_str(&text)
-        .map_err(|e| Diagnostic::new(format!("{} is not valid TOML: {}", manifest.display(), e.message())))?;
+    let doc = read_manifest(manifest)?;
     let lib = doc.get("lib").and_then(|l| l.get("name")).and_then(|n| n.as_str());
     let package = doc.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str());
     lib.or(package)
@@ -242,65 +271,153 @@ fn lib_name(manifest: &Path) -> Result<String, Diagnostic> {
         .ok_or_else(|| Diagnostic::new(format!("{} names no package", manifest.display())))
 }
 
-/// Sizes and modification times of every file of the component's folder
-/// and, for a crate, of its path dependencies (so an SDK change rebuilds
-/// too).
-fn fingerprint(dir: &Path, manifest: Option<&Path>) -> String {
-    let mut dirs = vec![dir.to_path_buf()];
-    if let Some(text) = manifest.and_then(|m| std::fs::read_to_string(m).ok()) {
-        if let Ok(doc) = toml::from_str::<toml::Table>(&text) {
+fn read_manifest(manifest: &Path) -> Result<toml::Table, Diagnostic> {
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", manifest.display())))?;
+    toml::from_str(&text)
+        .map_err(|e| Diagnostic::new(format!("{} is not valid TOML: {}", manifest.display(), e.message())))
+}
+
+/// The crate's folder and those of its path dependencies, transitively;
+/// for the SDK (`batou-sdk`), also the contract it is generated from
+/// (`wit/`, two folders up, as the SDK's bindings name it).
+fn crate_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let d = d.canonicalize().unwrap_or(d);
+        if dirs.contains(&d) {
+            continue;
+        }
+        if let Ok(doc) = read_manifest(&d.join("Cargo.toml")) {
+            let is_sdk = doc.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str()) == Some("batou-sdk");
+            if is_sdk {
+                todo.push(d.join("../../wit"));
+            }
             for section in ["dependencies", "build-dependencies"] {
-                if let Some(deps) = doc.get(section).and_then(|d| d.as_table()) {
-                    for dep in deps.values() {
-                        if let Some(path) = dep.get("path").and_then(|p| p.as_str()) {
-                            dirs.push(dir.join(path));
-                        }
+                for dep in doc.get(section).and_then(|s| s.as_table()).into_iter().flat_map(|t| t.values()) {
+                    if let Some(path) = dep.get("path").and_then(|p| p.as_str()) {
+                        todo.push(d.join(path));
                     }
                 }
             }
         }
+        dirs.push(d);
     }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for d in dirs {
-        let mut files = Vec::new();
-        walk(&d, &mut files);
-        files.sort();
-        for (path, len, mtime) in files {
-            (path, len, mtime).hash(&mut h);
-        }
-    }
-    format!("{:016x}\n", h.finish())
+    // The component's own folder first, the others in a stable order.
+    dirs[1..].sort();
+    dirs
 }
 
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, u64, u128)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+/// The Rust toolchain that builds in `dir` (`rustc -vV`, run there so
+/// that a rust-toolchain file applies), or its absence.
+fn rust_toolchain(dir: &Path) -> String {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    match Command::new(rustc).arg("-vV").current_dir(dir).output() {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        _ => "no rustc".to_string(),
+    }
+}
+
+/// A toolchain program by its path, size and modification time (running
+/// it to ask for its version costs a second of interpreter start-up).
+fn tool_identity(tool: &Path) -> String {
+    let resolved = if tool.components().count() > 1 {
+        Some(tool.to_path_buf())
+    } else {
+        std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
+    };
+    let Some(path) = resolved else {
+        return format!("{} (not found)", tool.display());
+    };
+    let meta = std::fs::metadata(&path).ok();
+    let len = meta.as_ref().map_or(0, |m| m.len());
+    let mtime = meta
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{} {len} {mtime}", path.display())
+}
+
+/// What went into a build: each source file by its path (below the index
+/// of its folder) and the sha256 of its bytes, sorted.
+#[derive(PartialEq, Eq)]
+struct Inputs(Vec<(String, [u8; 32])>);
+
+impl Inputs {
+    fn read(dirs: &[PathBuf]) -> Inputs {
+        let mut entries = Vec::new();
+        for (i, dir) in dirs.iter().enumerate() {
+            for rel in source_files(dir) {
+                // A file that cannot be read is part of the key as such,
+                // and cargo or the toolchain will say what is wrong with it.
+                let digest = std::fs::read(dir.join(&rel)).map(|b| Sha256::digest(&b).into()).unwrap_or([0; 32]);
+                entries.push((format!("{i}/{}", rel.display()), digest));
+            }
+        }
+        entries.sort();
+        Inputs(entries)
+    }
+
+    /// The same sources, whatever became of a Cargo.lock the build wrote.
+    fn same_sources(&self, other: &Inputs) -> bool {
+        let sources = |i: &Inputs| -> Vec<(String, [u8; 32])> {
+            i.0.iter().filter(|(p, _)| !p.ends_with("/Cargo.lock")).cloned().collect()
+        };
+        sources(self) == sources(other)
+    }
+
+    fn key(&self, language: &str, toolchain: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(format!("batou-run build 1\n{language}\n{toolchain}\n"));
+        for (path, digest) in &self.0 {
+            h.update(path.as_bytes());
+            h.update([0]);
+            h.update(digest);
+        }
+        hex(&h.finalize())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The files of a component's folder that make its module, relative to
+/// it and sorted: not build output (`target/`, `node_modules/`,
+/// `__pycache__/`, `.wasm` files) and not hidden files.
+fn source_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(dir, Path::new(""), &mut out);
+    out.sort();
+    out
+}
+
+fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir.join(rel)) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name == "target"
-            || name == "node_modules"
-            || name == "__pycache__"
-            || name.starts_with('.')
-            || name.ends_with(".wasm")
+        let text = name.to_string_lossy();
+        if text == "target"
+            || text == "node_modules"
+            || text == "__pycache__"
+            || text.starts_with('.')
+            || text.ends_with(".wasm")
         {
             continue;
         }
-        let path = entry.path();
+        // Not followed: a symlink to a folder could loop.
         let Ok(meta) = entry.metadata() else { continue };
         if meta.is_dir() {
-            walk(&path, out);
+            walk(dir, &rel.join(&name), out);
         } else {
-            let mtime =
-                meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
-            out.push((path, meta.len(), mtime));
+            out.push(rel.join(&name));
         }
     }
-}
-
-fn path_hash(dir: &Path) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).hash(&mut h);
-    h.finish()
 }
