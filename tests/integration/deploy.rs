@@ -139,3 +139,31 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn a_failed_update_is_not_counted_as_a_change() {
+    let d = Deployment::new(
+        r#"[hosts.localhost]
+components = ["motd", "boom"]
+
+[components.motd]
+kind = "file"
+path = "motd.txt"
+content = "hi\n"
+
+[components.boom]
+kind = "trap"
+when = "update"
+"#,
+    );
+    d.own_module("trap", crate::fixtures::FIXTURE_TRAP);
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "{run:?}");
+    // motd's content changed; boom's update failed, so it did not.
+    assert!(run.stdout.contains("localhost: boom"), "{}", run.stdout);
+    assert!(run.stdout.contains("1 of 3 components changed before the failure"), "{}", run.stdout);
+    let json = d.run(&["deploy", "dev", "--json"]);
+    let summary: serde_json::Value =
+        serde_json::from_str(json.stdout.lines().last().unwrap()).expect("the last event is the summary");
+    assert_eq!((summary["event"].as_str(), summary["changed"].as_u64()), (Some("summary"), Some(0)), "{}", json.stdout);
+}

@@ -144,7 +144,6 @@ impl<'a> Agent<'a> {
             }
             Ok(VerifyResult::UpToDate) => {}
             Ok(VerifyResult::UpdateNeeded(reason)) => {
-                outcome.changed += 1;
                 changed = true;
                 (self.sink)(Event::Changed {
                     host: host.name.clone(),
@@ -167,6 +166,9 @@ impl<'a> Agent<'a> {
                         return Err(Failed);
                     }
                 }
+                // Counted once its update went through (or would, predicted):
+                // a component whose update failed did not change.
+                outcome.changed += 1;
             }
         }
         pool.discard(live);
