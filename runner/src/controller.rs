@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::config::{Environment, RootConfig};
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Stage};
 use crate::host::Runtime;
 use crate::host::grants::Grants;
 use crate::host::remote::NoRemote;
@@ -50,14 +50,28 @@ fn root_limits(env: &Environment, root: &str) -> Limits {
     limits
 }
 
-/// Configures the environment and returns the plan, or every problem found.
+/// Configures the environment and returns the plan, or every problem found:
+/// the roots whose kind or attributes are wrong are reported, and the
+/// others are configured all the same, so that their problems are
+/// reported in the same run.
 pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &Modules) -> Result<Plan, Diagnostics> {
-    let roots = roots(env, deployment, modules)?;
+    let (roots, root_errors) = roots(env, deployment, modules);
+    let mut errors = root_errors.in_stage(Stage::Kinds);
     let ids: Vec<RootId> = roots.iter().map(|r| RootId { host: r.host.name.clone(), name: r.name.clone() }).collect();
     // Configure touches nothing on a host: no grants, no connections.
     let configurator = Configurator { runtime, modules, remote: Arc::new(NoRemote) };
     let mut by_root = RootConfigurer { roots: &roots, configurator, sandbox: Arc::new(Sandbox::nothing()) };
-    let resolved = resolve_graph(&ids, &mut by_root)?;
+    let resolved = resolve_graph(&ids, &mut by_root);
+    let resolved = match resolved {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            errors.extend(e.in_stage(Stage::Configure));
+            return Err(errors);
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     let mut hosts: Vec<HostPlan> = env
         .hosts
         .iter()
@@ -118,8 +132,9 @@ fn host_info(env: &Environment, name: &str, data: &Value) -> Arc<HostInfo> {
     Arc::new(HostInfo { name: name.to_string(), fqdn, data: data.clone(), environment: env.name.clone() })
 }
 
-/// The roots of every host, their kinds found and attributes checked.
-fn roots(env: &Environment, deployment: &Path, modules: &Modules) -> Result<Vec<Root>, Diagnostics> {
+/// The roots of every host whose kind is known and whose attributes are
+/// right, and the problems of the others.
+fn roots(env: &Environment, deployment: &Path, modules: &Modules) -> (Vec<Root>, Diagnostics) {
     let mut errors = Diagnostics::default();
     let mut roots = Vec::new();
     for host in &env.hosts {
@@ -139,6 +154,10 @@ fn roots(env: &Environment, deployment: &Path, modules: &Modules) -> Result<Vec<
                 Some((kind, at)) => (kind, at),
                 None => (name.clone(), location.clone()),
             };
+            if modules.kinds.get(&kind).is_none() && modules.unbuilt.contains(&kind) {
+                // Its component failed to build: that is reported already.
+                continue;
+            }
             if modules.kinds.get(&kind).is_none() {
                 let own = deployment.join("components").join(&kind);
                 let hint = format!(
@@ -183,7 +202,7 @@ fn roots(env: &Environment, deployment: &Path, modules: &Modules) -> Result<Vec<
     }
     // The same root on several hosts must not report its errors twice.
     errors.0.dedup_by(|a, b| a.location == b.location && a.message == b.message);
-    errors.into_result(roots)
+    (roots, errors)
 }
 
 fn check_root_attributes(kind: &str, config: Option<&RootConfig>, modules: &Modules) -> Result<Value, Diagnostics> {

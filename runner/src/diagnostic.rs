@@ -5,9 +5,38 @@ use std::fmt;
 
 use serde::Serialize;
 
+/// Where in the work before any host is touched a problem was found.
+/// A report lists its problems grouped by stage, in this order.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Reading the environment file.
+    Environment,
+    /// Building and loading the deployment's own components.
+    Build,
+    /// Checking each root's kind and attributes.
+    Kinds,
+    /// Configuring the components and resolving what they provide and require.
+    Configure,
+}
+
+impl Stage {
+    fn heading(self) -> &'static str {
+        match self {
+            Stage::Environment => "In the environment:",
+            Stage::Build => "Building components:",
+            Stage::Kinds => "Kinds and attributes:",
+            Stage::Configure => "Configure:",
+        }
+    }
+}
+
 /// One problem, located as precisely as the runner knows.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// The stage that found it, when it was found before deploying.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
     /// `file:line` in the deployment, when the problem comes from a file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
@@ -26,7 +55,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Self {
-        Diagnostic { location: None, host: None, component: None, message: message.into(), hint: None }
+        Diagnostic { stage: None, location: None, host: None, component: None, message: message.into(), hint: None }
     }
 
     pub fn at(mut self, location: impl Into<String>) -> Self {
@@ -85,6 +114,35 @@ impl Diagnostics {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+
+    /// Marks every problem as found by `stage` (unless one already says).
+    pub fn in_stage(mut self, stage: Stage) -> Self {
+        for d in &mut self.0 {
+            d.stage.get_or_insert(stage);
+        }
+        self
+    }
+
+    /// The problems grouped by stage (in stage order, each group in the
+    /// order found), each group with its heading when there is more than
+    /// one group.
+    pub fn grouped(&self) -> Vec<(Option<&'static str>, Vec<&Diagnostic>)> {
+        let mut sorted: Vec<&Diagnostic> = self.0.iter().collect();
+        sorted.sort_by_key(|d| d.stage);
+        let mut groups: Vec<(Option<Stage>, Vec<&Diagnostic>)> = Vec::new();
+        for d in sorted {
+            match groups.last_mut() {
+                Some((stage, list)) if *stage == d.stage => list.push(d),
+                _ => groups.push((d.stage, vec![d])),
+            }
+        }
+        let headed = groups.len() > 1;
+        groups.into_iter().map(|(stage, list)| (stage.filter(|_| headed).map(Stage::heading), list)).collect()
     }
 
     /// `Ok(value)` when nothing was reported, else `Err(self)`.

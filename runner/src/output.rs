@@ -102,11 +102,29 @@ impl Output {
             }
             return;
         }
-        for d in &errors.0 {
-            eprintln!("ERROR: {d}");
+        for (heading, group) in errors.grouped() {
+            if let Some(heading) = heading {
+                eprintln!("{heading}");
+            }
+            for d in group {
+                eprintln!("ERROR: {d}");
+            }
         }
         if errors.0.len() > 1 {
             eprintln!("{} problems found.", errors.0.len());
+        }
+    }
+
+    /// Problems that do not stop the deploy.
+    pub fn warnings(&self, warnings: &Diagnostics) {
+        for d in &warnings.0 {
+            if self.json {
+                let mut v = serde_json::to_value(d).expect("diagnostics serialize");
+                v["event"] = json!("warning");
+                println_json(&v);
+            } else {
+                eprintln!("WARNING: {d}");
+            }
         }
     }
 

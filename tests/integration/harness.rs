@@ -111,8 +111,10 @@ impl Deployment {
     /// `text` with the deployment's path replaced, for golden files.
     pub fn normalise(&self, text: &str) -> String {
         let real = self.path().canonicalize().unwrap();
+        let repo = repo().canonicalize().unwrap();
         text.replace(&real.display().to_string(), "$DEPLOYMENT")
             .replace(&self.path().display().to_string(), "$DEPLOYMENT")
+            .replace(&repo.display().to_string(), "$REPO")
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::{Failure, cache_dir};
-use crate::config::{Connect, Environment, load_environment};
-use crate::diagnostic::{Diagnostic, Diagnostics, choices_hint};
+use crate::config::{Connect, Environment, Loaded, load_environment};
+use crate::diagnostic::{Diagnostic, Diagnostics, Stage, choices_hint};
 use crate::host::Runtime;
 use crate::model::plan::HostPlan;
 use crate::modules::Modules;
@@ -78,15 +78,28 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
         .into());
     }
     let deployment = deployment.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", deployment.display()))?;
-    let env = load_environment(&deployment, &args.environment)?;
-    check_hosts(&env, &args.hosts)?;
+    // Every problem found before a host is touched is reported in one go:
+    // each stage goes on with what the one before could make sense of.
+    let Loaded { env, errors, warnings } = load_environment(&deployment, &args.environment)?;
+    out.warnings(&warnings);
+    let mut errors = errors.in_stage(Stage::Environment);
+    if let Err(e) = check_hosts(&env, &args.hosts) {
+        errors.extend(e.in_stage(Stage::Environment));
+    }
     // One deploy of a deployment at a time, from before configure (which
     // may build the deployment's components) to the summary.
     let _lock = if args.consistency { None } else { Some(lock::acquire(&deployment).map_err(Diagnostics::from)?) };
     let cache = cache_dir();
     let runtime = Runtime::new(cache.clone())?;
-    let modules = modules::load(&runtime, &deployment, &cache)?;
-    let plan = controller::plan(&env, &deployment, &runtime, &modules)?;
+    let (modules, build_errors) = modules::load(&runtime, &deployment, &cache);
+    errors.extend(build_errors.in_stage(Stage::Build));
+    let plan = match controller::plan(&env, &deployment, &runtime, &modules) {
+        Ok(plan) => errors.into_result(plan)?,
+        Err(e) => {
+            errors.extend(e);
+            return Err(errors.into());
+        }
+    };
 
     if args.consistency {
         let components: usize = plan.hosts.iter().flat_map(|h| &h.roots).map(|r| r.node.count()).sum();

@@ -136,7 +136,20 @@ fn environment_file(deployment: &Path, name: &str) -> Option<PathBuf> {
     [dir.join(format!("{name}.toml")), dir.join(name).join("environment.toml")].into_iter().find(|p| p.is_file())
 }
 
-pub fn load_environment(deployment: &Path, name: &str) -> Result<Environment, Diagnostics> {
+/// An environment read as far as it could be: what is wrong in it is
+/// reported together with what later stages find.
+#[derive(Debug)]
+pub struct Loaded {
+    pub env: Environment,
+    /// Problems that make the environment unusable for a deploy.
+    pub errors: Diagnostics,
+    /// Problems that do not (batou accepts them).
+    pub warnings: Diagnostics,
+}
+
+/// Reads an environment; fails only when there is nothing to read (no such
+/// environment, or malformed TOML).
+pub fn load_environment(deployment: &Path, name: &str) -> Result<Loaded, Diagnostics> {
     let Some(path) = environment_file(deployment, name) else {
         let known = list_environments(deployment);
         return Err(Diagnostic::new(format!(
@@ -150,9 +163,10 @@ pub fn load_environment(deployment: &Path, name: &str) -> Result<Environment, Di
     parse(&source, name)
 }
 
-fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
+fn parse(source: &Source, name: &str) -> Result<Loaded, Diagnostics> {
     let doc = source.parse()?;
     let mut errors = Diagnostics::default();
+    let mut warnings = Diagnostics::default();
     let mut top = TableReader::new(source, doc.get_ref(), "the environment file");
 
     let mut env = Environment {
@@ -343,9 +357,12 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
     env.root_index = env.components.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
     let deployed: std::collections::HashSet<&str> =
         env.hosts.iter().flat_map(|h| h.components.iter().map(|(c, _)| c.as_str())).collect();
+    // As in batou, attributes of a component no host deploys are allowed
+    // (an environment may configure a component it deploys only at times),
+    // but said, since it is as likely a misspelt name.
     for root in &env.components {
         if !deployed.contains(root.name.as_str()) {
-            errors.push(
+            warnings.push(
                 Diagnostic::new(format!("[components.{}] is configured but no host deploys it", root.name))
                     .at(root.location.clone())
                     .hint(format!("add \"{}\" to the `components` of a host, or remove the table", root.name)),
@@ -353,7 +370,7 @@ fn parse(source: &Source, name: &str) -> Result<Environment, Diagnostics> {
         }
     }
     check_grants(&env, &deployed, &mut errors);
-    errors.into_result(env)
+    Ok(Loaded { env, errors, warnings })
 }
 
 /// Grants must be for deployed roots, and `ssh` must name hosts.
@@ -499,7 +516,8 @@ mod tests {
     }
 
     fn parse_str(text: &str) -> Result<Environment, Diagnostics> {
-        parse(&Source::new("environments/dev.toml".into(), text.into()), "dev")
+        let loaded = parse(&Source::new("environments/dev.toml".into(), text.into()), "dev")?;
+        loaded.errors.into_result(loaded.env)
     }
 
     #[test]
@@ -576,8 +594,11 @@ leading = true
     }
 
     #[test]
-    fn unused_component_table_is_an_error() {
-        let err = parse_str("[hosts.a]\ncomponents = []\n[components.x]\nkind = \"file\"\n").unwrap_err();
-        assert!(err.to_string().contains("[components.x] is configured but no host deploys it"), "{err}");
+    fn unused_component_table_is_a_warning() {
+        let text = "[hosts.a]\ncomponents = []\n[components.x]\nkind = \"file\"\n";
+        let loaded = parse(&Source::new("environments/dev.toml".into(), text.into()), "dev").unwrap();
+        assert!(loaded.errors.is_empty(), "{}", loaded.errors);
+        let warning = loaded.warnings.to_string();
+        assert!(warning.contains("dev.toml:3: [components.x] is configured but no host deploys it"), "{warning}");
     }
 }

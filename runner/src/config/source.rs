@@ -62,7 +62,9 @@ impl<'s, 'i> TableReader<'s, 'i> {
     }
 
     pub fn get(&mut self, key: &'static str) -> Option<&'s Spanned<DeValue<'i>>> {
-        self.known.push(key);
+        if !self.known.contains(&key) {
+            self.known.push(key);
+        }
         self.table.get(key)
     }
 

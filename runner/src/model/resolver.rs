@@ -153,9 +153,9 @@ pub fn resolve_graph(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> R
     }
 
     // A provided value nobody can see a require for is most likely a typo
-    // in a key (or a host_only require on another host). Only checked when
-    // every root configured: a failed root's requires are unknown.
-    if failed.is_empty() {
+    // in a key (or a host_only require on another host). As in batou, this
+    // is reported even when another root failed to configure.
+    {
         let requires: Vec<(&str, &str, bool)> =
             nodes
                 .iter()

@@ -21,6 +21,10 @@ pub struct Modules {
     /// The bytes of each module of `loaded`, for shipping to an agent.
     pub wasm: Vec<Vec<u8>>,
     pub kinds: Arc<Kinds>,
+    /// The deployment's own component folders whose module could not be
+    /// built or loaded (already reported): roots of a kind of that name
+    /// are not checked again, since what it exports is unknown.
+    pub unbuilt: std::collections::BTreeSet<String>,
 }
 
 impl Modules {
@@ -46,10 +50,14 @@ enum OwnSource {
 }
 
 /// Loads the standard library and the deployment's own components
-/// (building those that are Rust crates when their sources changed).
-pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> Result<Modules, Diagnostics> {
+/// (building those made from source when their sources changed). Every
+/// component that fails to build or load is reported, and the others are
+/// loaded all the same, so that later stages can report their problems
+/// in the same run.
+pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> (Modules, Diagnostics) {
     let mut errors = Diagnostics::default();
     let mut inputs = stdlib_inputs();
+    let mut unbuilt = std::collections::BTreeSet::new();
     for own in own_modules(deployment) {
         let shown = format!("components/{}", own.name);
         let wasm = match &own.source {
@@ -69,13 +77,16 @@ pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> Result<Mo
         };
         match wasm {
             Ok(bytes) => inputs.push((shown, bytes, Some(own.dir))),
-            Err(d) => errors.push(d),
+            Err(d) => {
+                errors.push(d);
+                unbuilt.insert(own.name);
+            }
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    from_inputs(runtime, inputs)
+    let (mut modules, load_errors) = load_inputs(runtime, inputs);
+    errors.extend(load_errors);
+    modules.unbuilt.extend(unbuilt);
+    (modules, errors)
 }
 
 /// The standard library modules as inputs of [`from_inputs`].
@@ -104,7 +115,15 @@ pub fn embedded(hash: &str) -> Option<(String, &'static [u8])> {
 /// Loads modules given as (name for messages, bytes, assets folder) and
 /// registers the kinds they export. The controller and the agent share it.
 pub fn from_inputs(runtime: &Runtime, inputs: Vec<(String, Vec<u8>, Option<PathBuf>)>) -> Result<Modules, Diagnostics> {
+    let (modules, errors) = load_inputs(runtime, inputs);
+    errors.into_result(modules)
+}
+
+/// [`from_inputs`], keeping the modules that loaded beside the problems
+/// of those that did not.
+fn load_inputs(runtime: &Runtime, inputs: Vec<(String, Vec<u8>, Option<PathBuf>)>) -> (Modules, Diagnostics) {
     let mut errors = Diagnostics::default();
+    let mut unbuilt = std::collections::BTreeSet::new();
     let mut loaded = Vec::new();
     let mut wasm = Vec::new();
     let mut kinds = Kinds::default();
@@ -119,13 +138,18 @@ pub fn from_inputs(runtime: &Runtime, inputs: Vec<(String, Vec<u8>, Option<PathB
                 loaded.push(module);
                 wasm.push(bytes);
             }
-            Err(e) => errors.push(
-                Diagnostic::new(e.to_string())
-                    .hint("rebuild it against the batou:deploy@0.1.0 contract (wit/) for wasm32-wasip2"),
-            ),
+            Err(e) => {
+                if let Some(own) = name.strip_prefix("components/") {
+                    unbuilt.insert(own.to_string());
+                }
+                errors.push(
+                    Diagnostic::new(e.to_string())
+                        .hint("rebuild it against the batou:deploy@0.1.0 contract (wit/) for wasm32-wasip2"),
+                )
+            }
         }
     }
-    errors.into_result(Modules { loaded, wasm, kinds: Arc::new(kinds) })
+    (Modules { loaded, wasm, kinds: Arc::new(kinds), unbuilt }, errors)
 }
 
 fn own_modules(deployment: &Path) -> Vec<OwnModule> {
