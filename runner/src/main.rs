@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod controller;
 mod diagnostic;
+mod home;
 mod host;
 mod lock;
 mod model;

@@ -11,6 +11,7 @@ mod builds;
 mod deploy;
 mod errors;
 mod faults;
+mod hardening;
 mod hostile;
 mod hosts;
 mod languages;

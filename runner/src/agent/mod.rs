@@ -77,20 +77,25 @@ impl<'a> Agent<'a> {
         let host = Arc::new(plan.host.clone());
         let mut outcome = HostOutcome::default();
         for root in &plan.roots {
-            if !self.predict {
-                if let Err(e) = std::fs::create_dir_all(on_this_host(&root.workdir)) {
-                    self.fail(
-                        &host,
-                        &root.node.path,
-                        format!("cannot create the workdir {}: {e}", root.workdir.display()),
-                    );
+            let sandbox = on_this_host(&root.workdir)
+                .map_err(|e| format!("cannot resolve the workdir {}: {e}", root.workdir.display()))
+                .and_then(|workdir| {
+                    if !self.predict {
+                        std::fs::create_dir_all(&workdir)
+                            .map_err(|e| format!("cannot create the workdir {}: {e}", root.workdir.display()))?;
+                    }
+                    Sandbox::new(&root.grants, &workdir)
+                });
+            let sandbox = match sandbox {
+                Ok(sandbox) => Arc::new(sandbox),
+                Err(message) => {
+                    self.fail(&host, &root.node.path, message);
                     outcome.failed = true;
                     return outcome;
                 }
-            }
+            };
             // One store per module for this root's components.
             let mut pool = self.configurator.pool(root.limits);
-            let sandbox = Arc::new(Sandbox::new(&root.grants, &on_this_host(&root.workdir)));
             let result = self.deploy_node(&mut pool, &host, root, &sandbox, &root.node, &mut outcome);
             self.report_grants(&host, root, &sandbox);
             if result.is_err() {

@@ -19,7 +19,10 @@ pub struct AgentArgs {
 }
 
 pub fn run(args: AgentArgs) -> Result<(), Failure> {
-    let cache = args.cache.unwrap_or_else(cache_dir);
+    let cache = match args.cache {
+        Some(dir) => dir,
+        None => cache_dir().map_err(|d| anyhow::anyhow!("{d}"))?,
+    };
     let (input, output) =
         take_stdio().map_err(|e| anyhow::anyhow!("batou-run agent: cannot set up stdin/stdout: {e}"))?;
     exit_when_controller_is_gone();

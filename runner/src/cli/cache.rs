@@ -42,7 +42,10 @@ const PARTS: &[(&str, &str)] = &[
 ];
 
 pub fn run(args: CacheArgs) -> Result<(), Failure> {
-    let dir = args.cache.unwrap_or_else(cache_dir);
+    let dir = match args.cache {
+        Some(dir) => dir,
+        None => cache_dir().map_err(|d| anyhow::anyhow!("{d}"))?,
+    };
     match args.action {
         Action::Info => info(&dir),
         Action::Clean { compiled } => clean(&dir, compiled),

@@ -89,7 +89,7 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
     // One deploy of a deployment at a time, from before configure (which
     // may build the deployment's components) to the summary.
     let _lock = if args.consistency { None } else { Some(lock::acquire(&deployment).map_err(Diagnostics::from)?) };
-    let cache = cache_dir();
+    let cache = cache_dir()?;
     let runtime = Runtime::new(cache.clone())?;
     let (modules, build_errors) = modules::load(&runtime, &deployment, &cache);
     errors.extend(build_errors.in_stage(Stage::Build));

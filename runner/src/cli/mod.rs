@@ -85,14 +85,22 @@ fn init_tracing() {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
-/// Where compiled modules and built components are kept between runs.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BATOU_RUN_CACHE") {
-        return PathBuf::from(dir);
+/// Where compiled modules and built components are kept between runs:
+/// `$BATOU_RUN_CACHE`, else `$XDG_CACHE_HOME/batou-run`, else
+/// `~/.cache/batou-run`. Never a shared temporary folder: the cache holds
+/// native code the runner executes, and another user could plant it there.
+pub fn cache_dir() -> Result<PathBuf, Diagnostics> {
+    if let Some(dir) = std::env::var_os("BATOU_RUN_CACHE").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("batou-run")
+    if let Some(base) = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).filter(|b| b.is_absolute()) {
+        return Ok(base.join("batou-run"));
+    }
+    let home = crate::home::home().map_err(|e| {
+        Diagnostics::from(
+            crate::diagnostic::Diagnostic::new(format!("no folder for batou-run's cache: {e}"))
+                .hint("set HOME, XDG_CACHE_HOME or BATOU_RUN_CACHE to a folder of your own"),
+        )
+    })?;
+    Ok(home.join(".cache").join("batou-run"))
 }

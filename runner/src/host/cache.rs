@@ -5,8 +5,58 @@
 //! modification time, and the least recently used entries go when the
 //! cache grows over its limit.
 
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+
+/// Creates `dir` (and missing parents) closed to other users, and checks
+/// that it and the folder holding it are this user's and closed to
+/// others' writes: compiled modules are native code, so a folder someone
+/// else can write to could make the runner execute their code.
+pub fn private_dir(dir: &Path) -> Result<(), String> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    for d in [Some(dir), dir.parent()].into_iter().flatten() {
+        let meta = std::fs::symlink_metadata(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        let fix = "make it private (`chmod 700`, owned by you), or point BATOU_RUN_CACHE to a folder of your own";
+        if !meta.is_dir() {
+            return Err(format!("{} is not a folder (a symlink?); {fix}", d.display()));
+        }
+        if meta.uid() != current_uid() {
+            return Err(format!(
+                "{} belongs to uid {}, not to you (uid {}); {fix}",
+                d.display(),
+                meta.uid(),
+                current_uid()
+            ));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(format!("{} is writable by others (mode {:o}); {fix}", d.display(), meta.mode() & 0o7777));
+        }
+    }
+    Ok(())
+}
+
+/// Opens a cache entry to execute only if it is a regular file of this
+/// user's that no one else may write (not following a symlink).
+pub fn open_private(path: &Path) -> Option<std::fs::File> {
+    let file = std::fs::File::options().read(true).custom_flags(libc::O_NOFOLLOW).open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    let private = meta.is_file() && meta.uid() == current_uid() && meta.mode() & 0o022 == 0;
+    if !private {
+        tracing::warn!(path = %path.display(), uid = meta.uid(), mode = meta.mode(), "ignoring a compiled module that is not private to this user");
+        return None;
+    }
+    Some(file)
+}
+
+fn current_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
 
 /// The default limit of the compiled-module cache.
 pub const DEFAULT_LIMIT_MIB: u64 = 2048;

@@ -45,6 +45,8 @@ pub struct LoadedModule {
 pub enum LoadError {
     #[error("{name} is not a batou-run component module: {message}")]
     Invalid { name: String, message: String },
+    #[error("will not load compiled modules from the cache: {message}")]
+    NotPrivate { message: String },
     #[error("cannot use the compiled-module cache at {path}: {source}")]
     Cache { path: PathBuf, source: std::io::Error },
 }
@@ -107,12 +109,25 @@ impl Runtime {
 
     fn compiled(&self, name: &str, hash: &str, bytes: &[u8]) -> Result<Component, LoadError> {
         let dir = self.cache_dir.join("compiled");
+        super::cache::private_dir(&dir).map_err(|message| LoadError::NotPrivate { message })?;
         let path = dir.join(format!("{hash}-{}.cwasm", self.engine_key()));
-        if path.is_file() {
+        if let Some(file) = super::cache::open_private(&path) {
+            // The file just checked, by its descriptor (mapped, not read):
+            // swapping the name meanwhile changes nothing.
+            let checked = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)));
             // SAFETY: the file was written by `precompile_component` of an
             // engine with the same compatibility hash (it is in the name),
-            // into the user's own cache directory.
-            if let Ok(component) = unsafe { Component::deserialize_file(&self.engine, &path) } {
+            // into a folder of this user's that no one else may write, and
+            // the file itself is this user's and no one else's to write.
+            let loaded = if checked.exists() {
+                unsafe { Component::deserialize_file(&self.engine, &checked) }
+            } else {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut &file, &mut bytes)
+                    .map_err(wasmtime::Error::from)
+                    .and_then(|_| unsafe { Component::deserialize(&self.engine, &bytes) })
+            };
+            if let Ok(component) = loaded {
                 super::cache::touch(&path);
                 return Ok(component);
             }
@@ -151,8 +166,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, data)?;
+    // Private whatever the umask: an entry others may write is not loaded.
+    let mut file = std::fs::File::options().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    file.write_all(data)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })

@@ -119,7 +119,10 @@ impl RemoteCommands for ThisMachine {
                 RemoteError::NotFound(format!("cannot run `{}` on host `{host}`: no such program in PATH", cmd.program))
             })?
         };
-        let home = std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_else(|| "/".into());
+        // As over SSH, a relative `cwd` is below the login's home.
+        let home = crate::home::home().map_err(|e| {
+            RemoteError::Failed(format!("cannot run `{}` on host `{host}` in its home folder: {e}", cmd.program))
+        })?;
         let cwd = home.join(cmd.cwd.as_deref().unwrap_or("."));
         let env = environment(grants, &cmd.env);
         Ok(run_command(&program, cmd, &env, &cwd, REMOTE_OUTPUT_LIMIT)?)

@@ -121,23 +121,29 @@ struct Located<'s> {
 }
 
 impl Sandbox {
-    /// The sandbox of a root whose workdir on this host is `workdir`.
-    pub fn new(grants: &Grants, workdir: &Path) -> Sandbox {
-        let home = std::env::var_os("HOME").map(PathBuf::from);
-        let on_host = |p: &str| -> PathBuf {
-            let path = match p.strip_prefix("~") {
-                Some(rest) if rest.is_empty() || rest.starts_with('/') => match &home {
-                    Some(home) => home.join(rest.trim_start_matches('/')),
-                    None => PathBuf::from("/"),
-                },
-                _ => workdir.join(p),
+    /// The sandbox of a root whose workdir on this host is `workdir`. A
+    /// grant of `~/...` on a host without a home is an error: it must
+    /// never become a grant of something wider.
+    pub fn new(grants: &Grants, workdir: &Path) -> Result<Sandbox, String> {
+        let on_host = |p: &str| -> Result<PathBuf, String> {
+            let path = Path::new(p);
+            let path = if path.starts_with("~") {
+                crate::home::expand(path).map_err(|e| {
+                    format!("cannot resolve the grant `{p}` of [grants.{}] in {}: {e}", grants.root, grants.file)
+                })?
+            } else {
+                workdir.join(path)
             };
-            normalize(&path)
+            Ok(normalize(&path))
         };
         let mut dirs = vec![Granted::new(normalize(workdir), true, Grant::Workdir(format!("work/{}", grants.root)))];
-        dirs.extend(grants.write.iter().map(|p| Granted::new(on_host(p), true, Grant::Write(p.clone()))));
-        dirs.extend(grants.read.iter().map(|p| Granted::new(on_host(p), false, Grant::Read(p.clone()))));
-        Sandbox { grants: grants.clone(), dirs, used: Mutex::default(), denied: Mutex::default() }
+        for p in &grants.write {
+            dirs.push(Granted::new(on_host(p)?, true, Grant::Write(p.clone())));
+        }
+        for p in &grants.read {
+            dirs.push(Granted::new(on_host(p)?, false, Grant::Read(p.clone())));
+        }
+        Ok(Sandbox { grants: grants.clone(), dirs, used: Mutex::default(), denied: Mutex::default() })
     }
 
     /// A sandbox that grants nothing: for components that only describe
@@ -797,7 +803,7 @@ mod tests {
             std::fs::set_permissions(outside.join("secret"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
             let rel = segments.join("/");
             let path = if absolute { root.path().join(&rel) } else { work.join(&rel) };
-            let sandbox = Sandbox::new(&Grants::none("fuzz", "environments/dev.toml"), &work);
+            let sandbox = Sandbox::new(&Grants::none("fuzz", "environments/dev.toml"), &work).unwrap();
             if let Ok(data) = sandbox.read("fuzz", &path, 1 << 20) {
                 prop_assert_ne!(data, b"SECRET".to_vec(), "read the secret through {}", rel);
             }

@@ -155,7 +155,9 @@ impl CallCtx {
             phase: Phase::Create,
             host,
             path,
-            real_workdir: on_this_host(&workdir),
+            // Configure (on the controller) reaches no file; an agent checks
+            // that the workdir resolves before it deploys a root.
+            real_workdir: on_this_host(&workdir).unwrap_or_else(|_| workdir.clone()),
             workdir,
             assets,
             answers,
@@ -211,18 +213,14 @@ impl CallCtx {
 
 /// A workdir as an SSH controller writes it (`~/deployment/work/x`, or
 /// relative to the login user's home), made absolute with this host's $HOME.
-pub fn on_this_host(workdir: &Path) -> PathBuf {
-    let home = || std::env::var_os("HOME").map(PathBuf::from);
-    if let Ok(rest) = workdir.strip_prefix("~") {
-        if let Some(home) = home() {
-            return home.join(rest);
-        }
-    } else if workdir.is_relative() {
-        if let Some(home) = home() {
-            return home.join(workdir);
-        }
+/// Without a home, a workdir that needs one is an error: it must not
+/// resolve against whatever the current folder is.
+pub fn on_this_host(workdir: &Path) -> Result<PathBuf, crate::home::NoHome> {
+    if workdir.is_absolute() {
+        return Ok(workdir.to_path_buf());
     }
-    workdir.to_path_buf()
+    let home = crate::home::home()?;
+    Ok(home.join(workdir.strip_prefix("~").unwrap_or(workdir)))
 }
 
 /// The data of one component's store.

@@ -11,7 +11,7 @@ mod connect;
 mod exec;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,8 @@ impl SshHosts {
     /// Reads the SSH settings of `env` (and `ssh_config` in the deployment,
     /// else ~/.ssh/config). `accept_new_host_keys` is the command line's.
     pub fn new(env: &Environment, deployment: &Path, accept_new_host_keys: bool) -> Result<Self, String> {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
+        let home = crate::home::home()
+            .map_err(|e| format!("{e}; batou-run needs it to find ~/.ssh (known_hosts, keys, config)"))?;
         let config_file =
             [deployment.join("ssh_config"), home.join(".ssh").join("config")].into_iter().find(|p| p.is_file());
         let config_text = match &config_file {

@@ -1,0 +1,127 @@
+//! What a hostile checkout or another user of the machine could do, and
+//! does not get: `~` without a home is no grant of `/`, and compiled code
+//! is loaded only from a cache no one else can write.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::{Deployment, Run};
+
+/// `batou-run deploy dev` with `cache` as its cache, without `unset`
+/// variables.
+fn deploy_with(d: &Deployment, cache: Option<&Path>, unset: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_batou-run"));
+    cmd.args(["deploy", "dev", "--deployment"]).arg(d.path());
+    cmd.env_remove("BATOU_RUN_CACHE");
+    for var in unset {
+        cmd.env_remove(var);
+    }
+    if let Some(cache) = cache {
+        cmd.env("BATOU_RUN_CACHE", cache);
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_home_grant_without_a_home_is_an_error_not_a_grant_of_everything() {
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("planted.txt");
+    let d = Deployment::new(&format!(
+        r#"[hosts.localhost]
+components = ["motd"]
+
+[components.motd]
+kind = "file"
+path = "{}"
+content = "written\n"
+
+[grants.motd]
+paths.write = ["~/logs"]
+"#,
+        target.display()
+    ));
+    let run = deploy_with(&d, Some(&crate::harness::cache_dir()), &["HOME"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("cannot resolve the grant `~/logs` of [grants.motd]")
+            && run.stderr.contains("HOME is not set"),
+        "{}",
+        run.stderr
+    );
+    assert!(!target.exists(), "a grant of ~/logs without a home let the component write {}", target.display());
+}
+
+#[test]
+fn without_a_home_or_a_cache_setting_there_is_no_cache_in_a_shared_folder() {
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"motd\"]\n[components.motd]\nkind = \"file\"\npath = \"m\"\ncontent = \"\"\n",
+    );
+    let run = deploy_with(&d, None, &["HOME", "XDG_CACHE_HOME"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("no folder for batou-run's cache: HOME is not set"), "{}", run.stderr);
+    assert!(run.stderr.contains("set HOME, XDG_CACHE_HOME or BATOU_RUN_CACHE"), "{}", run.stderr);
+    assert!(!d.work("motd").exists());
+}
+
+fn motd(d: &Deployment) -> String {
+    std::fs::read_to_string(d.work("motd/motd.txt")).unwrap()
+}
+
+#[test]
+fn compiled_code_others_could_have_written_is_never_loaded() {
+    let cache = tempfile::tempdir().unwrap();
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"motd\"]\n[components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = \"one\\n\"\n",
+    );
+    deploy_with(&d, Some(cache.path()), &[]).ok();
+    assert_eq!(motd(&d), "one\n");
+
+    // Someone plants other native code under the names of the standard
+    // library's compiled modules: one entry writable by others, and (as
+    // root) one owned by another user.
+    let compiled = cache.path().join("compiled");
+    let mut entries: Vec<_> = std::fs::read_dir(&compiled).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    assert!(entries.len() >= 2, "{entries:?}");
+    let (planted, victim) = (&entries[0], &entries[1]);
+    std::fs::copy(planted, victim).unwrap();
+    std::fs::set_permissions(victim, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let as_root = unsafe { libc::geteuid() } == 0;
+    if as_root {
+        std::fs::copy(victim, planted).unwrap();
+        std::fs::set_permissions(planted, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::chown(planted, Some(65534), Some(65534)).unwrap();
+    } else {
+        eprintln!("note: not root, so the entry owned by another user is not tried");
+    }
+    d.write(
+        "environments/dev.toml",
+        &std::fs::read_to_string(d.path().join("environments/dev.toml")).unwrap().replace("\"one", "\"two"),
+    );
+    // Loading either would make the runner see the wrong kinds; it compiles
+    // them again instead, and puts its own, private, entries in their place.
+    let run = deploy_with(&d, Some(cache.path()), &[]).ok();
+    assert_eq!(motd(&d), "two\n", "{}", run.stderr);
+    use std::os::unix::fs::MetadataExt;
+    for entry in [planted, victim] {
+        let meta = std::fs::metadata(entry).unwrap();
+        assert_eq!((meta.uid(), meta.mode() & 0o022), (unsafe { libc::geteuid() }, 0), "{}", entry.display());
+    }
+
+    // A cache folder others may write is refused, with what to do.
+    std::fs::set_permissions(&compiled, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let run = deploy_with(&d, Some(cache.path()), &[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("will not load compiled modules from the cache"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is writable by others (mode 777)") && run.stderr.contains("chmod 700"),
+        "{}",
+        run.stderr
+    );
+}
