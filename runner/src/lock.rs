@@ -7,6 +7,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::diagnostic::Diagnostic;
@@ -28,9 +29,36 @@ pub fn acquire(deployment: &Path) -> Result<DeployLock, Diagnostic> {
         Diagnostic::new(format!("cannot open the deploy lock {}: {e}", path.display()))
             .hint("the deployment's directory must be writable for the user running batou-run")
     };
-    std::fs::create_dir_all(path.parent().expect("the lock is in a folder")).map_err(cannot)?;
-    let mut file =
-        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(cannot)?;
+    // A deployment is someone's repository: `.batou-run` or the lock
+    // shipped as a symlink must not make a deploy write elsewhere.
+    let folder = path.parent().expect("the lock is in a folder");
+    match std::fs::symlink_metadata(folder) {
+        Ok(meta) if !meta.is_dir() => {
+            return Err(Diagnostic::new(format!("{} is not a folder (a symlink?)", folder.display()))
+                .hint("remove it: batou-run keeps its lock there and makes it again"));
+        }
+        Ok(_) => {}
+        Err(_) => std::fs::create_dir(folder).map_err(cannot)?,
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Diagnostic::new(format!("the deploy lock {} is a symlink", path.display()))
+                    .hint("remove it: batou-run makes it again, as a file of its own")
+            } else {
+                cannot(e)
+            }
+        })?;
+    if !file.metadata().map_err(cannot)?.is_file() {
+        return Err(Diagnostic::new(format!("the deploy lock {} is not a regular file", path.display()))
+            .hint("remove it: batou-run makes it again, as a file of its own"));
+    }
     // SAFETY: flock on a file descriptor this function owns.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
         let e = std::io::Error::last_os_error();

@@ -125,3 +125,92 @@ fn compiled_code_others_could_have_written_is_never_loaded() {
         run.stderr
     );
 }
+
+#[test]
+fn root_names_are_names_not_paths() {
+    for (name, listed) in [("../../x", "\"../../x\""), ("/abs", "\"/abs\""), ("", "\"\""), ("a/b", "\"a/b\"")] {
+        let d = Deployment::new(&format!(
+            "[hosts.localhost]\ncomponents = [{listed}]\n\n[components.\"{name}\"]\nkind = \"file\"\npath = \"x\"\ncontent = \"\"\n"
+        ));
+        let run = d.deploy();
+        assert_eq!(run.code, 2, "{name:?}: {run:?}");
+        assert!(
+            run.stderr.contains(&format!("environments/dev.toml:2: `{name}` is not a component name")),
+            "{name:?}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("environments/dev.toml:4:"), "the table is reported too: {}", run.stderr);
+        assert!(!d.path().join("work").exists() && !d.path().join("x").exists());
+    }
+}
+
+#[test]
+fn a_workdir_shipped_as_a_symlink_does_not_move_the_default_grant() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"motd\"]\n[components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = \"hi\\n\"\n",
+    );
+    for link in ["work", "work/motd"] {
+        let _ = std::fs::remove_dir_all(d.path().join("work"));
+        std::fs::create_dir_all(d.path().join(link).parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), d.path().join(link)).unwrap();
+        let run = d.deploy();
+        assert_eq!(run.code, 1, "{link}: {run:?}");
+        assert!(run.stderr.contains("is a symlink") && run.stderr.contains("remove the link"), "{}", run.stderr);
+        assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "{link}: something was written through it");
+    }
+}
+
+#[test]
+fn the_deploy_lock_shipped_as_a_symlink_truncates_nothing() {
+    let victim = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(victim.path(), "precious\n").unwrap();
+    let d = Deployment::new("[hosts.localhost]\ncomponents = []\n");
+    std::fs::create_dir_all(d.path().join(".batou-run")).unwrap();
+    std::os::unix::fs::symlink(victim.path(), d.path().join(".batou-run/lock")).unwrap();
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains(".batou-run/lock is a symlink"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(victim.path()).unwrap(), "precious\n");
+
+    // `.batou-run` itself as a link to elsewhere.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::remove_dir_all(d.path().join(".batou-run")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), d.path().join(".batou-run")).unwrap();
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("is not a folder (a symlink?)"), "{}", run.stderr);
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn environment_names_are_names() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("x.toml"), "[hosts.localhost]\ncomponents = []\n").unwrap();
+    let d = Deployment::new("[hosts.localhost]\ncomponents = []\n");
+    let relative = format!("../../../../../../../..{}/x", outside.path().display());
+    let absolute = outside.path().join("x").display().to_string();
+    for name in [relative.as_str(), absolute.as_str(), ".hidden", ""] {
+        let run = d.run(&["deploy", name]);
+        assert_eq!(run.code, 2, "{name:?}: {run:?}");
+        assert!(run.stderr.contains("is not an environment name"), "{name:?}: {}", run.stderr);
+        assert!(run.stderr.contains("valid choices: dev"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn numbers_out_of_range_are_errors_not_wrapped() {
+    let d = Deployment::new(
+        "[environment]\nmemory_limit = 17592186044416\ntimeout = 99999999999\njobs = 100000\n\n[hosts.localhost]\ncomponents = [\"m\"]\n\n[limits.m]\nmemory_limit = 17592186044416\n\n[components.m]\nkind = \"file\"\npath = \"m\"\ncontent = \"\"\n",
+    );
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    for expected in [
+        "dev.toml:2: `memory_limit` must be between 1 and 1048576 MiB (1 TiB), not 17592186044416",
+        "dev.toml:3: `timeout` must be between 1 and 604800 seconds (a week), not 99999999999",
+        "dev.toml:4: `jobs` must be between 1 and 1024 hosts at once, not 100000",
+        "dev.toml:10: `memory_limit` must be between 1 and 1048576 MiB (1 TiB), not 17592186044416",
+    ] {
+        assert!(run.stderr.contains(expected), "missing {expected:?} in {}", run.stderr);
+    }
+}

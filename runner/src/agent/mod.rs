@@ -62,6 +62,21 @@ pub struct Agent<'a> {
 /// A component failed; the host's deploy stops.
 struct Failed;
 
+/// A workdir is the root's default grant: `work/` or `work/<root>` shipped
+/// as a symlink (a repository can hold one) must not move it elsewhere.
+fn refuse_linked_workdir(workdir: &std::path::Path) -> Result<(), String> {
+    for path in [workdir.parent(), Some(workdir)].into_iter().flatten() {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            let to = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
+            return Err(format!(
+                "{} is a symlink (to {to}): a workdir must be a folder of its own, not moved by a link; remove the link",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl<'a> Agent<'a> {
     pub fn new(
         runtime: &'a Runtime,
@@ -80,6 +95,7 @@ impl<'a> Agent<'a> {
             let sandbox = on_this_host(&root.workdir)
                 .map_err(|e| format!("cannot resolve the workdir {}: {e}", root.workdir.display()))
                 .and_then(|workdir| {
+                    refuse_linked_workdir(&workdir)?;
                     if !self.predict {
                         std::fs::create_dir_all(&workdir)
                             .map_err(|e| format!("cannot create the workdir {}: {e}", root.workdir.display()))?;

@@ -150,6 +150,15 @@ pub struct Loaded {
 /// Reads an environment; fails only when there is nothing to read (no such
 /// environment, or malformed TOML).
 pub fn load_environment(deployment: &Path, name: &str) -> Result<Loaded, Diagnostics> {
+    if !is_plain_name(name) {
+        let known = list_environments(deployment);
+        return Err(Diagnostic::new(format!(
+            "`{name}` is not an environment name: it names a file in {} (no `/`, not starting with `.`)",
+            deployment.join("environments").display()
+        ))
+        .hint(choices_hint(name, known.iter().map(String::as_str)))
+        .into());
+    }
     let Some(path) = environment_file(deployment, name) else {
         let known = list_environments(deployment);
         return Err(Diagnostic::new(format!(
@@ -245,9 +254,10 @@ fn parse(source: &Source, name: &str) -> Result<Loaded, Diagnostics> {
                     DeValue::Array(items) => {
                         for item in items.iter() {
                             match item.get_ref() {
-                                DeValue::String(s) => {
+                                DeValue::String(s) if is_plain_name(s) => {
                                     components.push((s.to_string(), source.location(item.span().start)))
                                 }
+                                DeValue::String(s) => errors.push(bad_root_name(s, source.location(item.span().start))),
                                 other => errors.push(
                                     Diagnostic::new(format!(
                                         "[hosts.{host_name}] components must be names (strings), not {}",
@@ -302,6 +312,10 @@ fn parse(source: &Source, name: &str) -> Result<Loaded, Diagnostics> {
                 );
                 continue;
             };
+            if !is_plain_name(&root_name) {
+                errors.push(bad_root_name(&root_name, location));
+                continue;
+            }
             let mut config = RootConfig { name: root_name.clone(), location, kind: None, attributes: Vec::new() };
             for (key, value) in table.iter() {
                 let at = source.location(key.span().start);
@@ -373,6 +387,14 @@ fn parse(source: &Source, name: &str) -> Result<Loaded, Diagnostics> {
     Ok(Loaded { env, errors, warnings })
 }
 
+/// A root's name is its workdir's (`work/<root>/`), so it must be a plain
+/// name: `..`, `/abs` or `a/b` would move the root's default grant.
+fn bad_root_name(name: &str, location: String) -> Diagnostic {
+    Diagnostic::new(format!("`{name}` is not a component name: it names the root's workdir, work/{name}/"))
+        .at(location)
+        .hint("use a plain name: no `/`, not empty, not starting with `.`")
+}
+
 /// Grants must be for deployed roots, and `ssh` must name hosts.
 fn check_grants(env: &Environment, deployed: &std::collections::HashSet<&str>, errors: &mut Diagnostics) {
     let host_names: Vec<&str> = env.hosts.iter().map(|h| h.name.as_str()).collect();
@@ -429,14 +451,40 @@ fn boolean(
     }
 }
 
+/// The largest value each numeric setting takes: beyond it a number means
+/// a mistake (and `memory_limit` in bytes would overflow).
+fn maximum(key: &str) -> (i64, &'static str) {
+    match key {
+        "jobs" => (1024, "hosts at once"),
+        "timeout" => (7 * 24 * 3600, "seconds (a week)"),
+        "memory_limit" => (1 << 20, "MiB (1 TiB)"),
+        _ => (i64::MAX, ""),
+    }
+}
+
 fn positive(r: &mut TableReader<'_, '_>, key: &'static str, source: &Source, errors: &mut Diagnostics) -> Option<i64> {
     let at = r.get(key).map(|v| v.span().start);
     let n = r.integer(key, errors)?;
-    if n <= 0 {
-        errors.push(Diagnostic::new(format!("`{key}` must be positive, not {n}")).at(source.location(at.unwrap_or(0))));
+    let (max, unit) = maximum(key);
+    if n <= 0 || n > max {
+        errors.push(
+            Diagnostic::new(format!("`{key}` must be between 1 and {max} {unit}, not {n}"))
+                .at(source.location(at.unwrap_or(0))),
+        );
         return None;
     }
     Some(n)
+}
+
+/// A name that becomes part of a path (a root's workdir, an environment's
+/// file) must name one file in its folder: not empty, no `/`, not `.` or
+/// `..`, no leading dot (a hidden file), no control characters.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains('/')
+        && !name.contains('\\')
+        && !name.chars().any(char::is_control)
 }
 
 #[cfg(test)]
