@@ -26,11 +26,11 @@ impl Output {
         let mut out = std::io::stdout().lock();
         match event {
             Event::Changed { host, component, .. } => {
-                let _ = writeln!(out, "{host}: {component}");
+                let _ = writeln!(out, "{}: {}", shown(host), shown(component));
             }
             Event::Diff { diff, .. } => {
                 for line in diff.lines() {
-                    let _ = writeln!(out, "    {line}");
+                    let _ = writeln!(out, "    {}", shown(line));
                 }
             }
             Event::Log { host, component, level, message } => {
@@ -41,16 +41,16 @@ impl Output {
                         Level::Warn => "warning",
                         Level::Error => "error",
                     };
-                    let _ = writeln!(out, "{host}: {component}: {tag}: {message}");
+                    let _ = writeln!(out, "{}: {}: {tag}: {}", shown(host), shown(component), shown(message));
                 }
             }
             Event::Failed { host, component, message } => {
                 drop(out);
-                eprintln!("ERROR: {host}: {component}: {message}");
+                eprintln!("ERROR: {}: {}: {}", shown(host), shown(component), shown(message));
             }
             Event::Denied { host, component, asked, advice } => {
                 drop(out);
-                eprintln!("DENIED: {host}: {component}: {asked}; {advice}");
+                eprintln!("DENIED: {}: {}: {}; {}", shown(host), shown(component), shown(asked), shown(advice));
             }
             Event::Grants { host, root, used, unused } => {
                 if !self.grants {
@@ -58,17 +58,20 @@ impl Output {
                 }
                 // Not `host: component` lines: those are changes.
                 if used.is_empty() && unused.is_empty() {
-                    let _ = writeln!(out, "Grants of {host}:{root} (none used)");
+                    let _ = writeln!(out, "Grants of {}:{} (none used)", shown(host), shown(root));
                     return;
                 }
-                let _ = writeln!(out, "Grants of {host}:{root}");
+                let _ = writeln!(out, "Grants of {}:{}", shown(host), shown(root));
                 let width = used.iter().map(|(_, g)| g).chain(unused).map(|g| g.to_string().len()).max().unwrap_or(0);
                 for (component, grant) in used {
-                    let _ = writeln!(out, "    {:width$}  used by {component}", grant.to_string());
+                    let _ = writeln!(out, "    {:width$}  used by {}", shown(&grant.to_string()), shown(component));
                 }
                 for grant in unused {
-                    let _ =
-                        writeln!(out, "    {:width$}  NOT USED: granted, but no component used it", grant.to_string());
+                    let _ = writeln!(
+                        out,
+                        "    {:width$}  NOT USED: granted, but no component used it",
+                        shown(&grant.to_string())
+                    );
                 }
             }
         }
@@ -89,7 +92,7 @@ impl Output {
         if self.json {
             println_json(&json!({"event": "skipped", "host": host, "component": root, "reason": reason}));
         } else {
-            eprintln!("SKIPPED: {host}: {root}: {reason}");
+            eprintln!("SKIPPED: {}: {}: {}", shown(host), shown(root), shown(reason));
         }
     }
 
@@ -107,7 +110,7 @@ impl Output {
                 eprintln!("{heading}");
             }
             for d in group {
-                eprintln!("ERROR: {d}");
+                eprintln!("ERROR: {}", shown(&d.to_string()));
             }
         }
         if errors.0.len() > 1 {
@@ -123,7 +126,7 @@ impl Output {
                 v["event"] = json!("warning");
                 println_json(&v);
             } else {
-                eprintln!("WARNING: {d}");
+                eprintln!("WARNING: {}", shown(&d.to_string()));
             }
         }
     }
@@ -135,8 +138,48 @@ impl Output {
             v["message"] = json!(text);
             println_json(&v);
         } else {
-            println!("{text}");
+            println!("{}", shown(text));
         }
+    }
+}
+
+/// Text from components, hosts and target files as a terminal may show it:
+/// control characters (an escape sequence could move the cursor, rewrite
+/// earlier lines or set the clipboard) written as `\x1b`, `\r` and the
+/// like. Line breaks and tabs stay. `--json` carries the text as it is,
+/// escaped as JSON escapes it.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let n = c as u32;
+                if n < 0x100 {
+                    out.push_str(&format!("\\x{n:02x}"));
+                } else {
+                    out.push_str(&format!("\\u{{{n:04x}}}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn control_characters_are_escaped_line_breaks_and_tabs_kept() {
+        assert_eq!(shown("plain\tline\n"), "plain\tline\n");
+        assert_eq!(shown("\u{1b}]52;c;aGk=\u{7}x\rover"), "\\x1b]52;c;aGk=\\x07x\\rover");
+        assert_eq!(shown("\u{9b}2J"), "\\x9b2J");
     }
 }
 

@@ -214,3 +214,21 @@ fn numbers_out_of_range_are_errors_not_wrapped() {
         assert!(run.stderr.contains(expected), "missing {expected:?} in {}", run.stderr);
     }
 }
+
+#[test]
+fn control_characters_reach_the_terminal_escaped_and_json_as_json() {
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"motd\"]\n[components.motd]\nkind = \"file\"\npath = \"m\\u001b[2Jx.txt\"\ncontent = \"new\\n\"\n",
+    );
+    let file = d.work("motd/m\u{1b}[2Jx.txt");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    // Old content that would set the clipboard and clear the screen.
+    std::fs::write(&file, "\u{1b}]52;c;aGk=\u{7}old\rforged\n").unwrap();
+    let predicted = d.run(&["deploy", "dev", "-P"]).ok();
+    assert!(!predicted.stdout.contains('\u{1b}') && !predicted.stdout.contains('\u{7}'), "{:?}", predicted.stdout);
+    assert!(predicted.stdout.contains("content('m\\x1b[2Jx.txt')"), "{}", predicted.stdout);
+    assert!(predicted.stdout.contains("-\\x1b]52;c;aGk=\\x07old\\r"), "{}", predicted.stdout);
+    let json = d.run(&["deploy", "dev", "-P", "--json"]).ok();
+    assert!(!json.stdout.contains('\u{1b}'), "{:?}", json.stdout);
+    assert!(json.stdout.contains(r"\u001b]52;c;aGk=\u0007old"), "{}", json.stdout);
+}

@@ -73,7 +73,7 @@ pub fn main() -> ExitCode {
         Err(Failure::Deploy) => ExitCode::from(1),
         Err(Failure::Config(_)) => ExitCode::from(2),
         Err(Failure::Internal(e)) => {
-            eprintln!("ERROR: {e:#}");
+            eprintln!("ERROR: {}", crate::output::shown(&format!("{e:#}")));
             ExitCode::from(1)
         }
     }

@@ -141,7 +141,7 @@ async fn pump(mut read: ChannelReadHalf, tx: mpsc::Sender<Vec<u8>>, prefix: Stri
                 for &b in data.iter() {
                     line.push(b);
                     if b == b'\n' {
-                        eprint!("{prefix}{}", String::from_utf8_lossy(&line));
+                        eprint!("{prefix}{}", crate::output::shown(&String::from_utf8_lossy(&line)));
                         line.clear();
                     }
                 }
@@ -154,7 +154,7 @@ async fn pump(mut read: ChannelReadHalf, tx: mpsc::Sender<Vec<u8>>, prefix: Stri
         }
     }
     if !line.is_empty() {
-        eprintln!("{prefix}{}", String::from_utf8_lossy(&line));
+        eprintln!("{prefix}{}", crate::output::shown(&String::from_utf8_lossy(&line)));
     }
     exit.lock().unwrap().clone()
 }
