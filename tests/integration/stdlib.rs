@@ -252,3 +252,25 @@ fn command_with_host_and_creates_is_a_configure_error() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("creates checks a path on this host"), "{}", run.stderr);
 }
+
+#[test]
+fn a_command_with_megabytes_of_output_succeeds_and_logs_its_end() {
+    let d = Deployment::new(
+        r#"[hosts.localhost]
+components = ["chatty"]
+
+[components.chatty]
+kind = "command"
+command = "seq"
+args = ["1", "400000"]
+
+[grants.chatty]
+commands = ["seq"]
+"#,
+    );
+    let run = d.run(&["deploy", "dev", "-v"]).ok();
+    // 2.6 MB of output: the log shows its end and says what it cut.
+    assert!(run.stdout.contains("bytes of output are cut]"), "{}", &run.stdout[..run.stdout.len().min(2000)]);
+    assert!(run.stdout.contains("\n399999\n400000"), "the end of the output is kept");
+    assert!(run.stdout.len() < 200_000, "{} bytes of output shown", run.stdout.len());
+}

@@ -94,7 +94,7 @@ impl Component for RunCommand {
             });
         }
         if !out.stdout.is_empty() {
-            log::debug(out.stdout_text());
+            log::debug(out.stdout_for_log());
         }
         Ok(())
     }

@@ -188,6 +188,22 @@ impl Output {
         tail(&self.stderr_text(), 20, 2048)
     }
 
+    /// Standard output for a log message: all of it up to 64 KiB, else its
+    /// end, saying how much of the beginning was cut (a log message is
+    /// bounded, a program's output is not).
+    pub fn stdout_for_log(&self) -> String {
+        const SHOWN: usize = 64 << 10;
+        let text = self.stdout_text();
+        if text.len() <= SHOWN {
+            return text;
+        }
+        let mut from = text.len() - SHOWN;
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        format!("[the first {from} of {} bytes of output are cut]\n{}", text.len(), &text[from..])
+    }
+
     /// The `CommandFailed` error for this output of `cmd`.
     pub fn failure(&self, cmd: &Command) -> Error {
         let mut msg = format!("`{cmd}` {}", self.describe_status());
