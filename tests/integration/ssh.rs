@@ -133,6 +133,49 @@ fn host_keys_are_checked_against_known_hosts() {
 }
 
 #[test]
+fn a_known_host_offering_a_key_of_another_type_or_a_revoked_key_is_refused() {
+    let Some(sshd) = Sshd::start(1) else { return };
+    let d = files(&sshd, "target_directory = \"keytypes\"", "x");
+    let host = format!("[127.0.0.1]:{}", sshd.port);
+    let listed = std::fs::read_to_string(sshd.known_hosts()).unwrap();
+    // known_hosts lists an ECDSA key for the host; it offers its ed25519 key.
+    let ecdsa = sshd.dir_path().join("other_ecdsa");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ecdsa", "-N", "", "-f"])
+        .arg(&ecdsa)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let ecdsa = std::fs::read_to_string(ecdsa.with_extension("pub")).unwrap();
+    let ecdsa: Vec<&str> = ecdsa.split_whitespace().take(2).collect();
+    let other_type = format!("{host} {}\n", ecdsa.join(" "));
+    std::fs::write(sshd.known_hosts(), &other_type).unwrap();
+    let changed = sshd.run(d.path(), &["deploy", "dev", "--accept-new-host-keys"]);
+    assert_eq!(changed.code, 1, "{changed:?}");
+    assert!(changed.stderr.contains(&format!("the host key of {host} CHANGED")), "{changed:?}");
+    assert_eq!(std::fs::read_to_string(sshd.known_hosts()).unwrap(), other_type, "nothing was added");
+    assert!(!changed.stdout.lines().any(|l| l.starts_with("web: ")), "nothing deployed: {}", changed.stdout);
+
+    // The host's own key, listed, and revoked: refused always.
+    let real_key: String =
+        listed.lines().next().unwrap().split_whitespace().skip(1).take(2).collect::<Vec<_>>().join(" ");
+    std::fs::write(sshd.known_hosts(), format!("{listed}@revoked * {real_key}\n")).unwrap();
+    let revoked = sshd.run(d.path(), &["deploy", "dev", "--accept-new-host-keys"]);
+    assert_eq!(revoked.code, 1, "{revoked:?}");
+    assert!(revoked.stderr.contains(&format!("the host key of {host} is REVOKED")), "{revoked:?}");
+
+    // A host known only through a @cert-authority line is refused, saying why.
+    std::fs::write(sshd.known_hosts(), format!("@cert-authority {host} {}\n", ecdsa.join(" "))).unwrap();
+    let ca = sshd.run(d.path(), &["deploy", "dev", "--accept-new-host-keys"]);
+    assert_eq!(ca.code, 1, "{ca:?}");
+    assert!(ca.stderr.contains("trusts a @cert-authority") && ca.stderr.contains("plain host keys only"), "{ca:?}");
+
+    std::fs::write(sshd.known_hosts(), &listed).unwrap();
+    sshd.run(d.path(), &["deploy", "dev"]).ok();
+}
+
+#[test]
 fn a_key_the_host_does_not_accept_is_a_clear_error() {
     let Some(sshd) = Sshd::start(1) else { return };
     let stranger = sshd.new_key("stranger");

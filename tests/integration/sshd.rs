@@ -176,6 +176,11 @@ impl Sshd {
         }
     }
 
+    /// The server's own folder (keys, config), removed with it.
+    pub fn dir_path(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Makes a new key pair at `path` (no passphrase).
     pub fn new_key(&self, name: &str) -> PathBuf {
         let path = self.dir.path().join(name);

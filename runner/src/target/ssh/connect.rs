@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client::{self, Handle};
-use russh::keys::known_hosts::{check_known_hosts_path, learn_known_hosts_path};
+use russh::keys::known_hosts::learn_known_hosts_path;
+
+use super::known_hosts::Verdict;
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 
 /// Where and as whom to connect.
@@ -60,9 +62,21 @@ impl client::Handler for Client {
         let fingerprint = format!("{} key {}", key.algorithm().as_str(), key.fingerprint(HashAlg::Sha256));
         let file = self.trust.known_hosts.display().to_string();
         let host = if self.port == 22 { self.address.clone() } else { format!("[{}]:{}", self.address, self.port) };
-        match check_known_hosts_path(&self.address, self.port, key, &self.trust.known_hosts) {
-            Ok(true) => Ok(true),
-            Ok(false) if self.trust.accept_new => {
+        let refuse = |message: String| {
+            *self.refusal.lock().unwrap() = Some(message);
+            Ok(false)
+        };
+        match super::known_hosts::check(&self.trust.known_hosts, &self.address, self.port, key) {
+            Ok(Verdict::Known) => Ok(true),
+            Ok(Verdict::Revoked { line }) => refuse(format!(
+                "the host key of {host} is REVOKED: {file}:{line} marks the {fingerprint} it offers as @revoked; \
+                 it is refused whatever else lists it"
+            )),
+            Ok(Verdict::CertAuthorityOnly { line }) => refuse(format!(
+                "{file}:{line} trusts a @cert-authority for {host}, but batou-run checks plain host keys only \
+                 (no host certificates); add the host's own key ({fingerprint}) to {file}"
+            )),
+            Ok(Verdict::Unknown) if self.trust.accept_new => {
                 match learn_known_hosts_path(&self.address, self.port, key, &self.trust.known_hosts) {
                     Ok(()) => {
                         eprintln!("Added the host key of {host} ({fingerprint}) to {file}.");
@@ -75,7 +89,7 @@ impl client::Handler for Client {
                     }
                 }
             }
-            Ok(false) => {
+            Ok(Verdict::Unknown) => {
                 *self.refusal.lock().unwrap() = Some(format!(
                     "the host key of {host} is unknown: it offers the {fingerprint}, which {file} does not list. \
                      If that is the host's key, deploy again with --accept-new-host-keys (or set accept_new_host_keys = true \
@@ -85,7 +99,9 @@ impl client::Handler for Client {
                 ));
                 Ok(false)
             }
-            Err(russh::keys::Error::KeyChanged { line }) => {
+            // A key of another type than the one listed is a changed key
+            // too: a machine in the middle offers whatever type it has.
+            Ok(Verdict::Changed { line }) => {
                 *self.refusal.lock().unwrap() = Some(format!(
                     "the host key of {host} CHANGED: {file}:{line} lists another key, and the host now offers the \
                      {fingerprint}. Someone may be intercepting the connection; if the host was reinstalled, \

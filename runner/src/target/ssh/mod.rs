@@ -9,6 +9,7 @@ mod bridge;
 pub mod config;
 mod connect;
 mod exec;
+mod known_hosts;
 
 use std::collections::BTreeMap;
 use std::path::Path;
