@@ -240,3 +240,39 @@ fn a_full_disk_on_the_host_keeps_the_old_file_and_names_host_and_component() {
     sshd.run(d.path(), &["deploy", "dev"]).ok();
     assert_eq!(std::fs::read_to_string(&motd).unwrap(), big);
 }
+
+/// Writes the login user's `~/.ssh/rc`, which sshd runs (its output on the
+/// session's stdout) before the command, as a startup file would.
+fn login_rc(sshd: &Sshd, script: &str) {
+    let dir = sshd.user_home.join(".ssh");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rc"), script).unwrap();
+    let status = std::process::Command::new("chown").arg("-R").arg(&sshd.user).arg(&dir).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_login_banner_without_a_newline_or_a_login_that_hangs_does_not_hang_the_deploy() {
+    let Some(sshd) = Sshd::start(13) else { return };
+    let d = crate::harness::Deployment::new("");
+    d.write(
+        "environments/dev.toml",
+        &format!(
+            "[environment]\nconnect = \"ssh\"\ntarget_directory = \"banner\"\n\n[hosts.web]\ncomponents = [\"motd\"]\n{}\n\n[components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = \"hi\\n\"\n",
+            sshd.host_keys()
+        ),
+    );
+    login_rc(&sshd, "printf 'Welcome to web!'\n");
+    sshd.run(d.path(), &["deploy", "dev"]).ok();
+    assert_eq!(std::fs::read_to_string(sshd.user_home.join("banner/work/motd/motd.txt")).unwrap(), "hi\n");
+
+    // A login that never gets to the script: the deploy ends, saying what
+    // the host printed.
+    login_rc(&sshd, "printf 'Press any key'\nsleep 600\n");
+    let hung = sshd.command(d.path(), &["deploy", "dev"]).env("BATOU_RUN_BOOTSTRAP_TIMEOUT", "2").output().unwrap();
+    let stderr = String::from_utf8_lossy(&hung.stderr);
+    assert_eq!(hung.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("did not start the bootstrap script within 2s"), "{stderr}");
+    assert!(stderr.contains("it printed: Press any key"), "{stderr}");
+    std::fs::remove_file(sshd.user_home.join(".ssh/rc")).unwrap();
+}

@@ -126,18 +126,39 @@ exec "$b" agent --cache "$c"
     /// host asks for it. Returns the bytes uploaded.
     pub fn bootstrap(&self, reader: &mut Reader, writer: &mut Writer, login: &str) -> Result<u64, String> {
         let mut uploaded = 0;
-        let mut noise = Vec::new();
+        // What startup files print on stdout (a banner, an `echo` in
+        // .bashrc); shown when things fail.
+        let mut noise: Vec<String> = Vec::new();
+        let printed = |noise: &[String]| {
+            let shown: Vec<&str> = noise.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
+            if shown.is_empty() { String::new() } else { format!("; it printed: {}", shown.join(" / ")) }
+        };
+        let timeout = bootstrap_timeout();
         loop {
-            let Some(line) = reader.line() else {
-                let noise =
-                    if noise.is_empty() { String::new() } else { format!("; it printed: {}", noise.join(" / ")) };
-                return Err(format!("the connection ended before the agent started{noise}"));
+            let line = match reader.line_before(std::time::Instant::now() + timeout) {
+                super::bridge::Line::Line(line) => line,
+                super::bridge::Line::End(rest) => {
+                    noise.push(rest);
+                    return Err(format!("the connection ended before the agent started{}", printed(&noise)));
+                }
+                super::bridge::Line::TimedOut(rest) => {
+                    noise.push(rest);
+                    return Err(format!(
+                        "the host's login did not start the bootstrap script within {}s{} (a startup file that \
+                         waits for input, or a very slow login?); BATOU_RUN_BOOTSTRAP_TIMEOUT sets the seconds",
+                        timeout.as_secs(),
+                        printed(&noise)
+                    ));
+                }
             };
-            let Some(word) = line.strip_prefix(MARKER).map(str::trim) else {
-                // A startup file printing on stdout; shown if things fail.
+            // Output without a newline before the script's first line
+            // (`printf` in a startup file) shares its line.
+            let Some(at) = line.find(MARKER) else {
                 noise.push(line);
                 continue;
             };
+            noise.push(line[..at].to_string());
+            let word = line[at + MARKER.len()..].trim();
             match word.split_once(' ').unwrap_or((word, "")) {
                 ("ready", _) => return Ok(uploaded),
                 ("upload", how) => uploaded = self.upload(writer, how == "gzip")?,
@@ -169,7 +190,7 @@ exec "$b" agent --cache "$c"
                         self.size
                     ));
                 }
-                _ => noise.push(line),
+                _ => noise.push(line.clone()),
             }
         }
     }
@@ -234,6 +255,14 @@ exec "$b" agent --cache "$c"
         tracing::info!(ms = started.elapsed().as_millis() as u64, "agent binary compressed");
         Ok(file)
     }
+}
+
+/// How long the bootstrap may wait for each line of the host's login and
+/// script (the upload itself is not bounded by it): 60 s, or
+/// `BATOU_RUN_BOOTSTRAP_TIMEOUT` seconds.
+fn bootstrap_timeout() -> std::time::Duration {
+    let secs = std::env::var("BATOU_RUN_BOOTSTRAP_TIMEOUT").ok().and_then(|s| s.parse::<u64>().ok()).filter(|&s| s > 0);
+    std::time::Duration::from_secs(secs.unwrap_or(60))
 }
 
 /// gzip's level for the agent binary: fast, and most of the gain.

@@ -45,18 +45,48 @@ impl Read for Reader {
     }
 }
 
+/// What came of waiting for a line.
+pub enum Line {
+    Line(String),
+    /// The output ended (what came after the last newline, if anything).
+    End(String),
+    /// Nothing more came in time (what came since the last newline).
+    TimedOut(String),
+}
+
 impl Reader {
-    /// One line of the remote's output (without its newline), or `None` at
-    /// the end of the output.
-    pub fn line(&mut self) -> Option<String> {
+    /// One line of the remote's output (without its newline), waiting for
+    /// each piece of it until `deadline` at most.
+    pub fn line_before(&mut self, deadline: std::time::Instant) -> Line {
         let mut line = Vec::new();
-        let mut byte = [0u8];
         loop {
-            match self.read(&mut byte) {
-                Ok(1) if byte[0] == b'\n' => return Some(String::from_utf8_lossy(&line).into_owned()),
-                Ok(1) => line.push(byte[0]),
-                _ if line.is_empty() => return None,
-                _ => return Some(String::from_utf8_lossy(&line).into_owned()),
+            if self.pos == self.buf.len() {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match self.rx.recv_timeout(left) {
+                    Ok(chunk) => {
+                        self.buf = chunk;
+                        self.pos = 0;
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        return Line::TimedOut(String::from_utf8_lossy(&line).into_owned());
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        return Line::End(String::from_utf8_lossy(&line).into_owned());
+                    }
+                }
+            }
+            let rest = &self.buf[self.pos..];
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    line.extend_from_slice(&rest[..i]);
+                    self.pos += i + 1;
+                    return Line::Line(String::from_utf8_lossy(&line).into_owned());
+                }
+                None => {
+                    line.extend_from_slice(rest);
+                    self.pos = self.buf.len();
+                }
             }
         }
     }
