@@ -276,3 +276,63 @@ fn a_login_banner_without_a_newline_or_a_login_that_hangs_does_not_hang_the_depl
     assert!(stderr.contains("it printed: Press any key"), "{stderr}");
     std::fs::remove_file(sshd.user_home.join(".ssh/rc")).unwrap();
 }
+
+/// The agent binary cached on the host for `sshd`'s login.
+fn cached_agent(sshd: &Sshd) -> std::path::PathBuf {
+    let dir = sshd.user_home.join(".cache/batou-run");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("batou-run-") && !name.ends_with(".tmp")
+        })
+        .expect("a cached agent")
+}
+
+#[test]
+fn a_cached_agent_others_could_swap_or_a_broken_one_is_replaced_and_a_shared_cache_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(sshd) = Sshd::start(14) else { return };
+    let d = crate::harness::Deployment::new("");
+    d.write(
+        "environments/dev.toml",
+        &format!(
+            "[environment]\nconnect = \"ssh\"\ntarget_directory = \"agentcheck\"\n\n[hosts.web]\ncomponents = [\"motd\"]\n{}\n\n[components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = \"hi\\n\"\n",
+            sshd.host_keys()
+        ),
+    );
+    let agent_bytes = |run: &Run| -> u64 {
+        let last: serde_json::Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+        last["uploaded"]["agent_bytes"].as_u64().unwrap()
+    };
+    sshd.run(d.path(), &["deploy", "dev", "--json"]).ok();
+    let agent = cached_agent(&sshd);
+    let size = std::fs::metadata(&agent).unwrap().len();
+    assert_eq!(agent_bytes(&sshd.run(d.path(), &["deploy", "dev", "--json"]).ok()), 0, "the cached agent is used");
+
+    // Writable by others: someone could have swapped it. Truncated. The
+    // right size but not a program. Each is replaced, never run.
+    let breakages: [(&str, &dyn Fn()); 3] = [
+        ("writable by others", &|| std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o777)).unwrap()),
+        ("truncated", &|| std::fs::File::options().write(true).open(&agent).unwrap().set_len(size / 2).unwrap()),
+        ("garbage", &|| std::fs::write(&agent, vec![0x42u8; size as usize]).unwrap()),
+    ];
+    for (what, break_it) in breakages {
+        break_it();
+        let run = sshd.run(d.path(), &["deploy", "dev", "--json"]).ok();
+        assert!(agent_bytes(&run) > 0, "{what}: the agent was not uploaded again");
+        let meta = std::fs::metadata(&agent).unwrap();
+        assert_eq!((meta.len(), meta.permissions().mode() & 0o777), (size, 0o700), "{what}");
+    }
+
+    // A cache folder that is not the login's is refused.
+    let cache = sshd.user_home.join(".cache/batou-run");
+    std::os::unix::fs::chown(&cache, Some(0), Some(0)).unwrap();
+    let refused = sshd.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("is not private to"), "{}", refused.stderr);
+    let status = std::process::Command::new("chown").arg("-R").arg(&sshd.user).arg(&cache).status().unwrap();
+    assert!(status.success());
+    sshd.run(d.path(), &["deploy", "dev"]).ok();
+}

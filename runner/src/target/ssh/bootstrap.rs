@@ -6,6 +6,15 @@
 //! has `gzip`, else as it is. The script reads exactly that many bytes
 //! (`head -c`), unpacks them into a temporary file, checks its size and,
 //! where `sha256sum` exists, its hash, and renames it into place.
+//!
+//! The cache folder must be the login's and closed to others' writes (a
+//! folder of someone else's is refused), and a cached binary runs only if
+//! it is the login's, closed to others' writes, of the right size, and
+//! answers `--version`; otherwise it is uploaded again. Its full sha256 is
+//! checked when it arrives, not on every deploy: hashing a 170 MB debug
+//! build costs over a second of CPU (0.2 s for a stripped release build),
+//! more than a whole deploy with nothing to change, while those checks
+//! cost milliseconds and catch a truncated, swapped or crashing binary.
 //! The script talks to the controller in lines starting with [`MARKER`]
 //! before the agent takes the channel over.
 
@@ -81,8 +90,14 @@ c="$HOME/.cache/batou-run"
 b="$c/batou-run-{sha}"
 m="$(uname -m)"
 if [ -n "{arch}" ] && [ "$m" != "{arch}" ]; then echo "{MARKER} arch $m"; exit 3; fi
+own() {{ [ -n "$(find "$1" -prune -user "$(id -u)" ! -perm -020 ! -perm -002 2>/dev/null)" ]; }}
+mkdir -p "$c"
+own "$c" || chmod go-w "$c" 2>/dev/null || true
+if ! own "$c"; then echo "{MARKER} unsafe $c"; exit 7; fi
+if [ -e "$b" ] && {{ ! own "$b" || [ "$(wc -c < "$b")" -ne {size} ] || ! "$b" --version >/dev/null 2>&1; }}; then
+  rm -f "$b"
+fi
 if [ ! -x "$b" ]; then
-  mkdir -p "$c"
   t="$b.$$.tmp"
   if command -v gzip >/dev/null 2>&1; then
     echo "{MARKER} upload gzip"
@@ -176,6 +191,13 @@ exec "$b" agent --cache "$c"
                         "cannot run the agent as the service user {user}: `sudo -n -u {user}` says \"{said}\". Let \
                          {login} run commands as {user} without a password (a sudoers rule such as \
                          `{login} ALL=({user}) NOPASSWD: ALL`), or remove service_user"
+                    ));
+                }
+                ("unsafe", dir) => {
+                    return Err(format!(
+                        "the agent's cache folder {dir} on the host is not private to {login} (another owner, \
+                         writable by others, or a symlink), so no agent is run from it: make it {login}'s with \
+                         mode 700, or remove it"
                     ));
                 }
                 ("corrupt", got) => {
