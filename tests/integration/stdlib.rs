@@ -274,3 +274,52 @@ commands = ["seq"]
     assert!(run.stdout.contains("\n399999\n400000"), "the end of the output is kept");
     assert!(run.stdout.len() < 200_000, "{} bytes of output shown", run.stdout.len());
 }
+
+/// Whether a process runs `sleep <seconds>` (a number unique to a test).
+fn sleeping(seconds: &str) -> bool {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .any(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == format!("sleep\0{seconds}\0").as_bytes()))
+}
+
+#[test]
+fn a_command_timeout_ends_what_the_command_started_too() {
+    let d = Deployment::new(
+        r#"[hosts.localhost]
+components = ["forks", "leaves"]
+
+[components.forks]
+kind = "command"
+command = "sh"
+args = ["-c", "sleep 3071 & sleep 3071"]
+timeout = 1
+
+[components.leaves]
+kind = "command"
+command = "sh"
+args = ["-c", "sleep 3072 &"]
+timeout = 1
+
+[grants.forks]
+commands = ["sh"]
+
+[grants.leaves]
+commands = ["sh"]
+"#,
+    );
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("killed after its timeout of 1.0s"), "{}", run.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!sleeping("3071"), "a grandchild of the timed-out command survived");
+    // The second one exits at once but leaves a child holding its output:
+    // bounded by the timeout as well, not waited for until it ends.
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"leaves\"]\n[components.leaves]\nkind = \"command\"\ncommand = \"sh\"\nargs = [\"-c\", \"sleep 3072 &\"]\ntimeout = 1\n[grants.leaves]\ncommands = [\"sh\"]\n",
+    );
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "{run:?}");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(!sleeping("3072"), "what the command left running survived");
+}

@@ -128,6 +128,22 @@ pub fn run_command(
     os.envs(env.iter().map(|(k, v)| (k, v)));
     os.stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     os.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Its own process group, so that a timeout ends what it started too;
+    // and it ends when the thread that runs it does (the runner or agent
+    // killed meanwhile).
+    {
+        use std::os::unix::process::CommandExt;
+        os.process_group(0);
+        // SAFETY: prctl is async-signal-safe and touches only this process.
+        unsafe {
+            os.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
     let mut child = os.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound if !cwd.is_dir() => CapError::not_found(format!(
             "cannot run `{}`: its working directory {} does not exist",
@@ -151,17 +167,37 @@ pub fn run_command(
     let err = reader(child.stderr.take(), output_limit);
     let timeout = cmd.timeout_ms.map(|ms| Duration::from_millis(ms.into())).unwrap_or(DEFAULT_TIMEOUT);
     let deadline = Instant::now() + timeout;
+    let group = child.id() as libc::pid_t;
+    let kill_group = || {
+        // SAFETY: a signal to the process group the child leads.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    };
     let status = loop {
         match child.try_wait().map_err(|e| CapError::io(format!("waiting for `{}`: {e}", cmd.program)))? {
             Some(status) => break Some(status),
             None if Instant::now() >= deadline => {
-                let _ = child.kill();
+                kill_group();
                 let _ = child.wait();
                 break None;
             }
             None => std::thread::sleep(Duration::from_millis(2)),
         }
     };
+    // A program that left something running with its output open (a
+    // daemon that did not close stdout): waited for until the timeout,
+    // then its process group is ended.
+    let mut status = status;
+    while !(out.is_finished() && err.is_finished()) {
+        if Instant::now() >= deadline {
+            kill_group();
+            status = None;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    if status.is_none() {
+        kill_group();
+    }
     let _ = feeder.join();
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
