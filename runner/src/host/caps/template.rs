@@ -249,6 +249,16 @@ fn explain_undefined(expr: &str, vars: &Value) -> Option<String> {
             (Step::Key(key), Value::Array(items)) => {
                 return Some(format!("`{walked}` is a list of {} items, with no `{key}`", items.len()));
             }
+            (_, Value::Object(_) | Value::Array(_)) => return None,
+            (_, scalar) if i > 0 => {
+                let what = match scalar {
+                    Value::String(_) => "a string",
+                    Value::Number(_) => "a number",
+                    Value::Bool(_) => "a boolean",
+                    _ => "none",
+                };
+                return Some(format!("`{walked}` is {what}, which has no attributes"));
+            }
             _ => return None,
         };
         let Some(next) = next else {
@@ -433,6 +443,13 @@ mod tests {
         assert!(text.contains("`host.data` has no `rol`: did you mean 'role'?"), "{text}");
         let text = error_of("{{ component.servers[5].name }}", batou_like_vars());
         assert!(text.contains("`component.servers` has 2 items, so there is no item 5"), "{text}");
+        let text = error_of("{{ host.data.role.x }}", batou_like_vars());
+        assert!(
+            text.ends_with("`host.data.role.x` is undefined: `host.data.role` is a string, which has no attributes"),
+            "{text}"
+        );
+        let text = error_of("{{ host['nmae'] | upper }}", batou_like_vars());
+        assert!(text.contains("`host` has no `nmae`: did you mean 'name'?"), "{text}");
     }
 
     #[test]
