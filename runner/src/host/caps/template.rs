@@ -249,7 +249,7 @@ fn explain_undefined(expr: &str, vars: &Value) -> Option<String> {
             (Step::Key(key), Value::Array(items)) => {
                 return Some(format!("`{walked}` is a list of {} items, with no `{key}`", items.len()));
             }
-            (_, Value::Object(_) | Value::Array(_)) => return None,
+            (_, Value::Object(_)) => return None,
             (_, scalar) if i > 0 => {
                 let what = match scalar {
                     Value::String(_) => "a string",
