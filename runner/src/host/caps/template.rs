@@ -472,6 +472,13 @@ mod tests {
     }
 
     #[test]
+    fn a_text_line_starting_with_the_prefix_is_written_as_an_expression() {
+        assert_eq!(render("{{ '@@' }} -1 +1 @@\n", Map::new()).unwrap(), "@@ -1 +1 @@\n");
+        let text = error_of("a\n@@ -1 +1 @@\n", Map::new());
+        assert!(text.contains("line 2: syntax error"), "{text}");
+    }
+
+    #[test]
     fn colons_that_mean_something_are_kept() {
         let source = "{{ 'a:' }}{% set xs = [1, 2, 3][1:] %}{{ xs }}{# x: #}{% raw %}{% if x: %}{% endraw %}";
         assert_eq!(render(source, Map::new()).unwrap(), "a:[2, 3]{% if x: %}");
