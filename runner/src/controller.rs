@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::config::{Environment, RootConfig};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage};
 use crate::host::Runtime;
+use crate::host::caps::template::{Origins, asset_folder_name};
 use crate::host::grants::Grants;
 use crate::host::remote::NoRemote;
 use crate::host::sandbox::Sandbox;
@@ -30,6 +31,8 @@ struct Root {
     assets: Option<std::path::PathBuf>,
     grants: Grants,
     limits: Limits,
+    /// Where the environment sets its attributes, for template errors.
+    attribute_locations: Vec<(String, String)>,
 }
 
 fn limits(env: &Environment) -> Limits {
@@ -95,6 +98,7 @@ pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &M
             limits: root.limits,
             node,
             waits_for,
+            attribute_locations: root.attribute_locations.clone(),
         });
     }
     Ok(Plan { environment: env.name.clone(), hosts })
@@ -117,6 +121,10 @@ impl ConfigureRoot for RootConfigurer<'_> {
             attributes: &root.attributes,
             workdir: &root.workdir,
             assets: root.assets.clone(),
+            templates: Origins {
+                assets: root.assets.as_deref().map(asset_folder_name),
+                attributes: Origins::root_attributes(&root.attribute_locations, &root.attributes),
+            },
             sandbox: &self.sandbox,
             limits: root.limits,
         };
@@ -186,6 +194,9 @@ fn roots(env: &Environment, deployment: &Path, modules: &Modules) -> (Vec<Root>,
                         .or_else(|| root_assets(deployment, name)),
                     grants: env.grants_of(name),
                     limits: root_limits(env, name),
+                    attribute_locations: config
+                        .map(|c| c.attributes.iter().map(|(k, _, at)| (k.clone(), at.clone())).collect())
+                        .unwrap_or_default(),
                 }),
                 Err(mut e) => {
                     for d in &mut e.0 {

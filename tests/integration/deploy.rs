@@ -124,7 +124,7 @@ fn the_tutorial_example_builds_its_own_component_and_converges() {
     assert!(second.changed().is_empty(), "{}", second.stdout);
 }
 
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+pub(crate) fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     for e in std::fs::read_dir(from).unwrap().flatten() {
         let name = e.file_name();
         if name == "work" || name == "target" || name == ".batou-run" {

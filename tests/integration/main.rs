@@ -23,6 +23,7 @@ mod ssh_capability;
 mod ssh_faults;
 mod ssh_hosts;
 mod stdlib;
+mod templates;
 
 /// One constant per guest fixture in tests/fixtures; a fixture no test
 /// uses is a compile error (dead code).

@@ -330,8 +330,9 @@ impl Content {
         let source = String::from_utf8(raw).map_err(|_| {
             Error::Invalid(format!("{what} is not UTF-8 text, so it cannot be a template; set is_template = false"))
         })?;
-        let rendered = template::render(&source, &json!({ "component": self.context }))
-            .map_err(|e| e.context(format!("rendering {what}")))?;
+        // The runner names the template in errors (file and line).
+        let origin = self.source.as_deref().map_or(template::Origin::Attribute("content"), template::Origin::Asset);
+        let rendered = template::render_from(&source, &json!({ "component": self.context }), origin)?;
         Ok(rendered.into_bytes())
     }
 }

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use events::{Event, render_diff};
 
 use crate::host::bindings::VerifyResult;
+use crate::host::caps::template::Origins;
 use crate::host::grants::Grant;
 use crate::host::remote::RemoteCommands;
 use crate::host::sandbox::Sandbox;
@@ -214,6 +215,10 @@ impl<'a> Agent<'a> {
             attributes: &node.attributes,
             workdir: &root.workdir,
             assets: node.assets.clone(),
+            templates: Origins {
+                assets: node.assets_name.clone(),
+                attributes: Origins::root_attributes(&root.attribute_locations, &root.node.attributes),
+            },
             sandbox,
             limits: root.limits,
         };

@@ -122,6 +122,8 @@ pub struct CallCtx {
     pub real_workdir: PathBuf,
     /// The folder `assets.read` reads from.
     pub assets: Option<Arc<PathBuf>>,
+    /// What names the component's templates in errors.
+    pub templates: crate::host::caps::template::Origins,
     pub answers: Arc<dyn RequireAnswers>,
     /// The root's grants, enforced (shared by the root's whole tree).
     pub sandbox: Arc<Sandbox>,
@@ -160,6 +162,7 @@ impl CallCtx {
             real_workdir: on_this_host(&workdir).unwrap_or_else(|_| workdir.clone()),
             workdir,
             assets,
+            templates: Default::default(),
             answers,
             sandbox: Arc::new(Sandbox::nothing()),
             remote: Arc::new(NoRemote),
@@ -188,6 +191,7 @@ impl CallCtx {
         );
         ctx.sandbox = self.sandbox.clone();
         ctx.remote = self.remote.clone();
+        ctx.templates = self.templates.clone();
         ctx
     }
 

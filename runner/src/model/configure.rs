@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::plan::{Limits, Node};
+use crate::host::caps::template::{Origins, asset_folder_name};
 use crate::host::remote::RemoteCommands;
 use crate::host::sandbox::Sandbox;
 use crate::host::state::{CallCtx, HostInfo, RequireAnswers};
@@ -32,6 +33,8 @@ pub struct Spec<'a> {
     pub attributes: &'a Value,
     pub workdir: &'a PathBuf,
     pub assets: Option<PathBuf>,
+    /// What names its templates in errors.
+    pub templates: Origins,
     /// The root's grants, enforced.
     pub sandbox: &'a Arc<Sandbox>,
     /// The root's limits.
@@ -58,6 +61,7 @@ impl<'a> Configurator<'a> {
         );
         ctx.sandbox = spec.sandbox.clone();
         ctx.remote = self.remote.clone();
+        ctx.templates = spec.templates.clone();
         ctx
     }
 
@@ -135,12 +139,14 @@ impl<'a> Configurator<'a> {
             module: module.hash.clone(),
             attributes: spec.attributes.clone(),
             assets: spec.assets.clone(),
+            assets_name: spec.templates.assets.clone(),
             required: record.required,
             provided: record.provided,
             children: Vec::with_capacity(record.added.len()),
         };
         provided_before.extend(node.provided.iter().cloned());
         for added in &record.added {
+            let child_assets = self.child_assets(&added.kind, &spec.assets);
             let child = Spec {
                 host: spec.host,
                 kind: &added.kind,
@@ -150,7 +156,11 @@ impl<'a> Configurator<'a> {
                 workdir: spec.workdir,
                 sandbox: spec.sandbox,
                 limits: spec.limits,
-                assets: self.child_assets(&added.kind, &spec.assets),
+                assets: child_assets.clone(),
+                templates: Origins {
+                    assets: child_assets.as_deref().map(asset_folder_name),
+                    attributes: spec.templates.attributes.clone(),
+                },
             };
             node.children.push(self.configure_subtree(pool, &child, answers, provided_before)?);
         }

@@ -23,6 +23,10 @@ pub struct Node {
     /// Where `assets.read` reads from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assets: Option<PathBuf>,
+    /// How the deployment names that folder (`components/hello`), for
+    /// template errors; `assets` is another folder on an agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assets_name: Option<String>,
     /// The `require` calls of configure and their answers, in order.
     pub required: Vec<RequireRecord>,
     /// The `provide` calls of configure, in order.
@@ -71,6 +75,10 @@ pub struct RootPlan {
     /// The limits of each of its components' instances.
     pub limits: Limits,
     pub node: Node,
+    /// Where the environment sets the root's attributes: (name,
+    /// `file:line`), so that template errors name the line, on agents too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attribute_locations: Vec<(String, String)>,
     /// The roots (on this host or another) that must have deployed before
     /// this one: their values are required here, or this root's values
     /// are required by them with `reverse`. Roots of one host deploy in

@@ -367,6 +367,7 @@ mod tests {
                 module: String::new(),
                 attributes: json!({}),
                 assets: None,
+                assets_name: None,
                 required,
                 provided,
                 children: vec![],

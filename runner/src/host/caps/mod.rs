@@ -6,5 +6,5 @@ mod log;
 mod model;
 pub mod process;
 mod ssh;
-mod template;
+pub mod template;
 mod types;
