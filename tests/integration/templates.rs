@@ -180,3 +180,44 @@ fn a_template_asset_of_a_deployments_own_component_is_named_by_its_path() {
     assert_eq!(run.code, 2, "{run:?}");
     golden("template-errors-own-component.txt", &d.normalise(&run.stderr));
 }
+
+#[test]
+fn a_template_that_loops_too_long_or_grows_too_big_is_stopped_by_its_components_limits() {
+    let d = crate::harness::Deployment::new(
+        r#"[hosts.localhost]
+components = ["loops", "grows"]
+
+[components.loops]
+kind = "file"
+path = "loops.txt"
+content = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+
+[components.grows]
+kind = "file"
+path = "grows.txt"
+content = "{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}"
+
+[limits.loops]
+timeout = 2
+
+[limits.grows]
+memory_limit = 64
+"#,
+    );
+    let started = std::time::Instant::now();
+    let run = d.deploy();
+    let took = started.elapsed();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("environments/dev.toml:7 (`content`)")
+            && run.stderr.contains("the template did more work than its component's timeout of 2s allows"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("the template's output grew over 64 MiB, the component's memory_limit"),
+        "{}",
+        run.stderr
+    );
+    eprintln!("stopped after {took:?}");
+}

@@ -86,7 +86,51 @@ impl StoreData {
         vars.entry("environment").or_insert_with(|| json!({"name": host.environment}));
         vars.entry("batou_generated_header").or_insert_with(|| json!(generated_header(&self.call.path)));
         let name = template_name(&self.call.templates, source, origin);
-        render_named(&name, source, vars)
+        let bounds = Bounds::of(self.call.timeout, self.memory_limit);
+        render_named(&name, source, vars, &bounds)
+    }
+}
+
+/// What one template may cost, from its component's limits: the engine's
+/// fuel (a host call is not interrupted by the component's epoch
+/// deadline, so a loop of a billion steps would run for hours) and the
+/// size of its output (held in the runner's memory, not the guest's).
+pub struct Bounds {
+    fuel: u64,
+    timeout: std::time::Duration,
+    output: usize,
+}
+
+/// Engine steps per second of a component's `timeout`: about what the
+/// engine does in a tenth of a second, so a template ends well within it.
+const FUEL_PER_SECOND: u64 = 2_000_000;
+
+impl Bounds {
+    pub fn of(timeout: std::time::Duration, memory_limit: usize) -> Bounds {
+        let fuel = (timeout.as_secs_f64() * FUEL_PER_SECOND as f64).max(FUEL_PER_SECOND as f64) as u64;
+        Bounds { fuel, timeout, output: memory_limit }
+    }
+}
+
+/// A `Vec` that refuses to grow past a limit.
+struct BoundedOutput {
+    bytes: Vec<u8>,
+    limit: usize,
+    over: bool,
+}
+
+impl std::io::Write for BoundedOutput {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + data.len() > self.limit {
+            self.over = true;
+            return Err(std::io::Error::other("over the limit"));
+        }
+        self.bytes.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -142,11 +186,12 @@ impl Name {
 /// Renders without a name: errors say the template line only.
 #[cfg(test)]
 pub fn render(source: &str, vars: Map<String, Value>) -> Result<String, CapError> {
-    render_named(&Name::Unknown(None), source, vars)
+    render_named(&Name::Unknown(None), source, vars, &Bounds::of(std::time::Duration::from_secs(60), 512 << 20))
 }
 
-fn render_named(name: &Name, source: &str, vars: Map<String, Value>) -> Result<String, CapError> {
+fn render_named(name: &Name, source: &str, vars: Map<String, Value>, bounds: &Bounds) -> Result<String, CapError> {
     let mut env = Environment::new();
+    env.set_fuel(Some(bounds.fuel));
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     // Without debug mode (the default of release builds) errors lack the
     // expression that failed.
@@ -159,7 +204,30 @@ fn render_named(name: &Name, source: &str, vars: Map<String, Value>) -> Result<S
     env.set_syntax(syntax);
     let source = drop_block_colons(source);
     let vars = Value::Object(vars);
-    env.render_str(&source, minijinja::Value::from(minijinja::value::Serde(&vars))).map_err(|e| {
+    let mut out = BoundedOutput { bytes: Vec::new(), limit: bounds.output, over: false };
+    let rendered = env
+        .template_from_str(&source)
+        .and_then(|t| t.render_captured_to(minijinja::Value::from(minijinja::value::Serde(&vars)), &mut out));
+    if out.over {
+        return Err(CapError::invalid(format!(
+            "{}: the template's output grew over {} MiB, the component's memory_limit; make it smaller or raise the limit",
+            name.at(None),
+            bounds.output >> 20
+        )));
+    }
+    if let Err(e) = &rendered
+        && e.kind() == ErrorKind::OutOfFuel
+    {
+        return Err(CapError::invalid(format!(
+            "{}: the template did more work than its component's timeout of {:.0}s allows ({} engine steps; a loop \
+             too long?); raise the timeout ([limits.<root>] timeout) if it is meant to",
+            name.at(e.line()),
+            bounds.timeout.as_secs_f64(),
+            bounds.fuel
+        )));
+    }
+    let rendered = rendered.map(|_| String::from_utf8(std::mem::take(&mut out.bytes)).expect("templates render text"));
+    rendered.map_err(|e| {
         let what = match (e.kind(), e.detail()) {
             (ErrorKind::UndefinedError, Some(detail)) => detail.to_owned(),
             (kind, Some(detail)) => format!("{kind}: {detail}"),
