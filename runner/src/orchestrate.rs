@@ -70,6 +70,9 @@ struct Finished {
     /// The root of the first `failed` event, and of the last event seen.
     failed_at: Option<usize>,
     last_seen: Option<usize>,
+    /// Changes the events reported (for a target that failed before it
+    /// could say how many).
+    changed: usize,
 }
 
 pub fn deploy(plan: &Plan, options: &Options, make_target: &MakeTarget<'_>, out: &Output) -> Report {
@@ -249,6 +252,9 @@ fn settle(
             outcome.failed.then(|| finished.failed_at.unwrap_or(finished.roots[0]))
         }
         Err(e) => {
+            // What was printed as changed was changed (or began to be),
+            // whatever became of the agent afterwards.
+            report.changed += finished.changed;
             out.diagnostics(&Diagnostics::from(Diagnostic::new(e.to_string())));
             Some(finished.failed_at.or(finished.last_seen).unwrap_or(finished.roots[0]))
         }
@@ -293,7 +299,16 @@ fn worker<'a>(
     let mut target: Option<Box<dyn Target + 'a>> = None;
     for roots in batches {
         let by_name = roots.iter().map(|&i| (plan.roots[i].name.as_str(), i)).collect();
-        let mut sink = Sink { by_name, out, group: group_events, held: Vec::new(), failed_at: None, last_seen: None };
+        let mut sink = Sink {
+            by_name,
+            out,
+            group: group_events,
+            held: Vec::new(),
+            failed_at: None,
+            last_seen: None,
+            changed: 0,
+            last_changed: None,
+        };
         let result = match &mut target {
             Some(t) => Ok(t),
             None => make_target(plan).map(|t| target.insert(t)),
@@ -304,8 +319,8 @@ fn worker<'a>(
             t.deploy(&part, predict, &mut |e| sink.take(e))
         });
         sink.flush();
-        let (failed_at, last_seen) = (sink.failed_at, sink.last_seen);
-        if done.send(Finished { host: h, roots, result, failed_at, last_seen }).is_err() {
+        let (failed_at, last_seen, changed) = (sink.failed_at, sink.last_seen, sink.changed);
+        if done.send(Finished { host: h, roots, result, failed_at, last_seen, changed }).is_err() {
             return;
         }
     }
@@ -321,10 +336,24 @@ struct Sink<'s> {
     held: Vec<Event>,
     failed_at: Option<usize>,
     last_seen: Option<usize>,
+    /// `changed` events, less those whose update then failed.
+    changed: usize,
+    last_changed: Option<String>,
 }
 
 impl Sink<'_> {
     fn take(&mut self, event: Event) {
+        match &event {
+            Event::Changed { component, .. } => {
+                self.changed += 1;
+                self.last_changed = Some(component.clone());
+            }
+            Event::Failed { component, .. } if self.last_changed.as_ref() == Some(component) => {
+                self.changed -= 1;
+                self.last_changed = None;
+            }
+            _ => {}
+        }
         let (component, failed) = match &event {
             Event::Changed { component, .. }
             | Event::Diff { component, .. }

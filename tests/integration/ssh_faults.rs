@@ -176,6 +176,13 @@ fn an_agent_killed_mid_deploy_names_the_host_and_component() {
         "{run:?}"
     );
     assert!(run.stdout.contains("the last component it reported was `spin`"), "{run:?}");
+    // spin's update had begun (and motd's content changed, on a first run):
+    // the summary counts what was printed as changed, though the agent
+    // never said how it ended.
+    let printed = run.stdout.lines().filter(|l| l.contains(r#""event":"changed""#)).count() as u64;
+    let summary: serde_json::Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
+    assert!(printed >= 1, "{run:?}");
+    assert_eq!((summary["event"].as_str(), summary["changed"].as_u64()), (Some("summary"), Some(printed)), "{run:?}");
     rerun_converges(&sshd, &d, "killed");
 }
 
