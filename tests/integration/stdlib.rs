@@ -323,3 +323,21 @@ commands = ["sh"]
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert!(!sleeping("3072"), "what the command left running survived");
 }
+
+#[test]
+fn a_temporary_file_a_killed_deploy_left_is_removed_by_the_next_write_there() {
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"motd\"]\n[components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = \"hi\\n\"\n",
+    );
+    let dir = d.work("motd");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Of a process that is gone, and of one that runs (this test).
+    let stale = dir.join(".motd.txt.batou-tmp.4194000.7");
+    let live = dir.join(format!(".motd.txt.batou-tmp.{}.0", std::process::id()));
+    std::fs::write(&stale, "half").unwrap();
+    std::fs::write(&live, "being written").unwrap();
+    d.deploy().ok();
+    assert_eq!(std::fs::read_to_string(dir.join("motd.txt")).unwrap(), "hi\n");
+    assert!(!stale.exists(), "the stale temporary file is still there");
+    assert!(live.exists(), "a temporary file of a running process was removed");
+}

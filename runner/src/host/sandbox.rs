@@ -106,6 +106,9 @@ pub struct Sandbox {
     /// (component path, what it asked for, what to grant) of every
     /// refused call.
     denied: Mutex<Vec<(String, String, String)>>,
+    /// The folders (device, inode) already cleared of temporary files that
+    /// a killed deploy left behind.
+    cleared: Mutex<std::collections::HashSet<(u64, u64)>>,
 }
 
 /// A path matched to the granted directory it lies beneath.
@@ -113,6 +116,7 @@ struct Located<'s> {
     granted: &'s Granted,
     /// Where refusals the kernel makes are noted, with who asked.
     denied: &'s Mutex<Vec<(String, String, String)>>,
+    cleared: &'s Mutex<std::collections::HashSet<(u64, u64)>>,
     who: String,
     /// The absolute, normalised path.
     full: PathBuf,
@@ -143,13 +147,25 @@ impl Sandbox {
         for p in &grants.read {
             dirs.push(Granted::new(on_host(p)?, false, Grant::Read(p.clone())));
         }
-        Ok(Sandbox { grants: grants.clone(), dirs, used: Mutex::default(), denied: Mutex::default() })
+        Ok(Sandbox {
+            grants: grants.clone(),
+            dirs,
+            used: Mutex::default(),
+            denied: Mutex::default(),
+            cleared: Mutex::default(),
+        })
     }
 
     /// A sandbox that grants nothing: for components that only describe
     /// themselves or configure.
     pub fn nothing() -> Sandbox {
-        Sandbox { grants: Grants::default(), dirs: Vec::new(), used: Mutex::default(), denied: Mutex::default() }
+        Sandbox {
+            grants: Grants::default(),
+            dirs: Vec::new(),
+            used: Mutex::default(),
+            denied: Mutex::default(),
+            cleared: Mutex::default(),
+        }
     }
 
     pub fn grants(&self) -> &Grants {
@@ -207,7 +223,14 @@ impl Sandbox {
         if let Some(granted) = best {
             self.note_use(who, &granted.grant);
             let rel = full.strip_prefix(&granted.path).expect("beneath").to_path_buf();
-            return Ok(Located { granted, denied: &self.denied, who: who.to_string(), full, rel });
+            return Ok(Located {
+                granted,
+                denied: &self.denied,
+                cleared: &self.cleared,
+                who: who.to_string(),
+                full,
+                rel,
+            });
         }
         let verb = if access == Access::Write { "change" } else { "read" };
         let what = format!("{verb} {}", full.display());
@@ -599,6 +622,7 @@ impl<'s> Located<'s> {
         fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
     ) -> Result<(), CapError> {
         let mode = old.map(|m| m.mode).or(new_mode.map(|m| m & 0o7777));
+        self.clear_stale_temporaries(parent);
         let tmp = temp_name(name);
         // Never more open than wanted, even before the umask is undone.
         let create_mode = mode.map(|m| m & 0o700).unwrap_or(0o666);
@@ -624,6 +648,23 @@ impl<'s> Located<'s> {
             let _ = rfs::unlinkat(parent, &tmp, AtFlags::empty());
             io_error(&self.full, e)
         })
+    }
+
+    /// Removes, once per folder and deploy, the temporary files a deploy
+    /// that was killed mid-write left there (`.NAME.batou-tmp.PID.N` of a
+    /// process that no longer runs): the next deploy of a file cleans up.
+    fn clear_stale_temporaries(&self, parent: &impl AsFd) {
+        let Ok(st) = rfs::fstat(parent) else { return };
+        if !self.cleared.lock().expect("not poisoned").insert((st.st_dev, st.st_ino)) {
+            return;
+        }
+        for name in entries(parent).unwrap_or_default() {
+            let Some(pid) = stale_temporary(&name) else { continue };
+            // SAFETY: signal 0 only asks whether the process exists.
+            if pid != std::process::id() && unsafe { libc::kill(pid as libc::pid_t, 0) } != 0 {
+                let _ = rfs::unlinkat(parent, &name, AtFlags::empty());
+            }
+        }
     }
 
     /// An error of a call on this path, in the operator's words.
@@ -697,6 +738,18 @@ fn remove_tree(parent: &impl AsFd, name: &std::ffi::OsStr, depth: usize) -> Resu
         }
     }
     rfs::unlinkat(parent, name, AtFlags::REMOVEDIR)
+}
+
+/// The process id in a temporary file's name (`.NAME.batou-tmp.PID.N`).
+fn stale_temporary(name: &std::ffi::OsStr) -> Option<u32> {
+    let name = name.to_str()?;
+    if !name.starts_with('.') {
+        return None;
+    }
+    let (_, tail) = name.rsplit_once(".batou-tmp.")?;
+    let (pid, n) = tail.split_once('.')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
 }
 
 fn temp_name(name: &std::ffi::OsStr) -> OsString {
