@@ -658,7 +658,10 @@ impl<'s> Located<'s> {
         if !self.cleared.lock().expect("not poisoned").insert((st.st_dev, st.st_ino)) {
             return;
         }
-        for name in entries(parent).unwrap_or_default() {
+        // The parent may be an O_PATH handle, which cannot be listed.
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let Ok(listing) = rfs::openat(parent, ".", flags, Mode::empty()) else { return };
+        for name in entries(&listing).unwrap_or_default() {
             let Some(pid) = stale_temporary(&name) else { continue };
             // SAFETY: signal 0 only asks whether the process exists.
             if pid != std::process::id() && unsafe { libc::kill(pid as libc::pid_t, 0) } != 0 {
