@@ -232,3 +232,34 @@ fn control_characters_reach_the_terminal_escaped_and_json_as_json() {
     assert!(!json.stdout.contains('\u{1b}'), "{:?}", json.stdout);
     assert!(json.stdout.contains(r"\u001b]52;c;aGk=\u0007old"), "{}", json.stdout);
 }
+
+#[test]
+fn a_symlinked_working_directory_does_not_lead_a_command_out_of_its_grants() {
+    let outside = tempfile::tempdir().unwrap();
+    let d = Deployment::new(
+        r#"[hosts.localhost]
+components = ["run"]
+
+[components.run]
+kind = "command"
+command = "touch"
+args = ["planted"]
+cwd = "link"
+
+[grants.run]
+commands = ["touch"]
+"#,
+    );
+    std::fs::create_dir_all(d.work("run")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), d.work("run/link")).unwrap();
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("DENIED: localhost: run") && run.stderr.contains("leads outside"), "{}", run.stderr);
+    assert!(!outside.path().join("planted").exists(), "the command ran outside its grants");
+
+    // A real folder beneath the workdir is fine.
+    std::fs::remove_file(d.work("run/link")).unwrap();
+    std::fs::create_dir(d.work("run/link")).unwrap();
+    d.deploy().ok();
+    assert!(d.work("run/link/planted").exists());
+}

@@ -125,7 +125,7 @@ impl RemoteCommands for ThisMachine {
         })?;
         let cwd = home.join(cmd.cwd.as_deref().unwrap_or("."));
         let env = environment(grants, &cmd.env);
-        Ok(run_command(&program, cmd, &env, &cwd, REMOTE_OUTPUT_LIMIT)?)
+        Ok(run_command(&program, cmd, &env, &super::caps::process::Cwd::Path(cwd), REMOTE_OUTPUT_LIMIT)?)
     }
 }
 

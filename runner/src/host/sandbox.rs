@@ -514,6 +514,15 @@ impl Sandbox {
 
     /// An `O_PATH` handle on `path` itself (a final symlink not followed),
     /// for changing its mode or owner.
+    /// A handle on the directory `path`, reached beneath its granted
+    /// directory (readable is enough), for a command to run in: a
+    /// symlink or `..` leading out is refused as for every other call.
+    pub fn open_cwd(&self, who: &str, path: &Path) -> Result<OwnedFd, CapError> {
+        let at = self.locate(who, path, Access::Read)?;
+        let root = at.open_root(false).map_err(|e| io_error(&at.full, e))?;
+        open_beneath(&root, &at.rel, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).map_err(|e| at.error(e))
+    }
+
     fn open_node(&self, who: &str, path: &Path) -> Result<(Located<'_>, Dir<'_>, Meta), CapError> {
         let at = self.locate(who, path, Access::Write)?;
         let root = at.open_root(false).map_err(|e| io_error(&at.full, e))?;

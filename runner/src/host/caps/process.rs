@@ -40,9 +40,21 @@ impl process::Host for StoreData {
                 ),
             ));
         }
+        // Reached through the sandbox, and entered by that handle: a
+        // symlinked working directory cannot lead the command out.
+        let handle = sandbox.open_cwd(&who, &cwd).map_err(|e| match e {
+            CapError::Guest(ref g) if matches!(g, crate::host::bindings::batou::deploy::types::Error::NotFound(_)) => {
+                CapError::not_found(format!(
+                    "cannot run `{}`: its working directory {} does not exist",
+                    cmd.program,
+                    cwd.display()
+                ))
+            }
+            other => other,
+        })?;
         let env = environment(sandbox.grants(), &cmd.env);
         let started = Instant::now();
-        let result = run_command(&program, &cmd, &env, &cwd, OUTPUT_LIMIT);
+        let result = run_command(&program, &cmd, &env, &Cwd::Handle(handle, cwd), OUTPUT_LIMIT);
         self.call.host_time += started.elapsed();
         let out = result?;
         Ok(CommandOutput { status: out.status, stdout: out.stdout, stderr: out.stderr })
@@ -116,15 +128,53 @@ pub fn which(name: &str) -> Option<PathBuf> {
 
 /// Runs `program` with `cmd`'s arguments and stdin in `cwd`, with exactly
 /// `env`, killing it after its timeout.
+/// Where a command runs.
+pub enum Cwd {
+    /// A directory the sandbox opened (and its path, for messages).
+    Handle(std::os::fd::OwnedFd, PathBuf),
+    /// A path, for a command that is not sandboxed here (one another
+    /// host's grants allowed, run on this machine).
+    Path(PathBuf),
+}
+
+impl Cwd {
+    fn path(&self) -> &Path {
+        match self {
+            Cwd::Handle(_, path) | Cwd::Path(path) => path,
+        }
+    }
+}
+
 pub fn run_command(
     program: &Path,
     cmd: &Program,
     env: &[(String, String)],
-    cwd: &Path,
+    cwd: &Cwd,
     output_limit: usize,
 ) -> Result<ProgramOutput, CapError> {
     let mut os = OsCommand::new(program);
-    os.args(&cmd.args).current_dir(cwd).env_clear();
+    os.args(&cmd.args).env_clear();
+    match cwd {
+        Cwd::Path(path) => {
+            os.current_dir(path);
+        }
+        Cwd::Handle(fd, _) => {
+            use std::os::fd::AsRawFd;
+            use std::os::unix::process::CommandExt;
+            let raw = fd.as_raw_fd();
+            // SAFETY: fchdir is async-signal-safe; the descriptor stays
+            // open in the parent until the child has started.
+            unsafe {
+                os.pre_exec(move || {
+                    if libc::fchdir(raw) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
+    let cwd = cwd.path();
     os.envs(env.iter().map(|(k, v)| (k, v)));
     os.stdin(if cmd.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     os.stdout(Stdio::piped()).stderr(Stdio::piped());
