@@ -252,3 +252,33 @@ fn command_with_host_and_creates_is_a_configure_error() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("creates checks a path on this host"), "{}", run.stderr);
 }
+
+#[test]
+fn purge_of_a_path_without_wildcards_matches_only_what_is_there() {
+    let d = Deployment::new(
+        r#"
+[hosts.localhost]
+components = ["never", "old"]
+
+[components.never]
+kind = "purge"
+pattern = "never-there"
+
+[components.old]
+kind = "purge"
+pattern = "conf.d/old.conf"
+"#,
+    );
+    std::fs::create_dir_all(d.work("old/conf.d")).unwrap();
+    std::fs::write(d.work("old/conf.d/old.conf"), "x").unwrap();
+    std::fs::write(d.work("old/conf.d/new.conf"), "x").unwrap();
+    let predicted = d.predict().ok();
+    assert_eq!(predicted.changed(), ["localhost: old"], "{}", predicted.stdout);
+    assert!(d.work("old/conf.d/old.conf").exists(), "predict changes nothing");
+    let first = d.deploy().ok();
+    assert_eq!(first.changed(), ["localhost: old"], "{}", first.stdout);
+    assert!(!d.work("old/conf.d/old.conf").exists());
+    assert!(d.work("old/conf.d/new.conf").exists());
+    let again = d.deploy().ok();
+    assert!(again.changed().is_empty(), "a literal pattern that matches nothing converges:\n{}", again.stdout);
+}
