@@ -34,7 +34,7 @@ pattern = "*.tmp"
     d.deploy().ok();
     assert!(d.work("data/releases/v1").is_dir());
     assert_eq!(std::fs::metadata(d.work("data/releases/v1")).unwrap().permissions().mode() & 0o7777, 0o750);
-    assert_eq!(std::fs::read_link(d.work("current/current")).unwrap().to_str(), Some("releases/v1"));
+    assert_eq!(std::fs::read_link(d.work("current/current")).unwrap(), d.work("current/releases/v1"));
     assert!(!d.work("cleanup/a.tmp").exists());
     assert!(d.work("cleanup/keep.txt").exists());
     assert!(d.work("cleanup/.hidden.tmp").exists(), "`*` does not match hidden files, as in a shell");
@@ -281,4 +281,73 @@ pattern = "conf.d/old.conf"
     assert!(d.work("old/conf.d/new.conf").exists());
     let again = d.deploy().ok();
     assert!(again.changed().is_empty(), "a literal pattern that matches nothing converges:\n{}", again.stdout);
+}
+
+#[test]
+fn a_relative_symlink_target_is_below_the_workdir_as_in_batou() {
+    let d = Deployment::new("");
+    let elsewhere = d.path().join("elsewhere/shared");
+    d.write(
+        "environments/dev.toml",
+        &format!(
+            r#"
+[hosts.localhost]
+components = ["link", "linkfile", "absolute"]
+
+[components.link]
+kind = "symlink"
+path = "sub/link"
+target = "data"
+
+[components.linkfile]
+kind = "file"
+ensure = "symlink"
+path = "sub/link"
+link_to = "./data/../data"
+
+[components.absolute]
+kind = "symlink"
+path = "link"
+target = "{elsewhere}"
+
+[grants.absolute]
+paths.read = ["{elsewhere}"]
+"#,
+            elsewhere = elsewhere.display()
+        ),
+    );
+    for root in ["link", "linkfile"] {
+        std::fs::create_dir_all(d.work(&format!("{root}/sub"))).unwrap();
+        std::fs::write(d.work(&format!("{root}/data")), "the workdir's data\n").unwrap();
+        std::fs::write(d.work(&format!("{root}/sub/data")), "not this one\n").unwrap();
+    }
+    std::fs::create_dir_all(d.work("absolute")).unwrap();
+
+    let predicted = d.predict().ok();
+    assert_eq!(
+        predicted.changed(),
+        ["localhost: link", "localhost: linkfile > symlink('sub/link')", "localhost: absolute"],
+        "{}",
+        predicted.stdout
+    );
+    assert!(std::fs::symlink_metadata(d.work("link/sub/link")).is_err(), "predict changes nothing");
+
+    d.deploy().ok();
+    for root in ["link", "linkfile"] {
+        let link = d.work(&format!("{root}/sub/link"));
+        assert_eq!(std::fs::read_link(&link).unwrap(), d.work(&format!("{root}/data")), "{root}");
+        assert_eq!(std::fs::read_to_string(&link).unwrap(), "the workdir's data\n", "{root}");
+    }
+    assert_eq!(std::fs::read_link(d.work("absolute/link")).unwrap(), elsewhere, "an absolute target as given");
+
+    let again = d.deploy().ok();
+    assert!(again.changed().is_empty(), "{}", again.stdout);
+    assert!(d.predict().ok().changed().is_empty());
+
+    // A link made by hand the POSIX way (relative to its folder) is repaired.
+    std::fs::remove_file(d.work("link/sub/link")).unwrap();
+    std::os::unix::fs::symlink("data", d.work("link/sub/link")).unwrap();
+    let repaired = d.deploy().ok();
+    assert_eq!(repaired.changed(), ["localhost: link"], "{}", repaired.stdout);
+    assert_eq!(std::fs::read_link(d.work("link/sub/link")).unwrap(), d.work("link/data"));
 }

@@ -82,7 +82,11 @@ impl Component for File {
             .attr(owner_attr())
             .attr(group_attr())
             .attr(Attr::boolean("leading").default(false).doc("Create missing parent directories"))
-            .attr(Attr::string("link_to").optional().doc("Where the symlink points (ensure = symlink)"))
+            .attr(
+                Attr::string("link_to")
+                    .optional()
+                    .doc("Where the symlink points (ensure = symlink); a relative one is below the workdir"),
+            )
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -417,15 +421,27 @@ impl Component for Symlink {
     fn kind() -> Kind {
         Kind::new("symlink", "A symlink pointing to a target")
             .attr(Attr::string("path").doc("Where the symlink is; relative paths are below the workdir"))
-            .attr(Attr::string("target").doc("Where it points, written into the symlink as given"))
+            .attr(Attr::string("target").doc(
+                "Where it points; a relative target is below the workdir, as every path, and the link holds its absolute path",
+            ))
     }
 
     fn verify(&mut self) -> Result<()> {
-        ensure_symlink(&self.path, &self.target)
+        ensure_symlink(&self.path, &self.pointed()?)
     }
 
     fn update(&mut self) -> Result<()> {
-        files::symlink(&self.target, &self.path)
+        files::symlink(&self.pointed()?, &self.path)
+    }
+}
+
+impl Symlink {
+    /// What the link holds: as batou maps every path, a relative target
+    /// names a path below the workdir (`sub/link` to `data` is
+    /// `<workdir>/data`, not `<workdir>/sub/data`), written as the absolute
+    /// path on the target; an absolute target as given.
+    fn pointed(&self) -> Result<String> {
+        if self.target.starts_with('/') { Ok(self.target.clone()) } else { files::resolve(&self.target) }
     }
 }
 
