@@ -255,11 +255,9 @@ impl Component for Directory {
 }
 
 impl Directory {
+    /// The path to put `/name` after (`""` for `/`).
     fn base(&self) -> &str {
-        match self.path.trim_end_matches('/') {
-            "" => "",
-            base => base,
-        }
+        self.path.trim_end_matches('/')
     }
 
     /// With `delete`, what is in the directory but not copied nor
