@@ -25,37 +25,7 @@ impl assets::Host for StoreData {
 
     fn list(&mut self, name: String) -> Result<Vec<String>, CapError> {
         let dir = self.asset_folder(&name)?;
-        let rel = match name.trim_end_matches('/') {
-            "." => "",
-            rel => rel,
-        };
-        let path = Path::new(rel);
-        if path.is_absolute() || path.components().any(|c| !matches!(c, Component::Normal(_))) {
-            return Err(CapError::denied(format!(
-                "asset folder `{name}`: asset names are relative paths inside the component's folder, without `..`"
-            )));
-        }
-        // Every folder on the way must be one that travels: a real folder
-        // (a symlink to a folder does not), not build output.
-        let mut folder = dir.to_path_buf();
-        for part in path.iter() {
-            folder.push(part);
-            match std::fs::symlink_metadata(&folder) {
-                Ok(meta) if meta.is_dir() && !SKIPPED_DIRS.iter().any(|s| part == *s) => {}
-                Ok(_) => {
-                    return Err(CapError::invalid(format!(
-                        "asset `{name}` is not a folder of assets (a symlink to a folder, and `target/` and `.git/`, are not shipped)"
-                    )));
-                }
-                Err(e) => return Err(io_error(&folder, e)),
-            }
-        }
-        let files = shipped(&folder).map_err(|e| io_error(&folder, e))?;
-        if files.is_empty() {
-            // Such a folder does not reach an agent at all.
-            return Err(CapError::not_found(format!("asset folder `{name}` holds no asset files")));
-        }
-        Ok(files.into_iter().map(|(rel, _)| rel).collect())
+        list_beneath(&dir, &name)
     }
 }
 
@@ -68,6 +38,42 @@ impl StoreData {
             ))
         })
     }
+}
+
+/// The asset files beneath the folder `name` of the asset folder `dir`,
+/// relative to it: what `assets.list` returns.
+pub fn list_beneath(dir: &Path, name: &str) -> Result<Vec<String>, CapError> {
+    let rel = match name.trim_end_matches('/') {
+        "." => "",
+        rel => rel,
+    };
+    let path = Path::new(rel);
+    if path.is_absolute() || path.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(CapError::denied(format!(
+            "asset folder `{name}`: asset names are relative paths inside the component's folder, without `..`"
+        )));
+    }
+    // Every folder on the way must be one that travels: a real folder
+    // (a symlink to a folder does not), not build output.
+    let mut folder = dir.to_path_buf();
+    for part in path.iter() {
+        folder.push(part);
+        match std::fs::symlink_metadata(&folder) {
+            Ok(meta) if meta.is_dir() && !SKIPPED_DIRS.iter().any(|s| part == *s) => {}
+            Ok(_) => {
+                return Err(CapError::invalid(format!(
+                    "asset `{name}` is not a folder of assets (a symlink to a folder, and `target/` and `.git/`, are not shipped)"
+                )));
+            }
+            Err(e) => return Err(io_error(&folder, e)),
+        }
+    }
+    let files = shipped(&folder).map_err(|e| io_error(&folder, e))?;
+    if files.is_empty() {
+        // Such a folder does not reach an agent at all.
+        return Err(CapError::not_found(format!("asset folder `{name}` holds no asset files")));
+    }
+    Ok(files.into_iter().map(|(rel, _)| rel).collect())
 }
 
 /// The asset files beneath `dir`, sorted by their path relative to it
@@ -106,4 +112,44 @@ fn walk(dir: &Path, prefix: &str, files: &mut Vec<(String, PathBuf)>) -> io::Res
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::bindings::WitError;
+
+    #[test]
+    fn a_listing_is_what_travels_and_stays_inside_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        for rel in ["site/b.txt", "site/a/c.txt", "site/target/x", "site/.git/HEAD", "site/m.wasm", "site/empty/.keep"]
+        {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, rel).unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("site/nothing")).unwrap();
+        std::fs::create_dir_all(dir.path().join("bare")).unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
+        std::os::unix::fs::symlink("b.txt", dir.path().join("site/link.txt")).unwrap();
+
+        let list = |name: &str| list_beneath(dir.path(), name);
+        assert_eq!(list("site").unwrap(), ["a/c.txt", "b.txt", "empty/.keep", "link.txt"]);
+        assert_eq!(list("site/").unwrap(), list("site").unwrap());
+        assert_eq!(list("site/a").unwrap(), ["c.txt"]);
+        assert!(list(".").unwrap().contains(&"site/b.txt".to_string()));
+        assert_eq!(list("").unwrap(), list(".").unwrap());
+        assert!(!list("").unwrap().iter().any(|f| f.contains("secret")), "a symlinked folder does not travel");
+        for escape in ["..", "../x", "/etc", "site/../.."] {
+            assert!(matches!(list(escape), Err(CapError::Guest(WitError::AccessDenied(_)))), "{escape}");
+        }
+        for not_shipped in ["out", "site/target", "site/.git", "site/b.txt"] {
+            assert!(matches!(list(not_shipped), Err(CapError::Guest(WitError::Invalid(_)))), "{not_shipped}");
+        }
+        for empty in ["site/nothing", "bare", "missing"] {
+            assert!(matches!(list(empty), Err(CapError::Guest(WitError::NotFound(_)))), "{empty}");
+        }
+    }
 }
