@@ -389,6 +389,11 @@ export const files = {
   glob(pattern) {
     return call(witFiles.glob, pattern);
   },
+  /// The absolute path on the target that `path` names (a relative path
+  /// joined to the workdir there); in verify and update.
+  resolve(path) {
+    return call(witFiles.resolve, path);
+  },
   /// The parent directory of `path` as written, or null for a bare name
   /// (the workdir): 'a/b.txt' → 'a', '/etc/x' → '/etc', 'b.txt' → null.
   parent(path) {
@@ -409,6 +414,11 @@ export const assets = {
   /// The asset `name` as UTF-8 text.
   readText(name) {
     return toText(assets.read(name), `asset ${name}`);
+  },
+  /// The asset files beneath the folder `name` ('' for all), relative to
+  /// it, sorted: the files that travel to an agent.
+  list(name = '') {
+    return call(witAssets.list, name);
   },
 };
 

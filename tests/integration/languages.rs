@@ -140,3 +140,35 @@ fn a_missing_python_toolchain_says_how_to_install_it() {
 fn a_javascript_component_matches_the_rust_one() {
     matches_rust(Language::Js);
 }
+
+/// `assets.list` and `files.resolve` from Python and JavaScript, with the
+/// assets travelling to an agent process.
+fn lists_assets_and_resolves(language: Language) {
+    let Some(env) = toolchain(language) else { return };
+    let d = Deployment::new("[hosts.localhost]\ncomponents = [\"lister\"]\n");
+    let from = match language {
+        Language::Python => "tests/languages/python/lister",
+        _ => "tests/languages/js/lister",
+    };
+    copy(&repo().join(from), &d.path().join("components/lister"));
+    d.write("components/lister/data/b/two.txt", "2\n");
+    d.write("components/lister/data/a.txt", "1\n");
+    d.write("components/lister/data/target/built", "build output is no asset\n");
+    let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    d.run_with(&["deploy", "dev", "--agent-process"], &env).ok();
+    assert_eq!(std::fs::read_to_string(d.work("lister/listing.txt")).unwrap(), "a.txt\nb/two.txt\n", "{language:?}");
+    let where_ = std::fs::read_to_string(d.work("lister/where.txt")).unwrap();
+    assert_eq!(where_, format!("{}\n", d.work("lister/where.txt").display()), "{language:?}");
+    let again = d.run_with(&["deploy", "dev", "--agent-process"], &env).ok();
+    assert!(again.changed().is_empty(), "{language:?}: {}", again.stdout);
+}
+
+#[test]
+fn a_python_component_lists_assets_and_resolves_paths() {
+    lists_assets_and_resolves(Language::Python);
+}
+
+#[test]
+fn a_javascript_component_lists_assets_and_resolves_paths() {
+    lists_assets_and_resolves(Language::Js);
+}

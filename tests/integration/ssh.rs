@@ -287,3 +287,74 @@ fn a_service_user_owns_the_files_through_sudo() {
     );
     assert!(refused.stderr.contains("a password is required"), "{refused:?}");
 }
+
+#[test]
+fn a_folder_of_assets_and_a_relative_symlink_reach_an_ssh_host() {
+    let Some(sshd) = Sshd::start(21) else { return };
+    let work = sshd.user_home.join("deployment/work");
+    let _ = std::fs::remove_dir_all(&work);
+    let d = Deployment::new("");
+    d.write(
+        "environments/dev.toml",
+        &format!(
+            r#"
+[environment]
+connect = "ssh"
+
+[hosts.web]
+components = ["site", "link"]
+{host}
+
+[components.site]
+kind = "directory"
+path = "htdocs"
+source = "htdocs"
+exclude = ["*.bak"]
+delete = true
+
+[components.link]
+kind = "symlink"
+path = "current"
+target = "releases/v1"
+"#,
+            host = sshd.host_keys()
+        ),
+    );
+    d.write("components/site/htdocs/index.html", "<h1>{{ as it is }}</h1>\n");
+    d.write("components/site/htdocs/css/a.css", "a {}\n");
+    d.write("components/site/htdocs/notes.bak", "excluded\n");
+    d.write("components/site/htdocs/target/junk", "build output does not travel\n");
+    let first = sshd.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(first.code, 0, "{first:?}\n{}", sshd.log());
+    assert!(
+        first.stdout.contains("web: site > file('htdocs/css/a.css') > content('htdocs/css/a.css')"),
+        "{}",
+        first.stdout
+    );
+    let htdocs = work.join("site/htdocs");
+    assert_eq!(std::fs::read_to_string(htdocs.join("index.html")).unwrap(), "<h1>{{ as it is }}</h1>\n");
+    assert_eq!(std::fs::read_to_string(htdocs.join("css/a.css")).unwrap(), "a {}\n");
+    assert!(!htdocs.join("notes.bak").exists() && !htdocs.join("target").exists());
+    // The plan's workdir is `~/deployment/work/link`; the link holds the
+    // absolute path on the host.
+    assert_eq!(std::fs::read_link(work.join("link/current")).unwrap(), work.join("link/releases/v1"));
+
+    let again = sshd.run(d.path(), &["deploy", "dev"]).ok();
+    assert!(again.changed().is_empty(), "{}", again.stdout);
+
+    d.write("components/site/htdocs/index.html", "<h1>v2</h1>\n");
+    std::fs::write(htdocs.join("stray.html"), "not in the source\n").unwrap();
+    let predicted = sshd.run(d.path(), &["deploy", "dev", "--predict"]).ok();
+    assert!(predicted.stdout.contains("+<h1>v2</h1>"), "{}", predicted.stdout);
+    assert!(predicted.stdout.contains("web: site: info: htdocs/stray.html is not in `htdocs`"), "{}", predicted.stdout);
+    assert!(htdocs.join("stray.html").exists(), "predict changes nothing");
+    let second = sshd.run(d.path(), &["deploy", "dev"]).ok();
+    assert_eq!(
+        second.changed().into_iter().filter(|l| !l.contains(": info: ")).collect::<Vec<_>>(),
+        ["web: site > file('htdocs/index.html') > content('htdocs/index.html')", "web: site"],
+        "{}",
+        second.stdout
+    );
+    assert!(!htdocs.join("stray.html").exists());
+    assert_eq!(std::fs::read_to_string(htdocs.join("index.html")).unwrap(), "<h1>v2</h1>\n");
+}

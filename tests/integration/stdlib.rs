@@ -34,7 +34,7 @@ pattern = "*.tmp"
     d.deploy().ok();
     assert!(d.work("data/releases/v1").is_dir());
     assert_eq!(std::fs::metadata(d.work("data/releases/v1")).unwrap().permissions().mode() & 0o7777, 0o750);
-    assert_eq!(std::fs::read_link(d.work("current/current")).unwrap().to_str(), Some("releases/v1"));
+    assert_eq!(std::fs::read_link(d.work("current/current")).unwrap(), d.work("current/releases/v1"));
     assert!(!d.work("cleanup/a.tmp").exists());
     assert!(d.work("cleanup/keep.txt").exists());
     assert!(d.work("cleanup/.hidden.tmp").exists(), "`*` does not match hidden files, as in a shell");
@@ -340,4 +340,313 @@ fn a_temporary_file_a_killed_deploy_left_is_removed_by_the_next_write_there() {
     assert_eq!(std::fs::read_to_string(dir.join("motd.txt")).unwrap(), "hi\n");
     assert!(!stale.exists(), "the stale temporary file is still there");
     assert!(live.exists(), "a temporary file of a running process was removed");
+}
+
+#[test]
+fn purge_of_a_path_without_wildcards_matches_only_what_is_there() {
+    let d = Deployment::new(
+        r#"
+[hosts.localhost]
+components = ["never", "old"]
+
+[components.never]
+kind = "purge"
+pattern = "never-there"
+
+[components.old]
+kind = "purge"
+pattern = "conf.d/old.conf"
+"#,
+    );
+    std::fs::create_dir_all(d.work("old/conf.d")).unwrap();
+    std::fs::write(d.work("old/conf.d/old.conf"), "x").unwrap();
+    std::fs::write(d.work("old/conf.d/new.conf"), "x").unwrap();
+    let predicted = d.predict().ok();
+    assert_eq!(predicted.changed(), ["localhost: old"], "{}", predicted.stdout);
+    assert!(d.work("old/conf.d/old.conf").exists(), "predict changes nothing");
+    let first = d.deploy().ok();
+    assert_eq!(first.changed(), ["localhost: old"], "{}", first.stdout);
+    assert!(!d.work("old/conf.d/old.conf").exists());
+    assert!(d.work("old/conf.d/new.conf").exists());
+    let again = d.deploy().ok();
+    assert!(again.changed().is_empty(), "a literal pattern that matches nothing converges:\n{}", again.stdout);
+}
+
+#[test]
+fn a_relative_symlink_target_is_below_the_workdir_as_in_batou() {
+    let d = Deployment::new("");
+    let elsewhere = d.path().join("elsewhere/shared");
+    d.write(
+        "environments/dev.toml",
+        &format!(
+            r#"
+[hosts.localhost]
+components = ["link", "linkfile", "absolute"]
+
+[components.link]
+kind = "symlink"
+path = "sub/link"
+target = "data"
+
+[components.linkfile]
+kind = "file"
+ensure = "symlink"
+path = "sub/link"
+link_to = "./data/../data"
+
+[components.absolute]
+kind = "symlink"
+path = "link"
+target = "{elsewhere}"
+
+[grants.absolute]
+paths.read = ["{elsewhere}"]
+"#,
+            elsewhere = elsewhere.display()
+        ),
+    );
+    for root in ["link", "linkfile"] {
+        std::fs::create_dir_all(d.work(&format!("{root}/sub"))).unwrap();
+        std::fs::write(d.work(&format!("{root}/data")), "the workdir's data\n").unwrap();
+        std::fs::write(d.work(&format!("{root}/sub/data")), "not this one\n").unwrap();
+    }
+    std::fs::create_dir_all(d.work("absolute")).unwrap();
+
+    let predicted = d.predict().ok();
+    assert_eq!(
+        predicted.changed(),
+        ["localhost: link", "localhost: linkfile > symlink('sub/link')", "localhost: absolute"],
+        "{}",
+        predicted.stdout
+    );
+    assert!(std::fs::symlink_metadata(d.work("link/sub/link")).is_err(), "predict changes nothing");
+
+    d.deploy().ok();
+    for root in ["link", "linkfile"] {
+        let link = d.work(&format!("{root}/sub/link"));
+        assert_eq!(std::fs::read_link(&link).unwrap(), d.work(&format!("{root}/data")), "{root}");
+        assert_eq!(std::fs::read_to_string(&link).unwrap(), "the workdir's data\n", "{root}");
+    }
+    assert_eq!(std::fs::read_link(d.work("absolute/link")).unwrap(), elsewhere, "an absolute target as given");
+
+    let again = d.deploy().ok();
+    assert!(again.changed().is_empty(), "{}", again.stdout);
+    assert!(d.predict().ok().changed().is_empty());
+
+    // A link made by hand the POSIX way (relative to its folder) is repaired.
+    std::fs::remove_file(d.work("link/sub/link")).unwrap();
+    std::os::unix::fs::symlink("data", d.work("link/sub/link")).unwrap();
+    let repaired = d.deploy().ok();
+    assert_eq!(repaired.changed(), ["localhost: link"], "{}", repaired.stdout);
+    assert_eq!(std::fs::read_link(d.work("link/sub/link")).unwrap(), d.work("link/data"));
+}
+
+/// A deployment whose root `site` (kind `directory`) copies the asset
+/// folder `htdocs` of components/site/ into work/site/htdocs.
+fn site() -> Deployment {
+    let d = Deployment::new(
+        r#"
+[hosts.localhost]
+components = ["site"]
+
+[components.site]
+kind = "directory"
+path = "htdocs"
+source = "htdocs"
+exclude = ["*.bak", "cache/", "/drafts"]
+delete = true
+"#,
+    );
+    d.write("components/site/htdocs/index.html", "<h1>{{ not a template }}</h1>\n");
+    d.write("components/site/htdocs/css/site.css", "body { margin: 0 }\n");
+    d.write("components/site/htdocs/notes.bak", "excluded by name\n");
+    d.write("components/site/htdocs/cache/page", "excluded as a folder\n");
+    d.write("components/site/htdocs/drafts/new.html", "excluded from the top\n");
+    d.write("components/site/htdocs/blog/drafts/old.html", "not the top's drafts: copied\n");
+    d.write("components/site/htdocs/target/build.log", "build output is no asset\n");
+    d.write("components/site/other.txt", "outside the source folder\n");
+    std::fs::write(d.path().join("components/site/htdocs/logo.png"), [0x89, b'P', b'N', b'G', 0xff, 0x00]).unwrap();
+    d
+}
+
+/// What the target folder holds: every file's path below it and bytes.
+fn tree(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(dir: &std::path::Path, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = format!("{prefix}{}", entry.file_name().to_str().unwrap());
+            if entry.file_type().unwrap().is_dir() {
+                walk(&entry.path(), &format!("{name}/"), out);
+            } else {
+                out.push((name, std::fs::read(entry.path()).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out);
+    out.sort();
+    out
+}
+
+fn copied(changed: &[&str]) -> Vec<String> {
+    changed.iter().filter(|l| !l.contains(": info: ")).map(|l| l.to_string()).collect()
+}
+
+#[test]
+fn directory_with_a_source_copies_a_folder_of_assets_and_converges() {
+    let d = site();
+    // What was there before: removed unless excluded.
+    let target = d.work("site/htdocs");
+    std::fs::create_dir_all(target.join("css")).unwrap();
+    std::fs::create_dir_all(target.join("old/deep")).unwrap();
+    std::fs::create_dir_all(target.join("cache")).unwrap();
+    std::fs::write(target.join("stale.html"), "stale\n").unwrap();
+    std::fs::write(target.join("css/old.css"), "old\n").unwrap();
+    std::fs::write(target.join("old/deep/x"), "old\n").unwrap();
+    std::fs::write(target.join("local.bak"), "the host's own\n").unwrap();
+    std::fs::write(target.join("cache/hot"), "the host's cache\n").unwrap();
+    let before = tree(&target);
+
+    let predicted = d.predict().ok();
+    assert_eq!(tree(&target), before, "predict changes nothing");
+    let files = [
+        "localhost: site > file('htdocs/blog/drafts/old.html') > content('htdocs/blog/drafts/old.html')",
+        "localhost: site > file('htdocs/css/site.css') > content('htdocs/css/site.css')",
+        "localhost: site > file('htdocs/index.html') > content('htdocs/index.html')",
+        "localhost: site > file('htdocs/logo.png') > content('htdocs/logo.png')",
+        "localhost: site",
+    ];
+    assert_eq!(copied(&predicted.changed()), files, "{}", predicted.stdout);
+    for removed in ["css/old.css", "old", "stale.html"] {
+        let line = format!("localhost: site: info: {}/{removed} is not in `htdocs` (delete = true)", "htdocs");
+        assert!(predicted.stdout.contains(&line), "{line}\n{}", predicted.stdout);
+    }
+    assert!(predicted.stdout.contains("+<h1>{{ not a template }}</h1>"), "{}", predicted.stdout);
+
+    let first = d.deploy().ok();
+    assert_eq!(copied(&first.changed()), files, "{}", first.stdout);
+    let png: &[u8] = &[0x89, b'P', b'N', b'G', 0xff, 0x00];
+    let expected: Vec<(String, Vec<u8>)> = [
+        ("blog/drafts/old.html", &b"not the top's drafts: copied\n"[..]),
+        ("cache/hot", b"the host's cache\n"),
+        ("css/site.css", b"body { margin: 0 }\n"),
+        ("index.html", b"<h1>{{ not a template }}</h1>\n"),
+        ("local.bak", b"the host's own\n"),
+        ("logo.png", png),
+    ]
+    .into_iter()
+    .map(|(n, b)| (n.to_string(), b.to_vec()))
+    .collect();
+    assert_eq!(tree(&target), expected);
+    assert!(!target.join("old").exists(), "a folder with nothing to keep goes as a whole");
+
+    let again = d.deploy().ok();
+    assert!(again.changed().is_empty(), "{}", again.stdout);
+    assert!(d.predict().ok().changed().is_empty());
+
+    // An asset changed, one added, one removed: each shows by itself.
+    d.write("components/site/htdocs/index.html", "<h1>v2</h1>\n");
+    d.write("components/site/htdocs/about.html", "about\n");
+    std::fs::remove_file(d.path().join("components/site/htdocs/css/site.css")).unwrap();
+    let second = d.deploy().ok();
+    assert_eq!(
+        copied(&second.changed()),
+        [
+            "localhost: site > file('htdocs/about.html') > content('htdocs/about.html')",
+            "localhost: site > file('htdocs/index.html') > content('htdocs/index.html')",
+            "localhost: site",
+        ],
+        "{}",
+        second.stdout
+    );
+    assert!(second.stdout.contains("-<h1>{{ not a template }}</h1>") && second.stdout.contains("+<h1>v2</h1>"));
+    assert!(second.stdout.contains("localhost: site: info: htdocs/css is not in `htdocs` (delete = true)"));
+    assert!(!target.join("css").exists());
+    assert_eq!(std::fs::read_to_string(target.join("about.html")).unwrap(), "about\n");
+    assert!(d.deploy().ok().changed().is_empty());
+}
+
+#[test]
+fn directory_with_a_source_lists_the_same_assets_on_an_agent() {
+    // The agent gets the assets that travel (not `target/`, not `*.wasm`)
+    // and replays configure with its own listing of them: a listing that
+    // differed would add other sub-components and fail the replay.
+    let inside = site();
+    let outside = site();
+    for d in [&inside, &outside] {
+        d.write("components/site/htdocs/module.wasm", "a module travels as a module\n");
+    }
+    let a = inside.deploy().ok();
+    let b = outside.run(&["deploy", "dev", "--agent-process"]).ok();
+    let lines = |d: &Deployment, run: &crate::harness::Run| -> Vec<String> {
+        d.normalise(&run.stdout).lines().map(|l| l.split(" (").next().unwrap_or(l).to_string()).collect()
+    };
+    assert_eq!(lines(&inside, &a), lines(&outside, &b), "{}\n---\n{}", a.stdout, b.stdout);
+    assert!(
+        b.stdout.contains("localhost: site > file('htdocs/logo.png') > content('htdocs/logo.png')"),
+        "{}",
+        b.stdout
+    );
+    assert_eq!(tree(&inside.work("site/htdocs")), tree(&outside.work("site/htdocs")));
+    assert!(!outside.work("site/htdocs/target").exists() && !outside.work("site/htdocs/module.wasm").exists());
+    let again = outside.run(&["deploy", "dev", "--agent-process"]).ok();
+    assert!(again.changed().is_empty(), "{}", again.stdout);
+}
+
+#[test]
+fn file_with_ensure_directory_and_a_source_copies_and_keeps_what_else_is_there() {
+    let d = Deployment::new(
+        r#"
+[hosts.localhost]
+components = ["conf", "outside"]
+
+[components.conf]
+kind = "file"
+ensure = "directory"
+path = "etc/conf.d"
+leading = true
+source = "."
+
+[components.outside]
+kind = "directory"
+path = "/etc/batou-run-test-never"
+source = "."
+"#,
+    );
+    d.write("components/conf/a.conf", "a = 1\n");
+    d.write("components/conf/sub/b.conf", "b = 2\n");
+    d.write("components/outside/a.conf", "a = 1\n");
+    std::fs::create_dir_all(d.work("conf/etc/conf.d")).unwrap();
+    std::fs::write(d.work("conf/etc/conf.d/local.conf"), "mine\n").unwrap();
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "the root outside its grants fails: {run:?}");
+    assert!(
+        run.stderr.contains("DENIED: localhost: outside > presence('/etc/batou-run-test-never')"),
+        "{}",
+        run.stderr
+    );
+    assert!(!std::path::Path::new("/etc/batou-run-test-never").exists());
+    let expected = [("a.conf", "a = 1\n"), ("local.conf", "mine\n"), ("sub/b.conf", "b = 2\n")]
+        .map(|(n, b)| (n.to_string(), b.as_bytes().to_vec()));
+    assert_eq!(tree(&d.work("conf/etc/conf.d")), expected, "as batou's sync, without `delete` nothing is removed");
+    let again = d.deploy();
+    assert!(!again.stdout.contains("localhost: conf"), "{}", again.stdout);
+}
+
+#[test]
+fn directory_with_a_source_that_is_no_folder_of_assets_is_a_configure_error() {
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"missing\", \"unsourced\"]\n\
+         [components.missing]\nkind = \"directory\"\npath = \"x\"\nsource = \"nothing-here\"\n\
+         [components.unsourced]\nkind = \"directory\"\npath = \"x\"\ndelete = true\n",
+    );
+    d.write("components/missing/elsewhere/a", "a\n");
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("localhost: missing: configure: not found: source `nothing-here`:"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("localhost: unsourced: configure: invalid: x: `exclude` and `delete` are for a copy of assets"),
+        "{}",
+        run.stderr
+    );
 }

@@ -3,10 +3,12 @@
 //! `file` is what environments and components use; it composes the small
 //! kinds below it as batou's `File` does: `presence` (the file or directory
 //! exists), `content`, `mode` and `owner`, or `symlink`. `directory` is
-//! `file` with `ensure = "directory"`, and `purge` removes what matches a
-//! glob pattern. Each sub-component is named by the path it manages.
+//! `file` with `ensure = "directory"` (and copies a folder of assets into
+//! it, given a `source`), and `purge` removes what matches a glob pattern.
+//! Each sub-component is named by the path it manages.
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 
 use batou_sdk::files::parent;
 use batou_sdk::prelude::*;
@@ -75,14 +77,20 @@ impl Component for File {
             .attr(path_attr())
             .attr(Attr::string("ensure").default("file").doc("What to have at `path`: file, directory or symlink"))
             .attr(Attr::string("content").optional().doc("The file's content, as a string"))
-            .attr(Attr::string("source").optional().doc("An asset of the component that holds the content"))
+            .attr(Attr::string("source").optional().doc(
+                "An asset of the component that holds the content (a folder of them, copied, for ensure = directory)",
+            ))
             .attr(Attr::boolean("is_template").default(true).doc("Render content or source as a Jinja2 template"))
             .attr(Attr::table("context").default(json!({})).doc("The template's `component` variable"))
             .attr(Attr::mode("mode").optional().doc("Permission bits, such as 0o644"))
             .attr(owner_attr())
             .attr(group_attr())
             .attr(Attr::boolean("leading").default(false).doc("Create missing parent directories"))
-            .attr(Attr::string("link_to").optional().doc("Where the symlink points (ensure = symlink)"))
+            .attr(
+                Attr::string("link_to")
+                    .optional()
+                    .doc("Where the symlink points (ensure = symlink); a relative one is below the workdir"),
+            )
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -115,15 +123,13 @@ impl Component for File {
                 add_mode_and_owner(path, self.mode, self.owner.as_deref(), self.group.as_deref())
             }
             Ensure::Directory => {
-                self.refuse(
-                    &[
-                        ("content", self.content.is_some()),
-                        ("source", self.source.is_some()),
-                        ("link_to", self.link_to.is_some()),
-                    ],
-                    "directory",
-                )?;
-                add_directory(path, self.leading, self.mode, self.owner.as_deref(), self.group.as_deref())
+                self.refuse(&[("content", self.content.is_some()), ("link_to", self.link_to.is_some())], "directory")?;
+                // As batou's File passes its source on to Directory.
+                add_directory(path, self.leading, self.mode, self.owner.as_deref(), self.group.as_deref())?;
+                match &self.source {
+                    Some(source) => add_copies(path, source, &[]).map(drop),
+                    None => Ok(()),
+                }
             }
             Ensure::Symlink => {
                 self.refuse(
@@ -157,14 +163,17 @@ impl File {
         };
         let meant = match *name {
             "link_to" => "ensure = \"symlink\"",
-            "content" | "source" => "ensure = \"file\"",
+            "content" => "ensure = \"file\"",
+            "source" => "ensure = \"file\" or \"directory\"",
             _ => "ensure = \"file\" or \"directory\"",
         };
         Err(Error::Invalid(format!("{}: `{name}` is for {meant}, not ensure = \"{ensure}\"", self.path)))
     }
 }
 
-/// A directory with its mode and owner: `file` with `ensure = "directory"`.
+/// A directory with its mode and owner: `file` with `ensure = "directory"`;
+/// with a `source`, a copy of a folder of the component's assets, as
+/// batou's `Directory(source=...)` syncs one.
 #[derive(Deserialize)]
 struct Directory {
     path: String,
@@ -172,21 +181,250 @@ struct Directory {
     mode: Option<u32>,
     owner: Option<String>,
     group: Option<String>,
+    source: Option<String>,
+    exclude: Vec<String>,
+    delete: bool,
+    /// The source's files (relative to it) that are copied, listed by
+    /// `configure`.
+    #[serde(skip)]
+    copied: Option<BTreeSet<String>>,
 }
 
 impl Component for Directory {
     fn kind() -> Kind {
-        Kind::new("directory", "A directory, with its mode and owner")
+        Kind::new("directory", "A directory, with its mode and owner, optionally a copy of a folder of assets")
             .attr(path_attr())
             .attr(Attr::boolean("leading").default(false).doc("Create missing parent directories"))
             .attr(Attr::mode("mode").optional().doc("Permission bits, such as 0o755"))
             .attr(owner_attr())
             .attr(group_attr())
+            .attr(Attr::string("source").optional().doc(
+                "A folder of the component's assets whose files are copied into it, as they are (no template), each a `file`",
+            ))
+            .attr(Attr::list("exclude").default(json!([])).doc(
+                "Patterns (rsync's --exclude) of source files neither copied nor removed: `*.pyc`, `cache/`, `/top-only`",
+            ))
+            .attr(
+                Attr::boolean("delete")
+                    .default(false)
+                    .doc("Also remove what is in it but not in `source` (except what `exclude` matches)"),
+            )
     }
 
     fn configure(&mut self) -> Result<()> {
-        add_directory(&self.path, self.leading, self.mode, self.owner.as_deref(), self.group.as_deref())
+        add_directory(&self.path, self.leading, self.mode, self.owner.as_deref(), self.group.as_deref())?;
+        match &self.source {
+            Some(source) => {
+                for pattern in &self.exclude {
+                    if pattern.is_empty() {
+                        return Err(Error::Invalid(format!("{}: an `exclude` pattern is empty", self.path)));
+                    }
+                }
+                self.copied = Some(add_copies(&self.path, source, &self.exclude)?);
+                Ok(())
+            }
+            None if self.delete || !self.exclude.is_empty() => Err(Error::Invalid(format!(
+                "{}: `exclude` and `delete` are for a copy of assets: set `source` to a folder of them",
+                self.path
+            ))),
+            None => Ok(()),
+        }
     }
+
+    fn verify(&mut self) -> Result<()> {
+        let extra = self.extra()?;
+        let Some(first) = extra.first() else {
+            return Ok(());
+        };
+        let source = self.source.as_deref().unwrap_or_default();
+        for rel in &extra {
+            log::info(format!("{}/{rel} is not in `{source}` (delete = true)", self.base()));
+        }
+        Err(update_needed(match extra.len() {
+            1 => format!("{}/{first} is not in `{source}`", self.base()),
+            n => format!("{n} paths in {} are not in `{source}`", self.path),
+        }))
+    }
+
+    fn update(&mut self) -> Result<()> {
+        for rel in self.extra()? {
+            files::remove(&format!("{}/{rel}", self.base()), true)?;
+        }
+        Ok(())
+    }
+}
+
+impl Directory {
+    /// The path to put `/name` after (`""` for `/`).
+    fn base(&self) -> &str {
+        self.path.trim_end_matches('/')
+    }
+
+    /// With `delete`, what is in the directory but not copied nor
+    /// excluded, relative to it: a folder with nothing to keep as a whole.
+    fn extra(&mut self) -> Result<Vec<String>> {
+        let Some(source) = self.source.clone().filter(|_| self.delete) else {
+            return Ok(Vec::new());
+        };
+        if self.copied.is_none() {
+            self.copied = Some(copied_files(&source, &self.exclude)?);
+        }
+        if !files::stat(&self.path)?.is_some_and(|s| s.is_dir()) {
+            return Ok(Vec::new());
+        }
+        let mut extra = Vec::new();
+        self.collect_extra("", self.copied.as_ref().expect("listed"), &mut extra)?;
+        Ok(extra)
+    }
+
+    /// Adds to `extra` what in the folder `rel` is neither copied nor
+    /// excluded; returns whether that is all of it.
+    fn collect_extra(&self, rel: &str, copied: &BTreeSet<String>, extra: &mut Vec<String>) -> Result<bool> {
+        let dir = if rel.is_empty() { self.path.clone() } else { format!("{}/{rel}", self.base()) };
+        let mut all = true;
+        for name in files::list(&dir)? {
+            let rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let Some(stat) = files::stat(&format!("{}/{rel}", self.base()))? else {
+                continue;
+            };
+            if excluded(&self.exclude, &rel, stat.is_dir()) {
+                all = false;
+            } else if stat.is_dir() {
+                let inside = format!("{rel}/");
+                let keeps = copied.range(inside.clone()..).next().is_some_and(|c| c.starts_with(&inside));
+                let mut below = Vec::new();
+                if self.collect_extra(&rel, copied, &mut below)? && !keeps {
+                    extra.push(rel);
+                } else {
+                    all = false;
+                    extra.extend(below);
+                }
+            } else if copied.contains(&rel) {
+                all = false;
+            } else {
+                extra.push(rel);
+            }
+        }
+        Ok(all)
+    }
+}
+
+/// The files of the asset folder `source` that are copied: all but the
+/// excluded ones, relative to it.
+fn copied_files(source: &str, exclude: &[String]) -> Result<BTreeSet<String>> {
+    let listed = assets::list(source).map_err(|e| e.context(format!("source `{source}`")))?;
+    Ok(listed.into_iter().filter(|name| !excluded(exclude, name, false)).collect())
+}
+
+/// Adds a `file` below `path` for each file of the asset folder `source`
+/// not excluded (as batou's sync builds one File per file), so each
+/// changed file is shown; returns them, relative to `source`.
+fn add_copies(path: &str, source: &str, exclude: &[String]) -> Result<BTreeSet<String>> {
+    let copied = copied_files(source, exclude)?;
+    let prefix = match source.trim_end_matches('/') {
+        "" | "." => String::new(),
+        folder => format!("{folder}/"),
+    };
+    let base = path.trim_end_matches('/');
+    for name in &copied {
+        let target = format!("{base}/{name}");
+        model::add(
+            "file",
+            &target,
+            &json!({ "path": target, "source": format!("{prefix}{name}"), "is_template": false, "leading": true }),
+        )?;
+    }
+    Ok(copied)
+}
+
+/// Whether rsync's `--exclude` patterns exclude `rel` (a path relative
+/// to the folder copied, `/` between names) or a folder it lies in. A
+/// pattern without `/` matches a name at any depth; one starting with
+/// `/` matches from the folder's top; another one with `/` matches the
+/// end of the path; a trailing `/` matches folders only. `*` and `?` do
+/// not match `/`, `**` does, `[...]` is a class.
+fn excluded(patterns: &[String], rel: &str, is_dir: bool) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    (1..=parts.len()).any(|n| {
+        let dir = n < parts.len() || is_dir;
+        patterns.iter().any(|p| excludes(p, &parts[..n], dir))
+    })
+}
+
+fn excludes(pattern: &str, parts: &[&str], is_dir: bool) -> bool {
+    let (pattern, dirs_only) = match pattern.strip_suffix('/') {
+        Some(p) => (p, true),
+        None => (pattern, false),
+    };
+    if dirs_only && !is_dir {
+        return false;
+    }
+    let matches = |text: &str| {
+        glob_match(&pattern.trim_start_matches('/').chars().collect::<Vec<_>>(), &text.chars().collect::<Vec<_>>())
+    };
+    if pattern.starts_with('/') {
+        matches(&parts.join("/"))
+    } else if !pattern.contains('/') && !pattern.contains("**") {
+        matches(parts.last().expect("a name"))
+    } else {
+        (0..parts.len()).any(|i| matches(&parts[i..].join("/")))
+    }
+}
+
+/// A shell-style match of the whole `text`: `*`, `**`, `?`, `[...]`
+/// (`[!...]` or `[^...]` negated, `a-z` ranges), `\` quotes.
+fn glob_match(p: &[char], t: &[char]) -> bool {
+    match p.first() {
+        None => t.is_empty(),
+        Some('*') if p.get(1) == Some(&'*') => (0..=t.len()).any(|i| glob_match(&p[2..], &t[i..])),
+        Some('*') => {
+            for i in 0..=t.len() {
+                if glob_match(&p[1..], &t[i..]) {
+                    return true;
+                }
+                if t.get(i) == Some(&'/') {
+                    break;
+                }
+            }
+            false
+        }
+        Some('?') => t.first().is_some_and(|c| *c != '/') && glob_match(&p[1..], &t[1..]),
+        Some('[') => match class(p, t.first().copied()) {
+            Some((hit, len)) => hit && glob_match(&p[len..], &t[1..]),
+            None => t.first() == Some(&'[') && glob_match(&p[1..], &t[1..]),
+        },
+        Some('\\') if p.len() > 1 => t.first() == Some(&p[1]) && glob_match(&p[2..], &t[1..]),
+        Some(c) => t.first() == Some(c) && glob_match(&p[1..], &t[1..]),
+    }
+}
+
+/// Whether `c` is in the class at the start of `p`, and the class's
+/// length; `None` if `p` has no closing `]` (then `[` is literal).
+fn class(p: &[char], c: Option<char>) -> Option<(bool, usize)> {
+    let mut i = 1;
+    let negated = matches!(p.get(i), Some('!' | '^'));
+    if negated {
+        i += 1;
+    }
+    let mut hit = false;
+    let mut first = true;
+    loop {
+        let item = *p.get(i)?;
+        if item == ']' && !first {
+            break;
+        }
+        first = false;
+        if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|e| *e != ']') {
+            let end = p[i + 2];
+            hit |= c.is_some_and(|c| item <= c && c <= end);
+            i += 3;
+        } else {
+            hit |= c == Some(item);
+            i += 1;
+        }
+    }
+    let hit = c.is_some_and(|c| c != '/') && hit != negated;
+    Some((hit, i + 1))
 }
 
 fn add_directory(path: &str, leading: bool, mode: Option<u32>, owner: Option<&str>, group: Option<&str>) -> Result<()> {
@@ -418,15 +656,27 @@ impl Component for Symlink {
     fn kind() -> Kind {
         Kind::new("symlink", "A symlink pointing to a target")
             .attr(Attr::string("path").doc("Where the symlink is; relative paths are below the workdir"))
-            .attr(Attr::string("target").doc("Where it points, written into the symlink as given"))
+            .attr(Attr::string("target").doc(
+                "Where it points; a relative target is below the workdir, as every path, and the link holds its absolute path",
+            ))
     }
 
     fn verify(&mut self) -> Result<()> {
-        ensure_symlink(&self.path, &self.target)
+        ensure_symlink(&self.path, &self.pointed()?)
     }
 
     fn update(&mut self) -> Result<()> {
-        files::symlink(&self.target, &self.path)
+        files::symlink(&self.pointed()?, &self.path)
+    }
+}
+
+impl Symlink {
+    /// What the link holds: as batou maps every path, a relative target
+    /// names a path below the workdir (`sub/link` to `data` is
+    /// `<workdir>/data`, not `<workdir>/sub/data`), written as the absolute
+    /// path on the target; an absolute target as given.
+    fn pointed(&self) -> Result<String> {
+        if self.target.starts_with('/') { Ok(self.target.clone()) } else { files::resolve(&self.target) }
     }
 }
 

@@ -473,6 +473,13 @@ impl Sandbox {
             other => other.map_err(|e| io_error(&at.full, e))?,
         };
         let rest: Vec<&std::ffi::OsStr> = full.iter().skip(literal.iter().count()).collect();
+        if rest.is_empty() {
+            // No wildcard: the pattern names one path, which matches only
+            // if something is there (a dangling symlink counts), as in a
+            // shell or Python's glob.
+            let there = at.rel.as_os_str().is_empty() || lexists(&root, &at.rel);
+            return Ok(if there { vec![at.full.display().to_string()] } else { Vec::new() });
+        }
         let options = glob::MatchOptions { require_literal_leading_dot: true, ..Default::default() };
         let mut found = vec![at.rel.clone()];
         for (i, segment) in rest.iter().enumerate() {
@@ -894,6 +901,21 @@ mod tests {
             prop_assert!(n.is_absolute());
             prop_assert!(n.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_))));
         }
+    }
+
+    #[test]
+    fn a_glob_without_wildcards_matches_only_what_exists() {
+        let (_root, work, _outside) = tree();
+        let sandbox = Sandbox::new(&Grants::none("glob", "environments/dev.toml"), &work);
+        let glob = |p: &str| sandbox.glob("glob", &work.join(p)).unwrap();
+        assert_eq!(glob("file"), [work.join("file").display().to_string()]);
+        assert_eq!(glob("sub/b"), [work.join("sub/b").display().to_string()]);
+        assert!(glob("never-there").is_empty());
+        assert!(glob("sub/never-there").is_empty());
+        assert!(glob("never/there").is_empty());
+        assert_eq!(glob("loop"), [work.join("loop").display().to_string()], "a dangling symlink is there");
+        assert_eq!(glob(""), [work.display().to_string()], "the granted directory itself");
+        assert!(glob("*/never-there").is_empty());
     }
 
     #[test]

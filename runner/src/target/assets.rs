@@ -11,9 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::agent::protocol::{Manifest, sha256_hex};
-
-/// Folder names never shipped.
-const SKIPPED_DIRS: &[&str] = &["target", ".git"];
+use crate::host::caps::assets::shipped;
 
 /// An asset folder scanned on the controller.
 pub struct Folder {
@@ -22,40 +20,16 @@ pub struct Folder {
     pub files: Vec<(String, PathBuf)>,
 }
 
-/// Reads `dir` and hashes every file it ships.
+/// Reads `dir` and hashes every file it ships (the files `assets.list`
+/// lists, see [`shipped`]).
 pub fn scan(dir: &Path) -> io::Result<Folder> {
     let mut folder = Folder { manifest: Manifest::default(), files: Vec::new() };
-    walk(dir, "", &mut folder)?;
-    Ok(folder)
-}
-
-fn walk(dir: &Path, prefix: &str, folder: &mut Folder) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is not a UTF-8 file name; rename it", path.display()),
-            ));
-        };
-        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            if !SKIPPED_DIRS.contains(&name.as_str()) {
-                walk(&path, &rel, folder)?;
-            }
-        } else if name.ends_with(".wasm") {
-            continue;
-        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
-            let sha = sha256_hex(&std::fs::read(&path)?);
-            folder.manifest.files.insert(rel, sha.clone());
-            folder.files.push((sha, path));
-        } else {
-            tracing::debug!(path = %path.display(), "not shipping an asset that is not a regular file");
-        }
+    for (rel, path) in shipped(dir)? {
+        let sha = sha256_hex(&std::fs::read(&path)?);
+        folder.manifest.files.insert(rel, sha.clone());
+        folder.files.push((sha, path));
     }
-    Ok(())
+    Ok(folder)
 }
 
 #[cfg(test)]

@@ -302,6 +302,10 @@ class _Files:
     def glob(self, pattern):
         return _call(_files.glob, pattern)
 
+    def resolve(self, path):
+        """The absolute path on the target that `path` names (verify and update)."""
+        return _call(_files.resolve, path)
+
 
 files = _Files()
 
@@ -314,6 +318,10 @@ class _Assets:
 
     def read_text(self, name):
         return self.read(name).decode()
+
+    def list(self, name=""):
+        """The asset files beneath the folder `name`, relative to it, sorted."""
+        return _call(_assets.list, name)
 
 
 assets = _Assets()

@@ -17,3 +17,13 @@ pub fn read_to_string(name: &str) -> Result<String> {
     String::from_utf8(read(name)?)
         .map_err(|e| Error::Invalid(format!("asset {name} is not UTF-8 text: {e}")))
 }
+
+/// The asset files beneath the folder `name` (`""` for the whole asset
+/// folder), at any depth, as sorted paths relative to it (`name/path`
+/// reads one). These are the files that travel to an agent, so the list
+/// is the same wherever the component runs: regular files, without
+/// `target/` and `.git/` folders or `*.wasm` files; empty folders are not
+/// listed. An error if `name` is no folder or holds no files.
+pub fn list(name: &str) -> Result<Vec<String>> {
+    Ok(wit::list(name)?)
+}

@@ -160,9 +160,18 @@ pub fn list(path: &str) -> Result<Vec<String>> {
     Ok(wit::list(path)?)
 }
 
-/// The paths matching a glob pattern (`*`, `?`, `[...]`, `**`), sorted.
+/// The paths matching a glob pattern (`*`, `?`, `[...]`, `**`), sorted; a
+/// pattern without wildcards matches the path it names if it exists.
 pub fn glob(pattern: &str) -> Result<Vec<String>> {
     Ok(wit::glob(pattern)?)
+}
+
+/// The absolute path on the target that `path` names (a relative path
+/// joined to the workdir there, `.` and `..` worked out lexically),
+/// touching nothing: for a path written into a file or a symlink. Not in
+/// `configure`, since the workdir on the target is only known there.
+pub fn resolve(path: &str) -> Result<String> {
+    Ok(wit::resolve(path)?)
 }
 
 /// The parent directory of `path` as written, if it names one:

@@ -1,16 +1,155 @@
 //! `assets`: files shipped beside a component, read-only.
+//!
+//! Which files are a component's assets is decided here, once: the
+//! controller ships exactly these to an agent ([`shipped`], used by
+//! `target::assets`), and `assets.list` lists exactly these, so a listing
+//! is the same on the controller, in-process and on an agent.
+
+use std::io;
+use std::path::{Component, Path, PathBuf};
 
 use crate::host::CapError;
 use crate::host::bindings::batou::deploy::assets;
+use crate::host::error::io_error;
 use crate::host::state::StoreData;
+
+/// Folder names whose contents are no assets: build output and history,
+/// large and never read by a component.
+pub const SKIPPED_DIRS: &[&str] = &["target", ".git"];
 
 impl assets::Host for StoreData {
     fn read(&mut self, name: String) -> Result<Vec<u8>, CapError> {
-        let Some(dir) = self.call.assets.clone() else {
-            return Err(CapError::not_found(format!(
-                "asset `{name}`: this component has no asset folder (a root of a standard kind reads assets from components/<root name>/)"
-            )));
-        };
+        let dir = self.asset_folder(&name)?;
         crate::host::sandbox::read_beneath(&dir, &name)
+    }
+
+    fn list(&mut self, name: String) -> Result<Vec<String>, CapError> {
+        let dir = self.asset_folder(&name)?;
+        list_beneath(&dir, &name)
+    }
+}
+
+impl StoreData {
+    /// The component's asset folder, or why it has none.
+    fn asset_folder(&self, name: &str) -> Result<std::sync::Arc<PathBuf>, CapError> {
+        self.call.assets.clone().ok_or_else(|| {
+            CapError::not_found(format!(
+                "asset `{name}`: this component has no asset folder (a root of a standard kind reads assets from components/<root name>/)"
+            ))
+        })
+    }
+}
+
+/// The asset files beneath the folder `name` of the asset folder `dir`,
+/// relative to it: what `assets.list` returns.
+pub fn list_beneath(dir: &Path, name: &str) -> Result<Vec<String>, CapError> {
+    let rel = match name.trim_end_matches('/') {
+        "." => "",
+        rel => rel,
+    };
+    let path = Path::new(rel);
+    if path.is_absolute() || path.components().any(|c| !matches!(c, Component::Normal(_))) {
+        return Err(CapError::denied(format!(
+            "asset folder `{name}`: asset names are relative paths inside the component's folder, without `..`"
+        )));
+    }
+    // Every folder on the way must be one that travels: a real folder
+    // (a symlink to a folder does not), not build output.
+    let mut folder = dir.to_path_buf();
+    for part in path.iter() {
+        folder.push(part);
+        match std::fs::symlink_metadata(&folder) {
+            Ok(meta) if meta.is_dir() && !SKIPPED_DIRS.iter().any(|s| part == *s) => {}
+            Ok(_) => {
+                return Err(CapError::invalid(format!(
+                    "asset `{name}` is not a folder of assets (a symlink to a folder, and `target/` and `.git/`, are not shipped)"
+                )));
+            }
+            Err(e) => return Err(io_error(&folder, e)),
+        }
+    }
+    let files = shipped(&folder).map_err(|e| io_error(&folder, e))?;
+    if files.is_empty() {
+        // Such a folder does not reach an agent at all.
+        return Err(CapError::not_found(format!("asset folder `{name}` holds no asset files")));
+    }
+    Ok(files.into_iter().map(|(rel, _)| rel).collect())
+}
+
+/// The asset files beneath `dir`, sorted by their path relative to it
+/// (`/` between names), each with its local path: every regular file (a
+/// symlink counts as the file it points to), not in a `target/` or
+/// `.git/` folder, and no `*.wasm` file (a module travels as a module).
+pub fn shipped(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+    let mut files = Vec::new();
+    walk(dir, "", &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+fn walk(dir: &Path, prefix: &str, files: &mut Vec<(String, PathBuf)>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is not a UTF-8 file name; rename it", path.display()),
+            ));
+        };
+        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if !SKIPPED_DIRS.contains(&name.as_str()) {
+                walk(&path, &rel, files)?;
+            }
+        } else if name.ends_with(".wasm") {
+            continue;
+        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+            files.push((rel, path));
+        } else {
+            tracing::debug!(path = %path.display(), "not an asset: not a regular file");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::bindings::WitError;
+
+    #[test]
+    fn a_listing_is_what_travels_and_stays_inside_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        for rel in ["site/b.txt", "site/a/c.txt", "site/target/x", "site/.git/HEAD", "site/m.wasm", "site/empty/.keep"]
+        {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, rel).unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("site/nothing")).unwrap();
+        std::fs::create_dir_all(dir.path().join("bare")).unwrap();
+        std::fs::write(outside.path().join("secret"), "s").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
+        std::os::unix::fs::symlink("b.txt", dir.path().join("site/link.txt")).unwrap();
+
+        let list = |name: &str| list_beneath(dir.path(), name);
+        assert_eq!(list("site").unwrap(), ["a/c.txt", "b.txt", "empty/.keep", "link.txt"]);
+        assert_eq!(list("site/").unwrap(), list("site").unwrap());
+        assert_eq!(list("site/a").unwrap(), ["c.txt"]);
+        assert!(list(".").unwrap().contains(&"site/b.txt".to_string()));
+        assert_eq!(list("").unwrap(), list(".").unwrap());
+        assert!(!list("").unwrap().iter().any(|f| f.contains("secret")), "a symlinked folder does not travel");
+        for escape in ["..", "../x", "/etc", "site/../.."] {
+            assert!(matches!(list(escape), Err(CapError::Guest(WitError::AccessDenied(_)))), "{escape}");
+        }
+        for not_shipped in ["out", "site/target", "site/.git", "site/b.txt"] {
+            assert!(matches!(list(not_shipped), Err(CapError::Guest(WitError::Invalid(_)))), "{not_shipped}");
+        }
+        for empty in ["site/nothing", "bare", "missing"] {
+            assert!(matches!(list(empty), Err(CapError::Guest(WitError::NotFound(_)))), "{empty}");
+        }
     }
 }

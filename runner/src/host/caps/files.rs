@@ -111,6 +111,11 @@ impl files::Host for StoreData {
         let full = self.call.resolve(&pattern);
         self.call.sandbox.glob(&self.call.path, &full)
     }
+
+    fn resolve(&mut self, path: String) -> Result<String, CapError> {
+        self.call.allow("files.resolve", READ)?;
+        Ok(crate::host::sandbox::normalize(&self.call.resolve(&path)).display().to_string())
+    }
 }
 
 fn stat_of(m: &Meta) -> FileStat {

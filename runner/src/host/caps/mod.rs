@@ -1,6 +1,6 @@
 //! The capabilities a component imports, one module each.
 
-mod assets;
+pub mod assets;
 mod files;
 mod log;
 mod model;
