@@ -906,7 +906,7 @@ mod tests {
     #[test]
     fn a_glob_without_wildcards_matches_only_what_exists() {
         let (_root, work, _outside) = tree();
-        let sandbox = Sandbox::new(&Grants::none("glob", "environments/dev.toml"), &work);
+        let sandbox = Sandbox::new(&Grants::none("glob", "environments/dev.toml"), &work).unwrap();
         let glob = |p: &str| sandbox.glob("glob", &work.join(p)).unwrap();
         assert_eq!(glob("file"), [work.join("file").display().to_string()]);
         assert_eq!(glob("sub/b"), [work.join("sub/b").display().to_string()]);
