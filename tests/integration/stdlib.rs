@@ -650,3 +650,19 @@ fn directory_with_a_source_that_is_no_folder_of_assets_is_a_configure_error() {
         run.stderr
     );
 }
+
+#[test]
+fn predict_on_a_fresh_target_lists_what_the_deploy_changes_and_no_mode_of_a_file_created_with_it() {
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"secret\"]\n[components.secret]\nkind = \"file\"\npath = \"secret.txt\"\ncontent = \"s3cret\\n\"\nmode = 0o600\n",
+    );
+    let predicted = d.run(&["deploy", "dev", "-P"]).ok();
+    let deployed = d.deploy().ok();
+    assert_eq!(predicted.changed(), deployed.changed(), "-P:\n{}\ndeploy:\n{}", predicted.stdout, deployed.stdout);
+    assert_eq!(deployed.changed(), ["localhost: secret > content('secret.txt')"]);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(d.work("secret/secret.txt")).unwrap().permissions().mode() & 0o777, 0o600);
+    // A mode changed afterwards is a change of `mode`.
+    std::fs::set_permissions(d.work("secret/secret.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(d.deploy().ok().changed(), ["localhost: secret > mode('secret.txt')"]);
+}

@@ -120,7 +120,7 @@ impl Component for File {
                         mode: self.mode,
                     },
                 )?;
-                add_mode_and_owner(path, self.mode, self.owner.as_deref(), self.group.as_deref())
+                add_mode_and_owner_of(path, self.mode, self.owner.as_deref(), self.group.as_deref(), true)
             }
             Ensure::Directory => {
                 self.refuse(&[("content", self.content.is_some()), ("link_to", self.link_to.is_some())], "directory")?;
@@ -433,8 +433,21 @@ fn add_directory(path: &str, leading: bool, mode: Option<u32>, owner: Option<&st
 }
 
 fn add_mode_and_owner(path: &str, mode: Option<u32>, owner: Option<&str>, group: Option<&str>) -> Result<()> {
+    add_mode_and_owner_of(path, mode, owner, group, false)
+}
+
+/// `created_with_mode`: a sibling creates a missing file with `mode`
+/// already, so a missing file is no change of its mode (`-P` on a fresh
+/// target then predicts what the deploy does).
+fn add_mode_and_owner_of(
+    path: &str,
+    mode: Option<u32>,
+    owner: Option<&str>,
+    group: Option<&str>,
+    created_with_mode: bool,
+) -> Result<()> {
     if let Some(mode) = mode {
-        model::add("mode", path, &json!({ "path": path, "mode": mode }))?;
+        model::add("mode", path, &json!({ "path": path, "mode": mode, "if_exists": created_with_mode }))?;
     }
     if owner.is_some() || group.is_some() {
         model::add("owner", path, &json!({ "path": path, "owner": owner, "group": group }))?;
@@ -580,6 +593,7 @@ impl Content {
 struct Mode {
     path: String,
     mode: u32,
+    if_exists: bool,
 }
 
 impl Component for Mode {
@@ -587,9 +601,15 @@ impl Component for Mode {
         Kind::new("mode", "A path's permission bits")
             .attr(Attr::string("path").doc("The path; relative paths are below the workdir"))
             .attr(Attr::mode("mode").doc("Permission bits, such as 0o644"))
+            .attr(Attr::boolean("if_exists").default(false).doc(
+                "Leave a missing path alone: another component creates it with this mode (as `file` does)",
+            ))
     }
 
     fn verify(&mut self) -> Result<()> {
+        if self.if_exists && !files::exists(&self.path)? {
+            return Ok(());
+        }
         ensure_mode(&self.path, self.mode)
     }
 
