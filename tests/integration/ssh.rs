@@ -358,3 +358,40 @@ target = "releases/v1"
     assert!(!htdocs.join("stray.html").exists());
     assert_eq!(std::fs::read_to_string(htdocs.join("index.html")).unwrap(), "<h1>v2</h1>\n");
 }
+
+#[test]
+fn an_asset_symlink_leading_out_of_its_folder_does_not_ship_what_it_points_to() {
+    let Some(sshd) = Sshd::start(22) else { return };
+    let _ = std::fs::remove_dir_all(sshd.user_home.join(".cache/batou-run/agent"));
+    let secret = tempfile::tempdir().unwrap();
+    let marker = format!("PRIVATE KEY {}", secret.path().display());
+    std::fs::write(secret.path().join("id_ed25519"), &marker).unwrap();
+    let d = Deployment::new("");
+    d.write(
+        "environments/dev.toml",
+        &format!(
+            "[environment]\nconnect = \"ssh\"\ntarget_directory = \"leak\"\n\n[hosts.web]\ncomponents = [\"leak\"]\n{}\n\n[components.leak]\nkind = \"file\"\npath = \"copy.txt\"\nsource = \"ok.txt\"\nis_template = false\n",
+            sshd.host_keys()
+        ),
+    );
+    std::fs::create_dir_all(d.path().join("components/leak")).unwrap();
+    // The component's folder holds the asset it uses, and a link to a key.
+    d.write("components/leak/ok.txt", "fine\n");
+    std::os::unix::fs::symlink(secret.path().join("id_ed25519"), d.path().join("components/leak/key.txt")).unwrap();
+    sshd.run(d.path(), &["deploy", "dev"]).ok();
+    assert_eq!(std::fs::read_to_string(sshd.user_home.join("leak/work/leak/copy.txt")).unwrap(), "fine\n");
+    // Nothing of the key reached the host's cache.
+    let mut found = Vec::new();
+    let mut todo = vec![sshd.user_home.join(".cache/batou-run")];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if std::fs::read(&path).is_ok_and(|b| b.windows(marker.len()).any(|w| w == marker.as_bytes())) {
+                found.push(path);
+            }
+        }
+    }
+    assert!(found.is_empty(), "the key reached the host: {found:?}");
+}

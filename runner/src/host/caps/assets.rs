@@ -80,14 +80,20 @@ pub fn list_beneath(dir: &Path, name: &str) -> Result<Vec<String>, CapError> {
 /// (`/` between names), each with its local path: every regular file (a
 /// symlink counts as the file it points to), not in a `target/` or
 /// `.git/` folder, and no `*.wasm` file (a module travels as a module).
+///
+/// A symlink that leads out of the folder is not an asset: a component
+/// reads its assets beneath their folder wherever it runs (locally the
+/// read refuses it), so such a link must not make the controller ship the
+/// file it points to (a key in `~/.ssh`, say) to every host.
 pub fn shipped(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     let mut files = Vec::new();
-    walk(dir, "", &mut files)?;
+    let root = dir.canonicalize()?;
+    walk(dir, &root, "", &mut files)?;
     files.sort();
     Ok(files)
 }
 
-fn walk(dir: &Path, prefix: &str, files: &mut Vec<(String, PathBuf)>) -> io::Result<()> {
+fn walk(dir: &Path, root: &Path, prefix: &str, files: &mut Vec<(String, PathBuf)>) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
@@ -101,12 +107,18 @@ fn walk(dir: &Path, prefix: &str, files: &mut Vec<(String, PathBuf)>) -> io::Res
         let kind = entry.file_type()?;
         if kind.is_dir() {
             if !SKIPPED_DIRS.contains(&name.as_str()) {
-                walk(&path, &rel, files)?;
+                walk(&path, root, &rel, files)?;
             }
         } else if name.ends_with(".wasm") {
             continue;
-        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+        } else if kind.is_file() {
             files.push((rel, path));
+        } else if kind.is_symlink() && path.is_file() {
+            if path.canonicalize().is_ok_and(|target| target.starts_with(root)) {
+                files.push((rel, path));
+            } else {
+                tracing::warn!(path = %path.display(), "not an asset: a symlink leading out of its component's folder");
+            }
         } else {
             tracing::debug!(path = %path.display(), "not an asset: not a regular file");
         }
