@@ -263,3 +263,52 @@ commands = ["touch"]
     d.deploy().ok();
     assert!(d.work("run/link/planted").exists());
 }
+
+#[test]
+fn values_a_component_provides_and_assets_it_reads_are_bounded_by_its_memory_limit() {
+    let d = Deployment::new(
+        r#"[hosts.localhost]
+components = ["hoarder", "reader"]
+
+[components.hoarder]
+kind = "escape"
+attempt = "provide"
+
+[components.reader]
+kind = "escape"
+attempt = "asset"
+path = "huge.bin"
+
+[limits.hoarder]
+memory_limit = 64
+
+[limits.reader]
+memory_limit = 64
+"#,
+    );
+    d.own_module("hostile", crate::fixtures::FIXTURE_HOSTILE);
+    // A sparse asset of 3 GiB: reading it would take the runner's memory.
+    std::fs::File::create(d.path().join("components/hostile/huge.bin")).unwrap().set_len(3 << 30).unwrap();
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("localhost: hoarder: configure:")
+            && run
+                .stderr
+                .contains("made the runner hold more than its memory limit of 64 MiB (the values it provided)"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(
+        d.path().join("environments/dev.toml"),
+        "[hosts.localhost]\ncomponents = [\"reader\"]\n[components.reader]\nkind = \"escape\"\nattempt = \"asset\"\npath = \"huge.bin\"\n[limits.reader]\nmemory_limit = 64\n",
+    )
+    .unwrap();
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("asset `huge.bin` is 3072 MiB, more than the component's memory_limit of 64 MiB"),
+        "{}",
+        run.stderr
+    );
+}

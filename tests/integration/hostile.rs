@@ -123,6 +123,29 @@ fn attempts(canary: &Path) -> Vec<Attempt> {
         },
         attempt("recurse", "attempt = \"recurse\"", "call stack exhausted"),
         attempt("flood", "attempt = \"flood\"", "logged more than 1024 KiB in one update call; stopped"),
+        // What the runner would hold or do for the component counts
+        // against its limits too.
+        Attempt {
+            limits: "memory_limit = 64",
+            ..attempt(
+                "diffs",
+                "attempt = \"diffs\"",
+                "made the runner hold more than its memory limit of 64 MiB (the contents of the files it reported diffs of)",
+            )
+        },
+        Attempt {
+            limits: "timeout = 1",
+            ..attempt(
+                "template-loop",
+                "attempt = \"template-loop\"",
+                "the template did more work than its component's timeout of 1s allows",
+            )
+        },
+        Attempt {
+            limits: "memory_limit = 64",
+            ..attempt("template-grow", "attempt = \"template-grow\"", "the template's output grew over 64 MiB")
+        },
+        attempt("deny-flood", "attempt = \"deny-flood\"", "flooded with refused calls"),
     ]
 }
 
@@ -244,6 +267,10 @@ fn check_refused(run: &Run, attempts: &[Attempt], canary: &Path) {
     for a in attempts.iter().filter(refused_by_the_sandbox) {
         assert!(run.stderr.contains(&format!("DENIED: {0}: {0}: ", a.root)), "{}: {}", a.root, run.stderr);
     }
+    // A hundred thousand refusals: twenty lines, then one that counts the rest.
+    let flood: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("DENIED: deny-flood: ")).collect();
+    assert_eq!(flood.len(), 21, "{}", flood.join("\n"));
+    assert!(flood[20].contains("and 99980 more refused calls like those above"), "{}", flood[20]);
 }
 
 #[test]

@@ -3,11 +3,12 @@
 use super::bindings::WitError;
 
 /// What a capability call returns on failure: an `error` the component
-/// receives and may handle. (Calls that must end the component, such as a
-/// flood of output, trap instead.)
+/// receives and may handle, or a trap that ends the component (a limit it
+/// went over, which handling the error would not mend).
 #[derive(Debug)]
 pub enum CapError {
     Guest(WitError),
+    Trap(String),
 }
 
 impl CapError {

@@ -74,7 +74,10 @@ impl From<RemoteError> for CapError {
 impl From<CapError> for RemoteError {
     fn from(e: CapError) -> Self {
         use super::bindings::WitError;
-        let CapError::Guest(e) = e;
+        let e = match e {
+            CapError::Guest(e) => e,
+            CapError::Trap(message) => return RemoteError::Failed(message),
+        };
         match e {
             WitError::AccessDenied(m) => RemoteError::Denied(m),
             WitError::NotFound(m) => RemoteError::NotFound(m),

@@ -105,17 +105,50 @@ pub struct Sandbox {
     used: Mutex<HashMap<String, Vec<Grant>>>,
     /// (component path, what it asked for, what to grant) of every
     /// refused call.
-    denied: Mutex<Vec<(String, String, String)>>,
+    denied: Mutex<Denied>,
     /// The folders (device, inode) already cleared of temporary files that
     /// a killed deploy left behind.
     cleared: Mutex<std::collections::HashSet<(u64, u64)>>,
+}
+
+/// Refused calls, for the `DENIED` lines: the first few of each component
+/// as they were, the rest counted (a component refused a million times
+/// must not make the runner hold and print a million lines).
+#[derive(Debug, Default)]
+pub struct Denied {
+    list: Vec<(String, String, String)>,
+    more: std::collections::BTreeMap<String, (usize, String)>,
+}
+
+/// Refusals of one component kept in full.
+const DENIED_SHOWN: usize = 20;
+
+impl Denied {
+    fn push(&mut self, who: &str, what: String, advice: String) {
+        if self.list.iter().filter(|(w, _, _)| w == who).count() < DENIED_SHOWN {
+            self.list.push((who.to_string(), what, advice));
+        } else {
+            let entry = self.more.entry(who.to_string()).or_insert((0, advice));
+            entry.0 += 1;
+        }
+    }
+
+    /// (component, what it asked for, what to grant), with one line per
+    /// component for the refusals not kept.
+    fn into_list(self) -> Vec<(String, String, String)> {
+        let mut list = self.list;
+        for (who, (n, advice)) in self.more {
+            list.push((who, format!("and {n} more refused calls like those above"), advice));
+        }
+        list
+    }
 }
 
 /// A path matched to the granted directory it lies beneath.
 struct Located<'s> {
     granted: &'s Granted,
     /// Where refusals the kernel makes are noted, with who asked.
-    denied: &'s Mutex<Vec<(String, String, String)>>,
+    denied: &'s Mutex<Denied>,
     cleared: &'s Mutex<std::collections::HashSet<(u64, u64)>>,
     who: String,
     /// The absolute, normalised path.
@@ -188,7 +221,7 @@ impl Sandbox {
     /// Notes that `who` was refused `what`, and returns the error for it.
     pub fn refuse(&self, who: &str, what: String, advice: String) -> CapError {
         let message = format!("{what}: {advice}");
-        self.denied.lock().expect("not poisoned").push((who.to_string(), what, advice));
+        self.denied.lock().expect("not poisoned").push(who, what, advice);
         CapError::denied(message)
     }
 
@@ -200,7 +233,7 @@ impl Sandbox {
 
     /// Every refused call so far, by component, in order.
     pub fn take_denied(&self) -> Vec<(String, String, String)> {
-        std::mem::take(&mut *self.denied.lock().expect("not poisoned"))
+        std::mem::take(&mut *self.denied.lock().expect("not poisoned")).into_list()
     }
 
     /// Whether `path` lies beneath a granted directory (lexically).
@@ -618,11 +651,11 @@ impl<'s> Located<'s> {
                 "it has {} hard links: another name of it may lie outside the granted paths, so it is not read or changed in place; remove it and let the component create it again",
                 meta.links
             );
-            self.denied.lock().expect("not poisoned").push((
-                self.who.clone(),
+            self.denied.lock().expect("not poisoned").push(
+                &self.who,
                 format!("reach {}", self.full.display()),
                 why.clone(),
-            ));
+            );
             return Err(CapError::denied(format!("{}: {why}", self.full.display())));
         }
         Ok(())
@@ -690,7 +723,7 @@ impl<'s> Located<'s> {
     fn error(&self, e: Errno) -> CapError {
         let refused = |why: String| {
             let what = format!("reach {}", self.full.display());
-            self.denied.lock().expect("not poisoned").push((self.who.clone(), what, why.clone()));
+            self.denied.lock().expect("not poisoned").push(&self.who, what, why.clone());
             CapError::denied(format!("{}: {why}", self.full.display()))
         };
         match e {
@@ -798,7 +831,10 @@ pub fn normalize(path: &Path) -> PathBuf {
 
 /// Reads `name` beneath `dir`, refusing absolute names, `..` and symlinks
 /// that lead out: for asset folders.
-pub fn read_beneath(dir: &Path, name: &str) -> Result<Vec<u8>, CapError> {
+/// At most `limit` bytes (a component's memory_limit): a larger asset is
+/// refused before it is read, so a huge or sparse file cannot take the
+/// runner's memory.
+pub fn read_beneath(dir: &Path, name: &str, limit: usize) -> Result<Vec<u8>, CapError> {
     let rel = Path::new(name);
     let full = dir.join(rel);
     if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
@@ -814,8 +850,20 @@ pub fn read_beneath(dir: &Path, name: &str) -> Result<Vec<u8>, CapError> {
         }
         e => io_error(&full, e.into()),
     })?;
+    let file = std::fs::File::from(fd);
+    let size = file.metadata().map_err(|e| io_error(&full, e))?.len();
+    if size > limit as u64 {
+        return Err(CapError::invalid(format!(
+            "asset `{name}` is {} MiB, more than the component's memory_limit of {} MiB; read it in pieces or raise the limit",
+            size >> 20,
+            limit >> 20
+        )));
+    }
     let mut data = Vec::new();
-    std::fs::File::from(fd).read_to_end(&mut data).map_err(|e| io_error(&full, e))?;
+    file.take(limit as u64 + 1).read_to_end(&mut data).map_err(|e| io_error(&full, e))?;
+    if data.len() > limit {
+        return Err(CapError::invalid(format!("asset `{name}` grew over the component's memory_limit while read")));
+    }
     Ok(data)
 }
 

@@ -135,6 +135,9 @@ pub struct CallCtx {
     pub diffs: Vec<FileDiff>,
     pub logs: Vec<(Level, String)>,
     pub logged_bytes: usize,
+    /// What the runner holds for this component (diffs, provided values),
+    /// charged against its memory_limit for its whole life.
+    pub held_bytes: usize,
     /// Time spent in capability calls (such as commands) during the
     /// current lifecycle call; it does not count against the deadline.
     pub host_time: Duration,
@@ -171,6 +174,7 @@ impl CallCtx {
             diffs: Vec::new(),
             logs: Vec::new(),
             logged_bytes: 0,
+            held_bytes: 0,
             host_time: Duration::ZERO,
             call_started: Instant::now(),
             timeout,
@@ -237,6 +241,23 @@ pub struct StoreData {
     pub stderr: MemoryOutputPipe,
     pub kinds: Arc<Kinds>,
     pub call: CallCtx,
+}
+
+impl StoreData {
+    /// Charges `bytes` the runner keeps for this component (`what`, for
+    /// the message) against its memory_limit: what it makes the runner
+    /// hold counts as much as its own memory. Over the limit, it is ended.
+    pub fn hold(&mut self, bytes: usize, what: &str) -> Result<(), CapError> {
+        self.call.held_bytes = self.call.held_bytes.saturating_add(bytes);
+        if self.call.held_bytes > self.memory_limit {
+            return Err(CapError::Trap(format!(
+                "made the runner hold more than its memory limit of {} MiB ({what}) and was stopped; raise \
+                 `memory_limit` in [limits.<root>] if it needs more",
+                self.memory_limit >> 20
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl WasiView for StoreData {

@@ -20,7 +20,7 @@ pub const SKIPPED_DIRS: &[&str] = &["target", ".git"];
 impl assets::Host for StoreData {
     fn read(&mut self, name: String) -> Result<Vec<u8>, CapError> {
         let dir = self.asset_folder(&name)?;
-        crate::host::sandbox::read_beneath(&dir, &name)
+        crate::host::sandbox::read_beneath(&dir, &name, self.memory_limit)
     }
 
     fn list(&mut self, name: String) -> Result<Vec<String>, CapError> {

@@ -18,6 +18,12 @@ impl log::Host for StoreData {
 
     fn diff(&mut self, path: String, old: Vec<u8>, new: Vec<u8>) -> wasmtime::Result<()> {
         self.charge_log(path.len() + old.len().min(4096) + new.len().min(4096))?;
+        // Kept (and diffed) in the runner's memory: charged in full.
+        if let Err(crate::host::CapError::Trap(message)) =
+            self.hold(path.len() + old.len() + new.len(), "the contents of the files it reported diffs of")
+        {
+            return Err(wasmtime::Error::msg(message));
+        }
         self.call.diffs.push(FileDiff { path, old, new });
         Ok(())
     }

@@ -44,6 +44,8 @@ impl model::Host for StoreData {
 
     fn provide(&mut self, key: String, value: String) -> Result<(), CapError> {
         self.call.allow("model.provide", &[Phase::Configure])?;
+        // Held in the plan for the whole deploy, and sent to every agent.
+        self.hold(key.len() + value.len(), "the values it provided")?;
         let value: Value = serde_json::from_str(&value)
             .map_err(|e| CapError::invalid(format!("provide `{key}`: the value is not JSON: {e}")))?;
         self.call.record.provided.push((key, value));

@@ -66,15 +66,24 @@ pub fn asset_folder_name(dir: &Path) -> String {
 
 impl template::Host for StoreData {
     fn render(&mut self, source: String, context: String) -> Result<String, CapError> {
-        self.render_template(&source, &context, None)
+        self.timed_render(&source, &context, None)
     }
 
     fn render_from(&mut self, source: String, context: String, origin: Origin) -> Result<String, CapError> {
-        self.render_template(&source, &context, Some(&origin))
+        self.timed_render(&source, &context, Some(&origin))
     }
 }
 
 impl StoreData {
+    /// Rendering is bounded by its own fuel, so its time is the runner's,
+    /// not the component's Wasm time (as for a command).
+    fn timed_render(&mut self, source: &str, context: &str, origin: Option<&Origin>) -> Result<String, CapError> {
+        let started = std::time::Instant::now();
+        let result = self.render_template(source, context, origin);
+        self.call.host_time += started.elapsed();
+        result
+    }
+
     fn render_template(&self, source: &str, context: &str, origin: Option<&Origin>) -> Result<String, CapError> {
         let context: Value = serde_json::from_str(context)
             .map_err(|e| CapError::invalid(format!("template context is not JSON: {e}")))?;
@@ -465,7 +474,7 @@ mod tests {
     use super::*;
 
     fn error_of(source: &str, vars: Map<String, Value>) -> String {
-        let CapError::Guest(e) = render(source, vars).unwrap_err();
+        let CapError::Guest(e) = render(source, vars).unwrap_err() else { panic!("a trap") };
         crate::host::error::describe(&e)
     }
 

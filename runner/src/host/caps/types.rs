@@ -4,7 +4,9 @@ use crate::host::state::StoreData;
 
 impl types::Host for StoreData {
     fn convert_error(&mut self, err: CapError) -> wasmtime::Result<WitError> {
-        let CapError::Guest(e) = err;
-        Ok(e)
+        match err {
+            CapError::Guest(e) => Ok(e),
+            CapError::Trap(message) => Err(wasmtime::Error::msg(message)),
+        }
     }
 }
