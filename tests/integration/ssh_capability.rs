@@ -103,3 +103,23 @@ fn a_program_missing_from_the_commands_grant_is_refused_on_the_other_host_too() 
     assert!(run.stderr.contains("add \"touch\" to `commands` in [grants.remote]"), "{}", run.stderr);
     assert!(!b.user_home.join("not-granted-program").exists());
 }
+
+#[test]
+fn a_command_on_another_host_ends_there_at_its_timeout_with_what_it_started() {
+    let (Some(a), Some(b)) = (Sshd::start(9), Sshd::start(10)) else { return };
+    let d = two_hosts(&a, &b, "never-made", "[grants.remote]\nssh = [\"b\"]\ncommands = [\"sh\", \"test\"]\n");
+    let env = std::fs::read_to_string(d.path().join("environments/dev.toml")).unwrap().replace(
+        "command = \"touch\"\nargs = [\"never-made\"]",
+        "command = \"sh\"\nargs = [\"-c\", \"sleep 3074 & sleep 3074\"]\ntimeout = 2",
+    );
+    d.write("environments/dev.toml", &env);
+    let run = a.run(d.path(), &["deploy", "dev"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("killed on the host after its timeout of 2.0s"), "{}", run.stderr);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let left = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .any(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x003074\x00"));
+    assert!(!left, "the command (or what it started) still runs on the host");
+}

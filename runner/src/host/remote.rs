@@ -171,12 +171,20 @@ pub fn command_granted(grants: &Grants, program: &str) -> bool {
 /// `cmd` as one line for a POSIX shell: every word single-quoted, so the
 /// remote login shell runs exactly the program with exactly these
 /// arguments.
+#[cfg(test)]
 pub fn shell_line(cmd: &Program, sudo_user: Option<&str>) -> String {
+    shell_line_with(cmd, sudo_user, None)
+}
+
+/// [`shell_line`] with `wrapper` (shell words, unquoted) before the
+/// program, such as a `timeout` that ends it on the host.
+pub fn shell_line_with(cmd: &Program, sudo_user: Option<&str>, wrapper: Option<&str>) -> String {
     let mut words = Vec::new();
     if let Some(cwd) = &cmd.cwd {
         words.push(format!("cd {} &&", quote(cwd)));
     }
     words.push("exec".into());
+    words.extend(wrapper.map(str::to_string));
     if let Some(user) = sudo_user {
         words.push(format!("sudo -n -u {} --", quote(user)));
     }

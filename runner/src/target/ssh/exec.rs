@@ -17,9 +17,18 @@ impl RemoteCommands for SshHosts {
         remote::check(grants, host, cmd)?;
         let failed = |why: String| RemoteError::Failed(format!("cannot run `{}` on host `{host}`: {why}", cmd.program));
         let route = self.route(host).map_err(failed)?;
-        let line = remote::shell_line(cmd, route.service_user.as_deref());
-        let channel = self.channel(host).map_err(failed)?;
         let timeout = cmd.timeout_ms.map(|ms| Duration::from_millis(ms.into())).unwrap_or(DEFAULT_TIMEOUT);
+        // Closing the channel does not end a command on the host (it has
+        // no terminal to hang up): where the host has `timeout`, it ends
+        // the command and what it started (its process group) itself.
+        let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
+        let line = format!(
+            "t=; if command -v timeout >/dev/null 2>&1; then t='timeout -s KILL {secs}'; fi; {}",
+            remote::shell_line_with(cmd, route.service_user.as_deref(), Some("$t"))
+        );
+        // A little longer here, so that the host's timeout speaks first.
+        let timeout = timeout + Duration::from_secs(2);
+        let channel = self.channel(host).map_err(failed)?;
         tracing::debug!(host = %host, command = %line, "ssh.run");
         let run = async move {
             let mut channel = channel;
@@ -41,7 +50,20 @@ impl RemoteCommands for SshHosts {
             }
             Ok::<_, russh::Error>((out, signalled))
         };
-        match self.runtime.block_on(async { tokio::time::timeout(timeout, run).await }) {
+        let started = std::time::Instant::now();
+        let result = self.runtime.block_on(async { tokio::time::timeout(timeout, run).await });
+        let timed_out = started.elapsed().as_secs() >= secs;
+        match result {
+            Ok(Ok((out, Some(signal)))) if out.status == -1 && signal.contains("KILL") && timed_out => {
+                Err(failed(format!(
+                    "it was killed on the host after its timeout of {:.1}s",
+                    (timeout - Duration::from_secs(2)).as_secs_f64()
+                )))
+            }
+            Ok(Ok((out, _))) if out.status == 137 && timed_out => Err(failed(format!(
+                "it was killed on the host after its timeout of {:.1}s (exit status 137)",
+                (timeout - Duration::from_secs(2)).as_secs_f64()
+            ))),
             Ok(Ok((out, _))) => Ok(out),
             Ok(Err(e)) => Err(failed(format!("the SSH channel failed: {e}"))),
             Err(_) => Err(failed(format!(
