@@ -123,3 +123,43 @@ fn a_command_on_another_host_ends_there_at_its_timeout_with_what_it_started() {
         .any(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == b"sleep\x003074\x00"));
     assert!(!left, "the command (or what it started) still runs on the host");
 }
+
+#[test]
+fn a_command_on_another_host_runs_only_in_a_granted_working_directory() {
+    let (Some(a), Some(b)) = (Sshd::start(9), Sshd::start(10)) else { return };
+    let grants = "[grants.remote]\nssh = [\"b\"]\ncommands = [\"touch\", \"test\"]\npaths.read = [\"~/granted\"]\n";
+    let d = two_hosts(&a, &b, "cwd-made", grants);
+    let granted = b.user_home.join("granted");
+    let outside = tempfile::tempdir().unwrap();
+    let _ = std::fs::remove_dir_all(&granted);
+    std::fs::create_dir_all(granted.join("real")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), granted.join("link")).unwrap();
+    let status = std::process::Command::new("chown").arg("-R").arg(&b.user).arg(&granted).arg(outside.path()).status();
+    assert!(status.unwrap().success());
+    let env = std::fs::read_to_string(d.path().join("environments/dev.toml")).unwrap();
+    let with_cwd = |cwd: &str| {
+        d.write(
+            "environments/dev.toml",
+            &env.replace("args = [\"cwd-made\"]", &format!("args = [\"cwd-made\"]\ncwd = \"{cwd}\"")),
+        );
+        a.run(d.path(), &["deploy", "dev"])
+    };
+    // Not beneath a grant: refused before anything runs.
+    let refused = with_cwd("elsewhere");
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("the working directory is outside the granted paths; add \"elsewhere\" to `paths.read`"),
+        "{}",
+        refused.stderr
+    );
+    // Beneath a grant by its text, but a symlink out of it on the host.
+    let linked = with_cwd("granted/link");
+    assert_eq!(linked.code, 1, "{linked:?}");
+    assert!(linked.stderr.contains("leads outside the granted paths"), "{}", linked.stderr);
+    assert!(!outside.path().join("cwd-made").exists(), "the command ran outside its grants");
+    // A real folder beneath the grant is fine.
+    with_cwd("granted/real").ok();
+    assert!(granted.join("real/cwd-made").exists());
+}

@@ -666,3 +666,32 @@ fn predict_on_a_fresh_target_lists_what_the_deploy_changes_and_no_mode_of_a_file
     std::fs::set_permissions(d.work("secret/secret.txt"), std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(d.deploy().ok().changed(), ["localhost: secret > mode('secret.txt')"]);
 }
+
+#[test]
+fn a_command_for_another_host_in_a_local_environment_runs_only_in_a_granted_working_directory() {
+    let granted = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir(granted.path().join("real")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), granted.path().join("link")).unwrap();
+    let d = Deployment::new("");
+    let deploy_in = |cwd: &std::path::Path| {
+        d.write(
+            "environments/dev.toml",
+            &format!(
+                "[hosts.a]\ncomponents = [\"remote\"]\n[hosts.b]\ncomponents = []\n[components.remote]\nkind = \"command\"\nhost = \"b\"\ncommand = \"touch\"\nargs = [\"here\"]\ncwd = \"{}\"\n[grants.remote]\nssh = [\"b\"]\ncommands = [\"touch\"]\npaths.read = [\"{}\"]\n",
+                cwd.display(),
+                granted.path().display()
+            ),
+        );
+        d.deploy()
+    };
+    let linked = deploy_in(&granted.path().join("link"));
+    assert_eq!(linked.code, 1, "{linked:?}");
+    assert!(linked.stderr.contains("leads outside the granted paths"), "{}", linked.stderr);
+    assert!(!outside.path().join("here").exists());
+    let elsewhere = deploy_in(outside.path());
+    assert_eq!(elsewhere.code, 1, "{elsewhere:?}");
+    assert!(elsewhere.stderr.contains("the working directory is outside the granted paths"), "{}", elsewhere.stderr);
+    deploy_in(&granted.path().join("real")).ok();
+    assert!(granted.path().join("real/here").exists());
+}

@@ -126,7 +126,30 @@ impl RemoteCommands for ThisMachine {
         let home = crate::home::home().map_err(|e| {
             RemoteError::Failed(format!("cannot run `{}` on host `{host}` in its home folder: {e}", cmd.program))
         })?;
-        let cwd = home.join(cmd.cwd.as_deref().unwrap_or("."));
+        let on_this_machine = |p: &std::path::Path| match p.strip_prefix("/~") {
+            Ok(rest) => home.join(rest),
+            Err(_) => p.to_path_buf(),
+        };
+        let cwd = match &cmd.cwd {
+            None => home.clone(),
+            Some(text) => {
+                // As on a host over SSH: symlinks resolved, still beneath a grant.
+                let real = on_this_machine(&home_relative(text)).canonicalize().map_err(|e| {
+                    RemoteError::NotFound(format!("cannot run `{}` in {text} on host `{host}`: {e}", cmd.program))
+                })?;
+                let inside = cwd_grants(grants)
+                    .iter()
+                    .filter_map(|g| on_this_machine(g).canonicalize().ok())
+                    .any(|g| real.starts_with(g));
+                if !inside {
+                    return Err(RemoteError::Denied(format!(
+                        "run `{}` in {text} on host `{host}`: the working directory leads outside the granted paths (through a symlink)",
+                        cmd.program
+                    )));
+                }
+                real
+            }
+        };
         let env = environment(grants, &cmd.env);
         Ok(run_command(&program, cmd, &env, &super::caps::process::Cwd::Path(cwd), REMOTE_OUTPUT_LIMIT)?)
     }
@@ -158,7 +181,65 @@ pub fn check(grants: &Grants, host: &str, cmd: &Program) -> Result<(), RemoteErr
             grants.advice("env", name)
         )));
     }
+    if let Some(cwd) = &cmd.cwd {
+        let wanted = home_relative(cwd);
+        if !cwd_grants(grants).iter().any(|g| wanted.starts_with(g)) {
+            return Err(RemoteError::Denied(format!(
+                "run `{}` in {cwd} on host `{host}`: the working directory is outside the granted paths; {}",
+                cmd.program,
+                grants.advice("paths.read", cwd)
+            )));
+        }
+    }
     Ok(())
+}
+
+/// A path on another host as the login there reaches it: absolute, or
+/// below its home (`~`), `..` worked out from the text.
+fn home_relative(path: &str) -> std::path::PathBuf {
+    let rest = path.strip_prefix("~").filter(|r| r.is_empty() || r.starts_with('/'));
+    let (base, rest) = match rest {
+        Some(rest) => ("/~", rest.trim_start_matches('/')),
+        None if path.starts_with('/') => ("/", path),
+        None => ("/~", path),
+    };
+    super::sandbox::normalize(&std::path::Path::new(base).join(rest))
+}
+
+/// The directories a command on another host may run in: the root's
+/// absolute and `~/` path grants (relative ones name its own workdir,
+/// which is on its own host), as [`home_relative`] writes them.
+fn cwd_grants(grants: &Grants) -> Vec<std::path::PathBuf> {
+    grants
+        .write
+        .iter()
+        .chain(&grants.read)
+        .filter(|g| g.starts_with('/') || g.as_str() == "~" || g.starts_with("~/"))
+        .map(|g| home_relative(g))
+        .collect()
+}
+
+/// A shell test run on the host before the command: the working directory
+/// with its symlinks resolved (`cd -P`, `pwd -P`) must still lie beneath a
+/// granted path, resolved the same way, or the command does not run.
+pub fn cwd_check(grants: &Grants, cmd: &Program) -> String {
+    let Some(cwd) = &cmd.cwd else { return String::new() };
+    let shell = |p: &std::path::Path| -> String {
+        match p.strip_prefix("/~") {
+            Ok(rest) if rest.as_os_str().is_empty() => "\"$HOME\"".to_string(),
+            Ok(rest) => format!("\"$HOME\"/{}", quote(&rest.to_string_lossy())),
+            Err(_) => quote(&p.to_string_lossy()),
+        }
+    };
+    let granted: Vec<String> = cwd_grants(grants).iter().map(|g| shell(g)).collect();
+    format!(
+        "d=\"$(cd -P -- {cwd} 2>/dev/null && pwd -P)\" || {{ echo 'batou-run: no such working directory' >&2; exit 126; }}; \
+         ok=; for g in {granted}; do r=\"$(cd -P -- \"$g\" 2>/dev/null && pwd -P)\" && case \"$d/\" in \"$r\"/*) ok=1;; esac; done; \
+         [ -n \"$ok\" ] || {{ echo 'batou-run: the working directory leads outside the granted paths (through a symlink)' >&2; exit 126; }}; \
+         cd \"$d\" && ",
+        cwd = shell(&home_relative(cwd)),
+        granted = granted.join(" "),
+    )
 }
 
 /// Whether `program` (a name or an absolute path, as the component gave

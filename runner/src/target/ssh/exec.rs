@@ -23,8 +23,10 @@ impl RemoteCommands for SshHosts {
         // the command and what it started (its process group) itself.
         let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
         let line = format!(
-            "t=; if command -v timeout >/dev/null 2>&1; then t='timeout -s KILL {secs}'; fi; {}",
-            remote::shell_line_with(cmd, route.service_user.as_deref(), Some("$t"))
+            "t=; if command -v timeout >/dev/null 2>&1; then t='timeout -s KILL {secs}'; fi; {}{}",
+            remote::cwd_check(grants, cmd),
+            // The check enters the working directory it resolved.
+            remote::shell_line_with(&Program { cwd: None, ..cmd.clone() }, route.service_user.as_deref(), Some("$t"))
         );
         // A little longer here, so that the host's timeout speaks first.
         let timeout = timeout + Duration::from_secs(2);
