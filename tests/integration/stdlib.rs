@@ -275,12 +275,14 @@ commands = ["seq"]
     assert!(run.stdout.len() < 200_000, "{} bytes of output shown", run.stdout.len());
 }
 
-/// Whether a process runs `sleep <seconds>` (a number unique to a test).
+/// Whether a process runs `sleep <seconds>` (a number unique to a test),
+/// and has not ended.
 fn sleeping(seconds: &str) -> bool {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .any(|e| std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == format!("sleep\0{seconds}\0").as_bytes()))
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c.ends_with(format!("sleep\0{seconds}\0").as_bytes()))
+            // A zombie has ended (nobody here may reap it).
+            && !std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| s.contains(") Z "))
+    })
 }
 
 #[test]
@@ -694,4 +696,40 @@ fn a_command_for_another_host_in_a_local_environment_runs_only_in_a_granted_work
     assert!(elsewhere.stderr.contains("the working directory is outside the granted paths"), "{}", elsewhere.stderr);
     deploy_in(&granted.path().join("real")).ok();
     assert!(granted.path().join("real/here").exists());
+}
+
+#[test]
+fn a_command_ends_when_the_runner_running_it_is_killed() {
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"long\"]\n[components.long]\nkind = \"command\"\ncommand = \"sleep\"\nargs = [\"3075\"]\n[grants.long]\ncommands = [\"sleep\"]\n",
+    );
+    /// Kills the runner however the test ends.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let runner = std::process::Command::new(env!("CARGO_BIN_EXE_batou-run"))
+        .args(["deploy", "dev", "--deployment"])
+        .arg(d.path())
+        .env("BATOU_RUN_CACHE", crate::harness::cache_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut runner = Killed(runner);
+    let started = std::time::Instant::now();
+    while !sleeping("3075") {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the command never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    runner.0.kill().unwrap();
+    runner.0.wait().unwrap();
+    let killed = std::time::Instant::now();
+    while sleeping("3075") {
+        assert!(killed.elapsed() < std::time::Duration::from_secs(10), "the command outlived the runner");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
