@@ -7,20 +7,10 @@ use std::process::Command;
 
 use crate::harness::{Deployment, Run};
 
-/// `batou-run` with the tests' cache and the runner's info log, which says
-/// when it builds a component.
+/// `batou-run` with the runner's info log, which says when it builds a
+/// component.
 fn batou(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_batou-run"))
-        .args(args)
-        .env("BATOU_RUN_CACHE", crate::harness::cache_dir())
-        .env("BATOU_RUN_LOG", "info")
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    crate::harness::batou(args, &[("BATOU_RUN_LOG", "info".into())])
 }
 
 /// A deployment made by `batou-run new`, whose component `hello` writes

@@ -139,6 +139,22 @@ pub fn cache_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("batou-run-cache")
 }
 
+/// `batou-run ARGS` (no deployment implied) with the tests' cache and
+/// extra variables.
+pub fn batou(args: &[&str], env: &[(&str, std::ffi::OsString)]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_batou-run"))
+        .args(args)
+        .env("BATOU_RUN_CACHE", cache_dir())
+        .envs(env.iter().map(|(k, v)| (*k, v)))
+        .output()
+        .expect("run batou-run");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// Compares `actual` with tests/golden/`name`; `BATOU_BLESS=1` rewrites it.
 #[track_caller]
 pub fn golden(name: &str, actual: &str) {

@@ -1,23 +1,7 @@
 //! `batou-run new` and `batou-run component new`: what they write builds
 //! and deploys as is, in every language; `batou-run cache info|clean`.
 
-use std::ffi::OsString;
-
-use crate::harness::{Deployment, Run, toolchains};
-
-fn batou(args: &[&str], env: &[(&str, OsString)]) -> Run {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_batou-run"))
-        .args(args)
-        .env("BATOU_RUN_CACHE", crate::harness::cache_dir())
-        .envs(env.iter().map(|(k, v)| (*k, v)))
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use crate::harness::{Deployment, batou, toolchains};
 
 #[test]
 fn a_new_deployment_and_its_components_deploy_as_is() {

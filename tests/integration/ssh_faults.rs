@@ -261,17 +261,11 @@ fn login_rc(sshd: &Sshd, script: &str) {
 #[test]
 fn a_login_banner_without_a_newline_or_a_login_that_hangs_does_not_hang_the_deploy() {
     let Some(sshd) = Sshd::start(13) else { return };
-    let d = crate::harness::Deployment::new("");
-    d.write(
-        "environments/dev.toml",
-        &format!(
-            "[environment]\nconnect = \"ssh\"\ntarget_directory = \"banner\"\n\n[hosts.web]\ncomponents = [\"motd\"]\n{}\n\n[components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = \"hi\\n\"\n",
-            sshd.host_keys()
-        ),
-    );
+    let d = Deployment::new("");
+    write_env(&d, &sshd, "banner", false);
     login_rc(&sshd, "printf 'Welcome to web!'\n");
     sshd.run(d.path(), &["deploy", "dev"]).ok();
-    assert_eq!(std::fs::read_to_string(sshd.user_home.join("banner/work/motd/motd.txt")).unwrap(), "hi\n");
+    assert_eq!(std::fs::read_to_string(sshd.user_home.join("banner/work/motd/motd.txt")).unwrap(), "hello\n");
 
     // A login that never gets to the script: the deploy ends, saying what
     // the host printed.
@@ -301,14 +295,10 @@ fn cached_agent(sshd: &Sshd) -> std::path::PathBuf {
 fn a_cached_agent_others_could_swap_or_a_broken_one_is_replaced_and_a_shared_cache_refused() {
     use std::os::unix::fs::PermissionsExt;
     let Some(sshd) = Sshd::start(14) else { return };
-    let d = crate::harness::Deployment::new("");
-    d.write(
-        "environments/dev.toml",
-        &format!(
-            "[environment]\nconnect = \"ssh\"\ntarget_directory = \"agentcheck\"\n\n[hosts.web]\ncomponents = [\"motd\"]\n{}\n\n[components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = \"hi\\n\"\n",
-            sshd.host_keys()
-        ),
-    );
+    // The login's home outlives the test: agents of earlier builds go.
+    let _ = std::fs::remove_dir_all(sshd.user_home.join(".cache/batou-run"));
+    let d = Deployment::new("");
+    write_env(&d, &sshd, "agentcheck", false);
     let agent_bytes = |run: &Run| -> u64 {
         let last: serde_json::Value = serde_json::from_str(run.stdout.lines().last().unwrap()).unwrap();
         last["uploaded"]["agent_bytes"].as_u64().unwrap()
