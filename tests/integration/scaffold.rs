@@ -1,6 +1,5 @@
 //! `batou-run new` and `batou-run component new`: what they write builds
 //! and deploys as is, in every language; `batou-run cache info|clean`.
-
 use crate::harness::{Deployment, batou, toolchains};
 
 #[test]
