@@ -114,16 +114,26 @@ fn compiled_code_others_could_have_written_is_never_loaded() {
         assert_eq!((meta.uid(), meta.mode() & 0o022), (unsafe { libc::geteuid() }, 0), "{}", entry.display());
     }
 
-    // A cache folder others may write is refused, with what to do.
+    // A cache folder of this user's that others may write (a umask of 002)
+    // is closed to them; one of another user's, or a symlink, is refused.
     std::fs::set_permissions(&compiled, std::fs::Permissions::from_mode(0o777)).unwrap();
+    deploy_with(&d, Some(cache.path()), &[]).ok();
+    assert_eq!(std::fs::metadata(&compiled).unwrap().permissions().mode() & 0o777, 0o755);
+    let moved = cache.path().join("elsewhere");
+    std::fs::rename(&compiled, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &compiled).unwrap();
     let run = deploy_with(&d, Some(cache.path()), &[]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("will not load compiled modules from the cache"), "{}", run.stderr);
-    assert!(
-        run.stderr.contains("is writable by others (mode 777)") && run.stderr.contains("chmod 700"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("is not a folder (a symlink?)") && run.stderr.contains("chmod 700"), "{}", run.stderr);
+    std::fs::remove_file(&compiled).unwrap();
+    std::fs::rename(&moved, &compiled).unwrap();
+    if as_root {
+        std::os::unix::fs::chown(&compiled, Some(65534), Some(65534)).unwrap();
+        let run = deploy_with(&d, Some(cache.path()), &[]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.contains("belongs to uid 65534, not to you"), "{}", run.stderr);
+    }
 }
 
 #[test]

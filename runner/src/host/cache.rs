@@ -5,7 +5,7 @@
 //! modification time, and the least recently used entries go when the
 //! cache grows over its limit.
 
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -34,7 +34,14 @@ pub fn private_dir(dir: &Path) -> Result<(), String> {
             ));
         }
         if meta.mode() & 0o022 != 0 {
-            return Err(format!("{} is writable by others (mode {:o}); {fix}", d.display(), meta.mode() & 0o7777));
+            // This user's own folder, made under a umask of 002: closed now.
+            // (What others may have put there meanwhile is not loaded:
+            // each entry is checked on its own.)
+            let closed = std::fs::Permissions::from_mode(meta.mode() & 0o7755);
+            if std::fs::set_permissions(d, closed).is_err() {
+                return Err(format!("{} is writable by others (mode {:o}); {fix}", d.display(), meta.mode() & 0o7777));
+            }
+            tracing::info!(path = %d.display(), "closed the cache folder to others' writes");
         }
     }
     Ok(())

@@ -712,8 +712,12 @@ impl<'s> Located<'s> {
         let Ok(listing) = rfs::openat(parent, ".", flags, Mode::empty()) else { return };
         for name in entries(&listing).unwrap_or_default() {
             let Some(pid) = stale_temporary(&name) else { continue };
-            // SAFETY: signal 0 only asks whether the process exists.
-            if pid != std::process::id() && unsafe { libc::kill(pid as libc::pid_t, 0) } != 0 {
+            // SAFETY: signal 0 only asks whether the process exists; EPERM
+            // means it does (another user's), only ESRCH that it is gone.
+            let gone = pid != std::process::id()
+                && unsafe { libc::kill(pid as libc::pid_t, 0) } != 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone {
                 let _ = rfs::unlinkat(parent, &name, AtFlags::empty());
             }
         }
