@@ -104,3 +104,12 @@ pub fn cache_dir() -> Result<PathBuf, Diagnostics> {
     })?;
     Ok(home.join(".cache").join("batou-run"))
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -149,9 +149,20 @@ impl Runtime {
     /// What makes compiled code compatible: the wasmtime version and the
     /// engine settings.
     fn engine_key(&self) -> String {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        /// The bytes a `Hash` writes, fed to sha256: a key on disk must not
+        /// depend on `DefaultHasher`, whose algorithm may change.
+        struct Sha(Sha256);
+        impl Hasher for Sha {
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.update(bytes);
+            }
+            fn finish(&self) -> u64 {
+                unreachable!("only the digest is used")
+            }
+        }
+        let mut h = Sha(Sha256::new());
         self.engine.precompile_compatibility_hash().hash(&mut h);
-        format!("{:016x}", h.finish())
+        h.0.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 }
 
