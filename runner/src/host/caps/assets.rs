@@ -68,7 +68,7 @@ pub fn list_beneath(dir: &Path, name: &str) -> Result<Vec<String>, CapError> {
             Err(e) => return Err(io_error(&folder, e)),
         }
     }
-    let files = shipped(&folder).map_err(|e| io_error(&folder, e))?;
+    let files = shipped_within(&folder, dir).map_err(|e| io_error(&folder, e))?;
     if files.is_empty() {
         // Such a folder does not reach an agent at all.
         return Err(CapError::not_found(format!("asset folder `{name}` holds no asset files")));
@@ -86,8 +86,14 @@ pub fn list_beneath(dir: &Path, name: &str) -> Result<Vec<String>, CapError> {
 /// read refuses it), so such a link must not make the controller ship the
 /// file it points to (a key in `~/.ssh`, say) to every host.
 pub fn shipped(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+    shipped_within(dir, dir)
+}
+
+/// [`shipped`] for a folder beneath the asset folder `assets`: a symlink
+/// counts when it stays within `assets`, as it does for what travels.
+fn shipped_within(dir: &Path, assets: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     let mut files = Vec::new();
-    let root = dir.canonicalize()?;
+    let root = assets.canonicalize()?;
     walk(dir, &root, "", &mut files)?;
     files.sort();
     Ok(files)
@@ -146,9 +152,17 @@ mod tests {
         std::fs::write(outside.path().join("secret"), "s").unwrap();
         std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
         std::os::unix::fs::symlink("b.txt", dir.path().join("site/link.txt")).unwrap();
+        // Out of `site` but within the asset folder: an asset, as it
+        // travels; out of the asset folder: none, here or on an agent.
+        std::fs::create_dir_all(dir.path().join("other")).unwrap();
+        std::fs::write(dir.path().join("other/x.txt"), "x").unwrap();
+        std::os::unix::fs::symlink("../other/x.txt", dir.path().join("site/sibling.txt")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("site/leak.txt")).unwrap();
 
         let list = |name: &str| list_beneath(dir.path(), name);
-        assert_eq!(list("site").unwrap(), ["a/c.txt", "b.txt", "empty/.keep", "link.txt"]);
+        assert_eq!(list("site").unwrap(), ["a/c.txt", "b.txt", "empty/.keep", "link.txt", "sibling.txt"]);
+        let travels: Vec<String> = shipped(dir.path()).unwrap().into_iter().map(|(rel, _)| rel).collect();
+        assert!(travels.contains(&"site/sibling.txt".to_string()) && !travels.iter().any(|r| r.contains("leak")));
         assert_eq!(list("site/").unwrap(), list("site").unwrap());
         assert_eq!(list("site/a").unwrap(), ["c.txt"]);
         assert!(list(".").unwrap().contains(&"site/b.txt".to_string()));
