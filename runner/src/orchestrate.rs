@@ -16,7 +16,7 @@ use std::sync::mpsc;
 
 use crate::agent::{Event, HostOutcome, Uploaded};
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::model::plan::{HostPlan, Plan, RootRef};
+use crate::plan::{HostPlan, Plan, RootRef};
 use crate::output::Output;
 use crate::target::{Target, TargetError};
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::modules::sdk;
+use crate::sources::sdk;
 
 /// The languages a component can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -75,7 +75,11 @@ impl Component for File {
     fn kind() -> Kind {
         Kind::new("file", "A file, directory or symlink, with its content, mode and owner")
             .attr(path_attr())
-            .attr(Attr::string("ensure").default("file").doc("What to have at `path`: file, directory or symlink"))
+            .attr(
+                Attr::choice("ensure", &["file", "directory", "symlink"])
+                    .default("file")
+                    .doc("What to have at `path`: file, directory or symlink"),
+            )
             .attr(Attr::string("content").optional().doc("The file's content, as a string"))
             .attr(Attr::string("source").optional().doc(
                 "An asset of the component that holds the content (a folder of them, copied, for ensure = directory)",
@@ -148,7 +152,8 @@ impl Component for File {
                         "{path}: ensure = \"symlink\" needs link_to, the path the symlink points to"
                     )));
                 };
-                model::add("symlink", path, &json!({ "path": path, "target": target }))
+                model::add("symlink", path, &json!({ "path": path, "target": target }))?;
+                Ok(())
             }
         }
     }

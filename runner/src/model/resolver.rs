@@ -8,9 +8,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::configure::ConfigureFailure;
-use super::plan::Node;
+use crate::plan::Node;
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::host::state::RequireAnswers;
+use crate::plan::require::RequireAnswers;
 
 /// A root component on a host.
 #[derive(Debug, Clone)]
@@ -305,7 +305,7 @@ fn topological_order(n: usize, edges: &BTreeSet<(usize, usize)>) -> Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::state::RequireRecord;
+    use crate::plan::require::RequireRecord;
     use serde_json::json;
 
     /// A root that provides fixed values (or values derived from what it

@@ -23,9 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-use super::CapError;
-use super::error::io_error;
-use super::grants::{Grant, Grants};
+use super::error::{SysError, io_error};
+use crate::plan::grants::{Grant, Grants};
 
 /// How `openat2` may resolve a path below a granted directory.
 const BENEATH: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_MAGICLINKS);
@@ -219,10 +218,10 @@ impl Sandbox {
     }
 
     /// Notes that `who` was refused `what`, and returns the error for it.
-    pub fn refuse(&self, who: &str, what: String, advice: String) -> CapError {
+    pub fn refuse(&self, who: &str, what: String, advice: String) -> SysError {
         let message = format!("{what}: {advice}");
         self.denied.lock().expect("not poisoned").push(who, what, advice);
-        CapError::denied(message)
+        SysError::denied(message)
     }
 
     /// Every grant used so far, by component.
@@ -244,7 +243,7 @@ impl Sandbox {
 
     /// The granted directory `path` lies beneath, the most specific one
     /// that allows `access`.
-    fn locate(&self, who: &str, path: &Path, access: Access) -> Result<Located<'_>, CapError> {
+    fn locate(&self, who: &str, path: &Path, access: Access) -> Result<Located<'_>, SysError> {
         let full = normalize(path);
         let beneath = |d: &&Granted| full.starts_with(&d.path);
         let best = self
@@ -278,7 +277,7 @@ impl Sandbox {
     }
 
     /// Metadata of `path` (not following a final symlink), or `None`.
-    pub fn stat(&self, who: &str, path: &Path) -> Result<Option<Meta>, CapError> {
+    pub fn stat(&self, who: &str, path: &Path) -> Result<Option<Meta>, SysError> {
         let at = self.locate(who, path, Access::Read)?;
         let root = match at.open_root(false) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -299,11 +298,11 @@ impl Sandbox {
     }
 
     /// The bytes of a regular file, at most `limit` of them.
-    pub fn read(&self, who: &str, path: &Path, limit: u64) -> Result<Vec<u8>, CapError> {
+    pub fn read(&self, who: &str, path: &Path, limit: u64) -> Result<Vec<u8>, SysError> {
         let (full, file) = self.open_file(who, path)?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         if size > limit {
-            return Err(CapError::invalid(format!(
+            return Err(SysError::invalid(format!(
                 "{} has {size} bytes, more than this component may hold ({limit}); compare it with `files.digest` instead",
                 full.display()
             )));
@@ -314,7 +313,7 @@ impl Sandbox {
     }
 
     /// An open regular file beneath the grants, for reading.
-    pub fn open_file(&self, who: &str, path: &Path) -> Result<(PathBuf, std::fs::File), CapError> {
+    pub fn open_file(&self, who: &str, path: &Path) -> Result<(PathBuf, std::fs::File), SysError> {
         let at = self.locate(who, path, Access::Read)?;
         let root = at.open_root(false).map_err(|e| io_error(&at.full, e))?;
         // O_NONBLOCK: opening a FIFO must not hang the deploy.
@@ -330,13 +329,24 @@ impl Sandbox {
     /// file keeps its mode, owner and group; a new one gets `new_mode`
     /// before any byte is written. A symlink is written through, if its
     /// target is granted too.
-    pub fn write(&self, who: &str, path: &Path, data: &[u8], new_mode: Option<u32>) -> Result<(), CapError> {
+    pub fn write(&self, who: &str, path: &Path, data: &[u8], new_mode: Option<u32>) -> Result<(), SysError> {
+        let mut pending = self.begin_write(who, path, new_mode)?;
+        pending.append(data)?;
+        pending.finish()
+    }
+
+    /// Starts replacing a file's bytes in pieces: they go to a temporary
+    /// file beside it, which [`PendingWrite::finish`] renames over it. The
+    /// rules are those of [`Sandbox::write`]: a symlink is written through,
+    /// an existing file keeps its mode and owner, a new one gets
+    /// `new_mode`.
+    pub fn begin_write(&self, who: &str, path: &Path, new_mode: Option<u32>) -> Result<PendingWrite, SysError> {
         let mut target = normalize(path);
         for _ in 0..MAX_LINKS {
             let at = self.locate(who, &target, Access::Write)?;
             let root = at.open_root(true).map_err(|e| io_error(&at.full, e))?;
             if at.rel.as_os_str().is_empty() {
-                return Err(CapError::invalid(format!("{} is a granted directory, not a file", at.full.display())));
+                return Err(SysError::invalid(format!("{} is a granted directory, not a file", at.full.display())));
             }
             let (parent, name) = at.parent(root).map_err(|e| at.error(e))?;
             let old = match rfs::statat(&parent, &name, AtFlags::SYMLINK_NOFOLLOW) {
@@ -353,14 +363,18 @@ impl Sandbox {
                 }
                 at.check_plain(meta)?;
             }
-            return at.replace(&parent, &name, old.as_ref(), new_mode, |f| f.write_all(data));
+            let parent = match parent {
+                Dir::Root(fd) => fd.try_clone_to_owned().map_err(|e| io_error(&at.full, e))?,
+                Dir::Sub(fd) => fd,
+            };
+            return at.begin(parent, name, old.as_ref(), new_mode);
         }
-        Err(CapError::invalid(format!("{}: too many levels of symbolic links", path.display())))
+        Err(SysError::invalid(format!("{}: too many levels of symbolic links", path.display())))
     }
 
     /// Creates a directory (and its parents, if asked); an existing
     /// directory is fine.
-    pub fn mkdir(&self, who: &str, path: &Path, parents: bool) -> Result<(), CapError> {
+    pub fn mkdir(&self, who: &str, path: &Path, parents: bool) -> Result<(), SysError> {
         let at = self.locate(who, path, Access::Write)?;
         let root = at.open_root(true).map_err(|e| io_error(&at.full, e))?;
         let names: Vec<&std::ffi::OsStr> = at.rel.iter().collect();
@@ -382,7 +396,7 @@ impl Sandbox {
 
     /// Removes a file, a symlink (not its target) or a directory (with
     /// everything in it when `recursive`); a missing path is fine.
-    pub fn remove(&self, who: &str, path: &Path, recursive: bool) -> Result<(), CapError> {
+    pub fn remove(&self, who: &str, path: &Path, recursive: bool) -> Result<(), SysError> {
         let at = self.locate(who, path, Access::Write)?;
         if at.rel.as_os_str().is_empty() {
             return Err(self.refuse(
@@ -412,7 +426,7 @@ impl Sandbox {
     /// Makes `link` a symlink to `target`, replacing a symlink that is
     /// there. The target must lie beneath the grants too: a link must not
     /// hand a path outside them to whatever reads it later.
-    pub fn symlink(&self, who: &str, target: &str, link: &Path) -> Result<(), CapError> {
+    pub fn symlink(&self, who: &str, target: &str, link: &Path) -> Result<(), SysError> {
         let at = self.locate(who, link, Access::Write)?;
         let pointed = normalize(&at.full.parent().unwrap_or(Path::new("/")).join(target));
         if !self.covers(&pointed) {
@@ -426,13 +440,13 @@ impl Sandbox {
             ));
         }
         if at.rel.as_os_str().is_empty() {
-            return Err(CapError::invalid(format!("{} is a granted directory, not a symlink", at.full.display())));
+            return Err(SysError::invalid(format!("{} is a granted directory, not a symlink", at.full.display())));
         }
         let root = at.open_root(true).map_err(|e| io_error(&at.full, e))?;
         let (parent, name) = at.parent(root).map_err(|e| at.error(e))?;
         match rfs::statat(&parent, &name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) if Meta::of(&st).kind != Kind::Symlink => {
-                return Err(CapError::invalid(format!(
+                return Err(SysError::invalid(format!(
                     "{}: is not a symlink; remove it first (e.g. with a `purge` component) if a symlink should replace it",
                     at.full.display()
                 )));
@@ -450,11 +464,11 @@ impl Sandbox {
     }
 
     /// Where a symlink points.
-    pub fn read_link(&self, who: &str, path: &Path) -> Result<String, CapError> {
+    pub fn read_link(&self, who: &str, path: &Path) -> Result<String, SysError> {
         let at = self.locate(who, path, Access::Read)?;
         let root = at.open_root(false).map_err(|e| io_error(&at.full, e))?;
         if at.rel.as_os_str().is_empty() {
-            return Err(CapError::invalid(format!("{}: not a symlink", at.full.display())));
+            return Err(SysError::invalid(format!("{}: not a symlink", at.full.display())));
         }
         let (parent, name) = at.parent(root).map_err(|e| at.error(e))?;
         let link = rfs::readlinkat(&parent, &name, Vec::new()).map_err(|e| at.error(e))?;
@@ -463,7 +477,7 @@ impl Sandbox {
 
     /// Sets permission bits; a symlink is left alone (Linux has no modes
     /// for links).
-    pub fn set_mode(&self, who: &str, path: &Path, mode: u32) -> Result<(), CapError> {
+    pub fn set_mode(&self, who: &str, path: &Path, mode: u32) -> Result<(), SysError> {
         let (at, fd, meta) = self.open_node(who, path)?;
         if meta.kind == Kind::Symlink {
             return Ok(());
@@ -476,7 +490,7 @@ impl Sandbox {
     }
 
     /// Sets owner and group (of a symlink itself, not its target).
-    pub fn set_owner(&self, who: &str, path: &Path, uid: Option<u32>, gid: Option<u32>) -> Result<(), CapError> {
+    pub fn set_owner(&self, who: &str, path: &Path, uid: Option<u32>, gid: Option<u32>) -> Result<(), SysError> {
         let (at, fd, _) = self.open_node(who, path)?;
         let uid = uid.map(|u| rfs::Uid::from_raw(u));
         let gid = gid.map(|g| rfs::Gid::from_raw(g));
@@ -484,7 +498,7 @@ impl Sandbox {
     }
 
     /// The names in a directory, sorted.
-    pub fn list(&self, who: &str, path: &Path) -> Result<Vec<String>, CapError> {
+    pub fn list(&self, who: &str, path: &Path) -> Result<Vec<String>, SysError> {
         let at = self.locate(who, path, Access::Read)?;
         let root = at.open_root(false).map_err(|e| io_error(&at.full, e))?;
         let fd =
@@ -496,7 +510,7 @@ impl Sandbox {
 
     /// The paths matching a glob pattern (`*`, `?`, `[...]` per path
     /// segment; as in a shell, `*` does not match a leading dot), sorted.
-    pub fn glob(&self, who: &str, pattern: &Path) -> Result<Vec<String>, CapError> {
+    pub fn glob(&self, who: &str, pattern: &Path) -> Result<Vec<String>, SysError> {
         let full = normalize(pattern);
         let is_glob = |s: &std::ffi::OsStr| s.as_bytes().iter().any(|b| matches!(b, b'*' | b'?' | b'['));
         let literal: PathBuf = full.iter().take_while(|c| !is_glob(c)).collect();
@@ -525,7 +539,7 @@ impl Sandbox {
                 }
                 let text = segment.to_string_lossy();
                 let pattern = glob::Pattern::new(&text)
-                    .map_err(|e| CapError::invalid(format!("glob `{}`: {e}", pattern.display())))?;
+                    .map_err(|e| SysError::invalid(format!("glob `{}`: {e}", pattern.display())))?;
                 let Ok(fd) = open_beneath(&root, dir, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()) else {
                     continue;
                 };
@@ -557,13 +571,13 @@ impl Sandbox {
     /// A handle on the directory `path`, reached beneath its granted
     /// directory (readable is enough), for a command to run in: a
     /// symlink or `..` leading out is refused as for every other call.
-    pub fn open_cwd(&self, who: &str, path: &Path) -> Result<OwnedFd, CapError> {
+    pub fn open_cwd(&self, who: &str, path: &Path) -> Result<OwnedFd, SysError> {
         let at = self.locate(who, path, Access::Read)?;
         let root = at.open_root(false).map_err(|e| io_error(&at.full, e))?;
         open_beneath(&root, &at.rel, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).map_err(|e| at.error(e))
     }
 
-    fn open_node(&self, who: &str, path: &Path) -> Result<(Located<'_>, Dir<'_>, Meta), CapError> {
+    fn open_node(&self, who: &str, path: &Path) -> Result<(Located<'_>, Dir<'_>, Meta), SysError> {
         let at = self.locate(who, path, Access::Write)?;
         let root = at.open_root(false).map_err(|e| io_error(&at.full, e))?;
         let fd = if at.rel.as_os_str().is_empty() {
@@ -580,6 +594,47 @@ impl Sandbox {
             at.check_links(&meta)?;
         }
         Ok((at, fd, meta))
+    }
+}
+
+/// A file being replaced: its new bytes go to a temporary file beside it,
+/// renamed over it by `finish`. Dropped unfinished, the temporary file is
+/// removed and the file stays as it was.
+pub struct PendingWrite {
+    parent: OwnedFd,
+    tmp: OsString,
+    name: OsString,
+    /// None once finished.
+    file: Option<std::fs::File>,
+    full: PathBuf,
+}
+
+impl PendingWrite {
+    pub fn append(&mut self, data: &[u8]) -> Result<(), SysError> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(SysError::invalid(format!("{} was already finished", self.full.display())));
+        };
+        file.write_all(data).map_err(|e| io_error(&self.full, e))
+    }
+
+    /// Puts the new bytes in place atomically.
+    pub fn finish(&mut self) -> Result<(), SysError> {
+        let Some(file) = self.file.take() else {
+            return Err(SysError::invalid(format!("{} was already finished", self.full.display())));
+        };
+        drop(file);
+        rfs::renameat(&self.parent, &self.tmp, &self.parent, &self.name).map_err(|e| {
+            let _ = rfs::unlinkat(&self.parent, &self.tmp, AtFlags::empty());
+            io_error(&self.full, e.into())
+        })
+    }
+}
+
+impl Drop for PendingWrite {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = rfs::unlinkat(&self.parent, &self.tmp, AtFlags::empty());
+        }
     }
 }
 
@@ -634,18 +689,18 @@ impl<'s> Located<'s> {
     }
 
     /// Only regular files with one link are read or rewritten.
-    fn check_plain(&self, meta: &Meta) -> Result<(), CapError> {
+    fn check_plain(&self, meta: &Meta) -> Result<(), SysError> {
         match meta.kind {
             Kind::File => self.check_links(meta),
-            Kind::Directory => Err(CapError::invalid(format!(
+            Kind::Directory => Err(SysError::invalid(format!(
                 "{} is a directory, not a file: remove it, or choose another path",
                 self.full.display()
             ))),
-            _ => Err(CapError::invalid(format!("{} is not a regular file", self.full.display()))),
+            _ => Err(SysError::invalid(format!("{} is not a regular file", self.full.display()))),
         }
     }
 
-    fn check_links(&self, meta: &Meta) -> Result<(), CapError> {
+    fn check_links(&self, meta: &Meta) -> Result<(), SysError> {
         if meta.kind != Kind::Directory && meta.links > 1 {
             let why = format!(
                 "it has {} hard links: another name of it may lie outside the granted paths, so it is not read or changed in place; remove it and let the component create it again",
@@ -656,47 +711,40 @@ impl<'s> Located<'s> {
                 format!("reach {}", self.full.display()),
                 why.clone(),
             );
-            return Err(CapError::denied(format!("{}: {why}", self.full.display())));
+            return Err(SysError::denied(format!("{}: {why}", self.full.display())));
         }
         Ok(())
     }
 
     /// Writes a new file beside `name` in `parent` and renames it over.
-    fn replace(
-        &self,
-        parent: &impl AsFd,
-        name: &OsString,
-        old: Option<&Meta>,
-        new_mode: Option<u32>,
-        fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-    ) -> Result<(), CapError> {
+    /// Creates the temporary file that will replace `name` in `parent`,
+    /// with the mode and owner the file will have.
+    fn begin(&self, parent: OwnedFd, name: OsString, old: Option<&Meta>, new_mode: Option<u32>) -> Result<PendingWrite, SysError> {
         let mode = old.map(|m| m.mode).or(new_mode.map(|m| m & 0o7777));
-        self.clear_stale_temporaries(parent);
-        let tmp = temp_name(name);
+        self.clear_stale_temporaries(&parent);
+        let tmp = temp_name(&name);
         // Never more open than wanted, even before the umask is undone.
         let create_mode = mode.map(|m| m & 0o700).unwrap_or(0o666);
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rfs::openat(parent, &tmp, flags, Mode::from_raw_mode(create_mode)).map_err(|e| self.error(e))?;
-        let mut file = std::fs::File::from(fd);
-        let result = (|| -> std::io::Result<()> {
+        let fd = rfs::openat(&parent, &tmp, flags, Mode::from_raw_mode(create_mode)).map_err(|e| self.error(e))?;
+        let file = std::fs::File::from(fd);
+        let pending = PendingWrite { parent, tmp, name, file: Some(file), full: self.full.clone() };
+        let prepared = (|| -> std::io::Result<()> {
+            let file = pending.file.as_ref().expect("just opened");
             if let Some(mode) = mode {
-                rfs::fchmod(&file, Mode::from_raw_mode(mode))?;
+                rfs::fchmod(file, Mode::from_raw_mode(mode))?;
             }
             if let Some(old) = old {
                 let owner = (rfs::Uid::from_raw(old.uid), rfs::Gid::from_raw(old.gid));
-                if let Err(e) = rfs::fchown(&file, Some(owner.0), Some(owner.1)) {
+                if let Err(e) = rfs::fchown(file, Some(owner.0), Some(owner.1)) {
                     tracing::debug!(path = %self.full.display(), error = %e, "cannot keep the owner of a rewritten file");
                 }
             }
-            fill(&mut file)?;
-            drop(file);
-            rfs::renameat(parent, &tmp, parent, name)?;
             Ok(())
         })();
-        result.map_err(|e| {
-            let _ = rfs::unlinkat(parent, &tmp, AtFlags::empty());
-            io_error(&self.full, e)
-        })
+        // On an error, dropping `pending` removes the temporary file.
+        prepared.map_err(|e| io_error(&self.full, e))?;
+        Ok(pending)
     }
 
     /// Removes, once per folder and deploy, the temporary files a deploy
@@ -724,11 +772,11 @@ impl<'s> Located<'s> {
     }
 
     /// An error of a call on this path, in the operator's words.
-    fn error(&self, e: Errno) -> CapError {
+    fn error(&self, e: Errno) -> SysError {
         let refused = |why: String| {
             let what = format!("reach {}", self.full.display());
             self.denied.lock().expect("not poisoned").push(&self.who, what, why.clone());
-            CapError::denied(format!("{}: {why}", self.full.display()))
+            SysError::denied(format!("{}: {why}", self.full.display()))
         };
         match e {
             Errno::XDEV => refused(format!(
@@ -736,7 +784,7 @@ impl<'s> Located<'s> {
                 self.granted.path.display()
             )),
             Errno::LOOP => refused("a symlink loop, or a /proc magic link, which the sandbox does not follow".into()),
-            Errno::NOSYS => CapError::not_implemented(
+            Errno::NOSYS => SysError::not_implemented(
                 "this kernel has no openat2 (Linux 5.6 or later is needed for the path sandbox)".to_string(),
             ),
             e => io_error(&self.full, e.into()),
@@ -838,11 +886,13 @@ pub fn normalize(path: &Path) -> PathBuf {
 /// At most `limit` bytes (a component's memory_limit): a larger asset is
 /// refused before it is read, so a huge or sparse file cannot take the
 /// runner's memory.
-pub fn read_beneath(dir: &Path, name: &str, limit: usize) -> Result<Vec<u8>, CapError> {
+/// Opens the asset `name` beneath the asset folder `dir`, refusing a
+/// name or a symlink that leads out of it.
+pub fn open_beneath_file(dir: &Path, name: &str) -> Result<std::fs::File, SysError> {
     let rel = Path::new(name);
     let full = dir.join(rel);
     if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        return Err(CapError::denied(format!(
+        return Err(SysError::denied(format!(
             "asset `{name}`: asset names are relative paths inside the component's folder, without `..`"
         )));
     }
@@ -850,14 +900,20 @@ pub fn read_beneath(dir: &Path, name: &str, limit: usize) -> Result<Vec<u8>, Cap
         .map_err(|e| io_error(dir, e.into()))?;
     let fd = open_beneath(&root, rel, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty()).map_err(|e| match e {
         Errno::XDEV | Errno::LOOP => {
-            CapError::denied(format!("asset `{name}` leads outside the component's folder through a symlink"))
+            SysError::denied(format!("asset `{name}` leads outside the component's folder through a symlink"))
         }
         e => io_error(&full, e.into()),
     })?;
-    let file = std::fs::File::from(fd);
+    Ok(std::fs::File::from(fd))
+}
+
+/// Reads the asset `name` whole, up to `limit` bytes.
+pub fn read_beneath(dir: &Path, name: &str, limit: usize) -> Result<Vec<u8>, SysError> {
+    let full = dir.join(name);
+    let file = open_beneath_file(dir, name)?;
     let size = file.metadata().map_err(|e| io_error(&full, e))?.len();
     if size > limit as u64 {
-        return Err(CapError::invalid(format!(
+        return Err(SysError::invalid(format!(
             "asset `{name}` is {} MiB, more than the component's memory_limit of {} MiB; read it in pieces or raise the limit",
             size >> 20,
             limit >> 20
@@ -866,7 +922,7 @@ pub fn read_beneath(dir: &Path, name: &str, limit: usize) -> Result<Vec<u8>, Cap
     let mut data = Vec::new();
     file.take(limit as u64 + 1).read_to_end(&mut data).map_err(|e| io_error(&full, e))?;
     if data.len() > limit {
-        return Err(CapError::invalid(format!("asset `{name}` grew over the component's memory_limit while read")));
+        return Err(SysError::invalid(format!("asset `{name}` grew over the component's memory_limit while read")));
     }
     Ok(data)
 }

@@ -2,21 +2,26 @@
 //! grants nothing), its limits, and what the runner knows about the call
 //! in progress.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::CapError;
-use super::remote::{NoRemote, RemoteCommands};
-use super::sandbox::Sandbox;
-use crate::model::kinds::Kinds;
+use super::instance::{LiveComponent, StorePool};
+use crate::plan::events::{FileDiff, Level};
+use crate::plan::host::HostInfo;
+use crate::plan::kinds::Kinds;
+use crate::plan::origins::Origins;
+use crate::plan::require::{Added, RequireAnswers, RequireRecord};
+use crate::system::on_this_host;
+use crate::system::remote::{NoRemote, RemoteCommands};
+use crate::system::sandbox::Sandbox;
 
 /// The lifecycle step a component is in; capabilities check it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,75 +44,68 @@ impl Phase {
     }
 }
 
-/// The host and environment a component is deployed in.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HostInfo {
-    pub name: String,
-    pub fqdn: String,
-    pub data: Value,
-    pub environment: String,
-}
-
-/// Answers `model.require` during configure.
-pub trait RequireAnswers: Send + Sync {
-    /// The values provided under `key` (only on this host when `host_only`),
-    /// or `None` if a replayed configure asks something it did not ask
-    /// before.
-    fn answer(&self, key: &str, host_only: bool) -> Option<Vec<Value>>;
-}
-
-/// A `require` call and the values it received.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RequireRecord {
-    pub key: String,
-    pub host_only: bool,
-    pub strict: bool,
-    pub reverse: bool,
-    pub values: Vec<Value>,
-}
-
-/// A sub-component declared by `model.add`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Added {
-    pub kind: String,
-    pub name: String,
-    /// Checked against the kind's spec, defaults filled in.
-    pub attributes: Value,
-}
-
 /// Everything a configure call declared.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct ConfigureRecord {
-    pub added: Vec<Added>,
+    /// The sub-components `add` configured, in order.
+    pub children: Vec<Child>,
     pub provided: Vec<(String, Value)>,
     pub required: Vec<RequireRecord>,
+    /// What `expose` made readable by the parent.
+    pub exposed: Map<String, Value>,
     /// Errors the runner saw in capability calls (reported even if the
     /// component swallows them).
     pub errors: Vec<String>,
     /// The strict `require`s that found nothing (key, host-only).
     pub unsatisfied: Vec<(String, bool)>,
+    /// A sub-component (at any depth) whose configure failed: its path
+    /// and why. The failure is the root's, whatever the parent returned.
+    pub failed: Option<(String, String)>,
 }
 
-/// A file change reported through `log.diff`.
-#[derive(Debug, Clone)]
-pub struct FileDiff {
-    pub path: String,
-    pub old: Vec<u8>,
-    pub new: Vec<u8>,
+/// A sub-component as `add` configured it.
+pub struct Child {
+    pub added: Added,
+    pub live: LiveComponent,
 }
 
-/// Levels of `log.log`, as the runner keeps them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Debug,
-    Info,
-    Warn,
-    Error,
+/// What a sub-component needs beyond its parent's context: where its
+/// assets are, how its templates are named, and what answers its
+/// requires. Making a plan computes it; an agent's replay takes it from
+/// the plan and checks the sub-component is the one planned.
+pub trait Lineage: Send + Sync {
+    /// For the `index`-th sub-component `added` below `parent`.
+    fn child(&self, parent: &CallCtx, index: usize, added: &Added) -> Result<ChildSetup, String>;
 }
+
+pub struct ChildSetup {
+    pub assets: Option<Arc<PathBuf>>,
+    pub assets_name: Option<String>,
+    pub answers: Arc<dyn RequireAnswers>,
+    pub lineage: Arc<dyn Lineage>,
+}
+
+/// For stores that never configure (describe, placeholders).
+pub struct NoChildren;
+
+impl Lineage for NoChildren {
+    fn child(&self, _: &CallCtx, _: usize, _: &Added) -> Result<ChildSetup, String> {
+        Err("no sub-components can be added here".into())
+    }
+}
+
+/// The log lines of one root's components, in the order they were
+/// logged: a sub-component configured during its parent's `add` logs
+/// between its parent's lines, as in batou.
+pub type LogBook = Arc<Mutex<Vec<(String, Level, String)>>>;
 
 /// How much a component may log in one call before it is stopped.
 pub const LOG_LIMIT_BYTES: usize = 1 << 20;
+
+/// How a sub-component appears in a component path.
+pub fn sub_label(kind: &str, name: &str) -> String {
+    format!("{kind}('{name}')")
+}
 
 /// The component-specific part of the store.
 pub struct CallCtx {
@@ -123,8 +121,12 @@ pub struct CallCtx {
     /// The folder `assets.read` reads from.
     pub assets: Option<Arc<PathBuf>>,
     /// What names the component's templates in errors.
-    pub templates: crate::host::caps::template::Origins,
+    pub templates: Origins,
     pub answers: Arc<dyn RequireAnswers>,
+    /// Where a sub-component's setup comes from.
+    pub lineage: Arc<dyn Lineage>,
+    /// The root's stores, during configure (for `add`).
+    pub pool: Option<StorePool>,
     /// The root's grants, enforced (shared by the root's whole tree).
     pub sandbox: Arc<Sandbox>,
     /// Where `ssh.run` goes.
@@ -133,7 +135,7 @@ pub struct CallCtx {
     /// Whether any sub-component changed (for `model.changed`).
     pub children_changed: bool,
     pub diffs: Vec<FileDiff>,
-    pub logs: Vec<(Level, String)>,
+    pub logs: LogBook,
     pub logged_bytes: usize,
     /// What the runner holds for this component (diffs, provided values),
     /// charged against its memory_limit for its whole life.
@@ -167,12 +169,14 @@ impl CallCtx {
             assets,
             templates: Default::default(),
             answers,
+            lineage: Arc::new(NoChildren),
+            pool: None,
             sandbox: Arc::new(Sandbox::nothing()),
             remote: Arc::new(NoRemote),
             record: ConfigureRecord::default(),
             children_changed: false,
             diffs: Vec::new(),
-            logs: Vec::new(),
+            logs: LogBook::default(),
             logged_bytes: 0,
             held_bytes: 0,
             host_time: Duration::ZERO,
@@ -196,7 +200,33 @@ impl CallCtx {
         ctx.sandbox = self.sandbox.clone();
         ctx.remote = self.remote.clone();
         ctx.templates = self.templates.clone();
+        ctx.logs = self.logs.clone();
         ctx
+    }
+
+    /// The context of a sub-component about to be created by `add`: its
+    /// parent's host, workdir, grants, limits and log book.
+    pub fn for_child(&self, kind: &str, name: &str, setup: ChildSetup) -> CallCtx {
+        let mut ctx = CallCtx::new(
+            self.host.clone(),
+            format!("{} > {}", self.path, sub_label(kind, name)),
+            self.workdir.clone(),
+            setup.assets,
+            setup.answers,
+            self.timeout,
+        );
+        ctx.real_workdir = self.real_workdir.clone();
+        ctx.sandbox = self.sandbox.clone();
+        ctx.remote = self.remote.clone();
+        ctx.lineage = setup.lineage;
+        ctx.templates = Origins { assets: setup.assets_name, attributes: self.templates.attributes.clone() };
+        ctx.logs = self.logs.clone();
+        ctx
+    }
+
+    /// Logs a line under this component's path.
+    pub fn log(&self, level: Level, message: String) {
+        self.logs.lock().unwrap_or_else(|e| e.into_inner()).push((self.path.clone(), level, message));
     }
 
     /// Refuses a capability outside the lifecycle steps that may use it.
@@ -217,18 +247,6 @@ impl CallCtx {
         let p = std::path::Path::new(path);
         if p.is_absolute() { p.to_path_buf() } else { self.real_workdir.join(p) }
     }
-}
-
-/// A workdir as an SSH controller writes it (`~/deployment/work/x`, or
-/// relative to the login user's home), made absolute with this host's $HOME.
-/// Without a home, a workdir that needs one is an error: it must not
-/// resolve against whatever the current folder is.
-pub fn on_this_host(workdir: &Path) -> Result<PathBuf, crate::home::NoHome> {
-    if workdir.is_absolute() {
-        return Ok(workdir.to_path_buf());
-    }
-    let home = crate::home::home()?;
-    Ok(home.join(workdir.strip_prefix("~").unwrap_or(workdir)))
 }
 
 /// The data of one component's store.

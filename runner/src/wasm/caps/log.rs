@@ -1,7 +1,8 @@
 //! `log`: messages and file diffs, kept with the component they belong to.
 
-use crate::host::bindings::batou::deploy::log;
-use crate::host::state::{FileDiff, LOG_LIMIT_BYTES, Level, StoreData};
+use crate::wasm::bindings::batou::deploy::log;
+use crate::plan::events::{FileDiff, Level};
+use crate::wasm::state::{LOG_LIMIT_BYTES, StoreData};
 
 impl log::Host for StoreData {
     fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
@@ -12,14 +13,14 @@ impl log::Host for StoreData {
             log::Level::Warn => Level::Warn,
             log::Level::Error => Level::Error,
         };
-        self.call.logs.push((level, message));
+        self.call.log(level, message);
         Ok(())
     }
 
     fn diff(&mut self, path: String, old: Vec<u8>, new: Vec<u8>) -> wasmtime::Result<()> {
         self.charge_log(path.len() + old.len().min(4096) + new.len().min(4096))?;
         // Kept (and diffed) in the runner's memory: charged in full.
-        if let Err(crate::host::CapError::Trap(message)) =
+        if let Err(crate::wasm::CapError::Trap(message)) =
             self.hold(path.len() + old.len() + new.len(), "the contents of the files it reported diffs of")
         {
             return Err(wasmtime::Error::msg(message));

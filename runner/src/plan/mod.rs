@@ -1,13 +1,23 @@
 //! The plan: everything the agent needs to deploy a host, serialisable,
 //! so that configure runs once on the controller for the whole model.
 
+
+pub mod events;
+pub mod grants;
+pub mod host;
+pub mod kinds;
+pub mod origins;
+pub mod program;
+pub mod require;
+
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::host::grants::Grants;
-use crate::host::state::{HostInfo, RequireRecord};
+use crate::plan::grants::Grants;
+use crate::plan::host::HostInfo;
+use crate::plan::require::RequireRecord;
 
 /// One configured component and its sub-components.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,10 +8,10 @@
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use crate::host::CapError;
-use crate::host::bindings::batou::deploy::assets;
-use crate::host::error::io_error;
-use crate::host::state::StoreData;
+use crate::wasm::CapError;
+use crate::wasm::bindings::batou::deploy::assets;
+use crate::system::error::io_error;
+use crate::wasm::state::StoreData;
 
 /// Folder names whose contents are no assets: build output and history,
 /// large and never read by a component.
@@ -20,7 +20,34 @@ pub const SKIPPED_DIRS: &[&str] = &["target", ".git"];
 impl assets::Host for StoreData {
     fn read(&mut self, name: String) -> Result<Vec<u8>, CapError> {
         let dir = self.asset_folder(&name)?;
-        crate::host::sandbox::read_beneath(&dir, &name, self.memory_limit)
+        Ok(crate::system::sandbox::read_beneath(&dir, &name, self.memory_limit)?)
+    }
+
+    fn read_at(&mut self, name: String, offset: u64, length: u32) -> Result<Vec<u8>, CapError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let dir = self.asset_folder(&name)?;
+        let mut file = crate::system::sandbox::open_beneath_file(&dir, &name)?;
+        let length = u64::from(length).min(self.memory_limit as u64);
+        file.seek(SeekFrom::Start(offset)).map_err(|e| io_error(&dir.join(&name), e))?;
+        let mut piece = Vec::new();
+        file.take(length).read_to_end(&mut piece).map_err(|e| io_error(&dir.join(&name), e))?;
+        Ok(piece)
+    }
+
+    fn digest(&mut self, name: String) -> Result<String, CapError> {
+        use sha2::{Digest, Sha256};
+        let dir = self.asset_folder(&name)?;
+        let mut file = crate::system::sandbox::open_beneath_file(&dir, &name)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = std::io::Read::read(&mut file, &mut buf).map_err(|e| io_error(&dir.join(&name), e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
     }
 
     fn list(&mut self, name: String) -> Result<Vec<String>, CapError> {
@@ -65,7 +92,7 @@ pub fn list_beneath(dir: &Path, name: &str) -> Result<Vec<String>, CapError> {
                     "asset `{name}` is not a folder of assets (a symlink to a folder, and `target/` and `.git/`, are not shipped)"
                 )));
             }
-            Err(e) => return Err(io_error(&folder, e)),
+            Err(e) => return Err(io_error(&folder, e).into()),
         }
     }
     let files = shipped_within(&folder, dir).map_err(|e| io_error(&folder, e))?;
@@ -135,7 +162,7 @@ fn walk(dir: &Path, root: &Path, prefix: &str, files: &mut Vec<(String, PathBuf)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::bindings::WitError;
+    use crate::wasm::bindings::WitError;
 
     #[test]
     fn a_listing_is_what_travels_and_stays_inside_the_folder() {

@@ -4,8 +4,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use similar::TextDiff;
 
-use crate::host::grants::Grant;
-use crate::host::state::{FileDiff, Level};
+use crate::plan::grants::Grant;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
@@ -88,4 +87,22 @@ mod tests {
         let back: Event = serde_json::from_str(&json).unwrap();
         assert_eq!(serde_json::to_string(&back).unwrap(), json);
     }
+}
+
+/// A file change reported through `log.diff`.
+#[derive(Debug, Clone)]
+pub struct FileDiff {
+    pub path: String,
+    pub old: Vec<u8>,
+    pub new: Vec<u8>,
+}
+
+/// Levels of `log.log`, as the runner keeps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
 }

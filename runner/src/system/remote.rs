@@ -2,86 +2,17 @@
 //! travels from a component to whoever holds the connection to that host,
 //! and the checks both ends make against the root's grants.
 
-use serde::{Deserialize, Serialize};
 
-use super::CapError;
-use super::grants::Grants;
+use super::error::SysError;
+use crate::plan::grants::Grants;
+use crate::plan::program::{Program, ProgramOutput, RemoteError};
 
-/// A program to run on another host, as it travels between agent and
-/// controller.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Program {
-    pub program: String,
-    pub args: Vec<String>,
-    #[serde(default)]
-    pub env: Vec<(String, String)>,
-    /// Relative to the login user's home on that host.
-    #[serde(default)]
-    pub cwd: Option<String>,
-    #[serde(default)]
-    pub stdin: Option<Vec<u8>>,
-    #[serde(default)]
-    pub timeout_ms: Option<u32>,
-}
-
-impl From<super::bindings::batou::deploy::types::Command> for Program {
-    fn from(cmd: super::bindings::batou::deploy::types::Command) -> Self {
-        Program {
-            program: cmd.program,
-            args: cmd.args,
-            env: cmd.env,
-            cwd: cmd.cwd,
-            stdin: cmd.stdin,
-            timeout_ms: cmd.timeout_ms,
-        }
-    }
-}
-
-/// What a command on another host produced.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProgramOutput {
-    /// The exit status, or -1 when a signal ended the program.
-    pub status: i32,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
-}
-
-/// Why a command on another host did not run to completion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
-#[serde(tag = "kind", content = "message", rename_all = "kebab-case")]
-pub enum RemoteError {
-    /// The grants do not allow it.
-    #[error("{0}")]
-    Denied(String),
-    /// No such host, or no such program there.
-    #[error("{0}")]
-    NotFound(String),
-    /// The host could not be reached, or the command was stopped.
-    #[error("{0}")]
-    Failed(String),
-}
-
-impl From<RemoteError> for CapError {
-    fn from(e: RemoteError) -> Self {
+impl From<SysError> for RemoteError {
+    fn from(e: SysError) -> Self {
         match e {
-            RemoteError::Denied(m) => CapError::denied(m),
-            RemoteError::NotFound(m) => CapError::not_found(m),
-            RemoteError::Failed(m) => CapError::command_failed(m),
-        }
-    }
-}
-
-impl From<CapError> for RemoteError {
-    fn from(e: CapError) -> Self {
-        use super::bindings::WitError;
-        let e = match e {
-            CapError::Guest(e) => e,
-            CapError::Trap(message) => return RemoteError::Failed(message),
-        };
-        match e {
-            WitError::AccessDenied(m) => RemoteError::Denied(m),
-            WitError::NotFound(m) => RemoteError::NotFound(m),
-            other => RemoteError::Failed(super::error::describe(&other)),
+            SysError::Denied(m) => RemoteError::Denied(m),
+            SysError::NotFound(m) => RemoteError::NotFound(m),
+            other => RemoteError::Failed(other.to_string()),
         }
     }
 }
@@ -113,7 +44,7 @@ pub struct ThisMachine;
 
 impl RemoteCommands for ThisMachine {
     fn run(&self, grants: &Grants, host: &str, cmd: &Program) -> Result<ProgramOutput, RemoteError> {
-        use super::caps::process::{environment, run_command, which};
+        use super::process::{environment, run_command, which};
         check(grants, host, cmd)?;
         let program = if cmd.program.starts_with('/') {
             std::path::PathBuf::from(&cmd.program)
@@ -151,7 +82,7 @@ impl RemoteCommands for ThisMachine {
             }
         };
         let env = environment(grants, &cmd.env);
-        Ok(run_command(&program, cmd, &env, &super::caps::process::Cwd::Path(cwd), REMOTE_OUTPUT_LIMIT)?)
+        Ok(run_command(&program, cmd, &env, &super::process::Cwd::Path(cwd), REMOTE_OUTPUT_LIMIT)?)
     }
 }
 

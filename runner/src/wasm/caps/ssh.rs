@@ -4,11 +4,12 @@
 
 use std::time::Instant;
 
-use crate::host::CapError;
-use crate::host::bindings::batou::deploy::{ssh, types::Command, types::CommandOutput};
-use crate::host::grants::Grant;
-use crate::host::remote::{self, Program, RemoteError};
-use crate::host::state::{Phase, StoreData};
+use crate::wasm::CapError;
+use crate::wasm::bindings::batou::deploy::{ssh, types::Command, types::CommandOutput};
+use crate::plan::grants::Grant;
+use crate::plan::program::{Program, RemoteError};
+use crate::system::remote;
+use crate::wasm::state::{Phase, StoreData};
 
 impl ssh::Host for StoreData {
     fn run(&mut self, host: String, cmd: Command) -> Result<CommandOutput, CapError> {
@@ -18,7 +19,7 @@ impl ssh::Host for StoreData {
         let cmd = Program::from(cmd);
         if let Err(RemoteError::Denied(message)) = remote::check(sandbox.grants(), &host, &cmd) {
             let (asked, advice) = message.split_once(": ").unwrap_or((&message, ""));
-            return Err(sandbox.refuse(&who, asked.to_string(), advice.to_string()));
+            return Err(sandbox.refuse(&who, asked.to_string(), advice.to_string()).into());
         }
         sandbox.note_use(&who, &Grant::Ssh(host.clone()));
         sandbox.note_use(&who, &Grant::Command(cmd.program.clone()));
@@ -31,5 +32,28 @@ impl ssh::Host for StoreData {
         self.call.host_time += started.elapsed();
         let output = result?;
         Ok(CommandOutput { status: output.status, stdout: output.stdout, stderr: output.stderr })
+    }
+}
+
+impl From<Command> for Program {
+    fn from(cmd: Command) -> Self {
+        Program {
+            program: cmd.program,
+            args: cmd.args,
+            env: cmd.env,
+            cwd: cmd.cwd,
+            stdin: cmd.stdin,
+            timeout_ms: cmd.timeout_ms,
+        }
+    }
+}
+
+impl From<RemoteError> for CapError {
+    fn from(e: RemoteError) -> Self {
+        match e {
+            RemoteError::Denied(m) => CapError::denied(m),
+            RemoteError::NotFound(m) => CapError::not_found(m),
+            RemoteError::Failed(m) => CapError::io(m),
+        }
     }
 }

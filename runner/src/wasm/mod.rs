@@ -5,13 +5,9 @@ pub mod bindings;
 pub mod cache;
 pub mod caps;
 pub mod error;
-pub mod grants;
 mod instance;
 mod module;
-pub mod remote;
-pub mod sandbox;
 pub mod state;
-mod users;
 
 pub use error::CapError;
 pub use instance::{ComponentError, LiveComponent, StorePool};

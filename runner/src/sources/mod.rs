@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::host::{LoadedModule, Runtime};
-use crate::model::kinds::Kinds;
+use crate::wasm::{LoadedModule, Runtime};
+use crate::plan::kinds::Kinds;
 
 mod stdlib {
     include!(concat!(env!("OUT_DIR"), "/stdlib.rs"));
@@ -17,7 +17,7 @@ mod stdlib {
 
 /// Every module a deployment uses, and the kinds they export.
 pub struct Modules {
-    pub loaded: Vec<LoadedModule>,
+    pub loaded: Arc<Vec<LoadedModule>>,
     /// The bytes of each module of `loaded`, for shipping to an agent.
     pub wasm: Vec<Vec<u8>>,
     pub kinds: Arc<Kinds>,
@@ -149,7 +149,7 @@ fn load_inputs(runtime: &Runtime, inputs: Vec<(String, Vec<u8>, Option<PathBuf>)
             }
         }
     }
-    (Modules { loaded, wasm, kinds: Arc::new(kinds), unbuilt }, errors)
+    (Modules { loaded: Arc::new(loaded), wasm, kinds: Arc::new(kinds), unbuilt }, errors)
 }
 
 fn own_modules(deployment: &Path) -> Vec<OwnModule> {

@@ -5,8 +5,90 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use serde::{Deserialize, Serialize};
+
 use crate::diagnostic::choices_hint;
-use crate::host::bindings::{AttributeType, KindSpec};
+
+/// A kind a module exports, as the runner keeps it (the contract's
+/// `kind-spec`, free of the bindings).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KindSpec {
+    pub name: String,
+    pub doc: String,
+    pub attributes: Vec<AttributeSpec>,
+}
+
+/// One attribute of a kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeSpec {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_: AttributeType,
+    /// JSON text; none if the attribute is required.
+    pub default: Option<String>,
+    pub doc: String,
+}
+
+/// The type of a typed list's elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScalarType {
+    String,
+    Integer,
+    Float,
+    Boolean,
+    Mode,
+}
+
+/// The type an attribute's value must have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttributeType {
+    String,
+    Integer,
+    Float,
+    Boolean,
+    List,
+    ListOf(ScalarType),
+    Table,
+    Mode,
+    Choice(Vec<String>),
+    Any,
+}
+
+impl AttributeType {
+    fn of_scalar(ty: ScalarType) -> AttributeType {
+        match ty {
+            ScalarType::String => AttributeType::String,
+            ScalarType::Integer => AttributeType::Integer,
+            ScalarType::Float => AttributeType::Float,
+            ScalarType::Boolean => AttributeType::Boolean,
+            ScalarType::Mode => AttributeType::Mode,
+        }
+    }
+
+    /// How `batou-run` help and errors name the type.
+    pub fn describe(&self) -> String {
+        match self {
+            AttributeType::ListOf(ty) => format!("a list of {}", plural(*ty)),
+            AttributeType::Choice(choices) => {
+                let quoted: Vec<String> = choices.iter().map(|c| format!("\"{c}\"")).collect();
+                format!("one of {}", quoted.join(", "))
+            }
+            other => type_expected(other).to_string(),
+        }
+    }
+}
+
+fn plural(ty: ScalarType) -> &'static str {
+    match ty {
+        ScalarType::String => "strings",
+        ScalarType::Integer => "integers",
+        ScalarType::Float => "numbers",
+        ScalarType::Boolean => "booleans",
+        ScalarType::Mode => "file modes",
+    }
+}
 
 /// A kind and the module that exports it.
 pub struct KindEntry {
@@ -123,16 +205,15 @@ impl Kinds {
                 },
             };
             let optional = entry.defaults.get(&attr.name) == Some(&Value::Null);
-            match check_type(attr.type_, value, optional) {
+            match check_type(&attr.type_, value, optional) {
                 Ok(v) => {
                     out.insert(attr.name.clone(), v);
                 }
                 Err(expected) => errors.push(AttributeError {
                     attribute: Some(attr.name.clone()),
                     message: format!(
-                        "attribute `{}` of kind `{kind}` must be {expected}, not {}",
+                        "attribute `{}` of kind `{kind}` must be {expected}",
                         attr.name,
-                        json_type(attributes.get(&attr.name).unwrap_or(&Value::Null))
                     ),
                     hint: (!attr.doc.is_empty()).then(|| format!("{}: {}", attr.name, attr.doc)),
                 }),
@@ -142,11 +223,37 @@ impl Kinds {
     }
 }
 
-fn check_type(ty: AttributeType, value: Value, optional: bool) -> Result<Value, &'static str> {
+/// The value as the component receives it, or what it should have been
+/// and what it is.
+fn check_type(ty: &AttributeType, value: Value, optional: bool) -> Result<Value, String> {
     if value.is_null() && optional {
         return Ok(value);
     }
+    let not = |value: &Value| format!("{}, not {}", ty.describe(), json_type(value));
     let ok = match ty {
+        AttributeType::ListOf(element) => {
+            let Value::Array(items) = value else { return Err(not(&value)) };
+            let element = AttributeType::of_scalar(*element);
+            let checked: Result<Vec<Value>, String> = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let found = json_type(&item);
+                    check_type(&element, item, false).map_err(|_| format!("{} (item {} is {found})", ty.describe(), i + 1))
+                })
+                .collect();
+            return checked.map(Value::Array);
+        }
+        AttributeType::Choice(choices) => {
+            if value.as_str().is_some_and(|v| choices.iter().any(|c| c == v)) {
+                return Ok(value);
+            }
+            let hint = match value.as_str() {
+                Some(v) => format!(", not \"{v}\" ({})", choices_hint(v, choices.iter().map(String::as_str))),
+                None => format!(", not {}", json_type(&value)),
+            };
+            return Err(format!("{}{hint}", ty.describe()));
+        }
         AttributeType::String => value.is_string(),
         AttributeType::Integer => value.is_i64() || value.is_u64(),
         AttributeType::Float => value.is_number(),
@@ -154,15 +261,15 @@ fn check_type(ty: AttributeType, value: Value, optional: bool) -> Result<Value, 
         AttributeType::List => value.is_array(),
         AttributeType::Table => value.is_object(),
         AttributeType::Any => true,
-        AttributeType::Mode => return parse_mode(&value).map(Value::from).ok_or(MODE_EXPECTED),
+        AttributeType::Mode => return parse_mode(&value).map(Value::from).ok_or_else(|| not(&value)),
     };
-    if ok { Ok(value) } else { Err(type_expected(ty)) }
+    if ok { Ok(value) } else { Err(not(&value)) }
 }
 
 const MODE_EXPECTED: &str =
     "a file mode: an integer such as 0o640, an octal string such as \"0640\" or a string such as \"rw-r-----\"";
 
-fn type_expected(ty: AttributeType) -> &'static str {
+fn type_expected(ty: &AttributeType) -> &'static str {
     match ty {
         AttributeType::String => "a string",
         AttributeType::Integer => "an integer",
@@ -172,6 +279,8 @@ fn type_expected(ty: AttributeType) -> &'static str {
         AttributeType::Table => "a table",
         AttributeType::Mode => MODE_EXPECTED,
         AttributeType::Any => "any value",
+        AttributeType::ListOf(_) => "a list",
+        AttributeType::Choice(_) => "one of its choices",
     }
 }
 
@@ -240,7 +349,6 @@ fn symbolic_mode(s: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::bindings::AttributeSpec;
     use serde_json::json;
 
     fn kinds() -> Kinds {

@@ -10,8 +10,49 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::bindings::{DeploymentComponent, DeploymentComponentPre, KindSpec};
+use super::bindings::{DeploymentComponent, DeploymentComponentPre};
+use crate::plan::kinds::KindSpec;
 use super::state::StoreData;
+
+/// The contract this runner implements (`wit/`). A module targets the
+/// version in its import and export names (`batou:deploy/files@0.2.0`);
+/// those of the same minor version (before 1.0; the same major after) run,
+/// since a minor release only adds.
+pub const CONTRACT: &str = "0.2.0";
+
+/// Refuses a module built against a contract version this runner does
+/// not run, naming both versions, before linking would fail on a name.
+fn check_contract(name: &str, component: &Component, engine: &Engine) -> Result<(), LoadError> {
+    let ty = component.component_type();
+    let names: Vec<String> = ty
+        .imports(engine)
+        .map(|(n, _)| n.to_string())
+        .chain(ty.exports(engine).map(|(n, _)| n.to_string()))
+        .collect();
+    for n in names {
+        let Some(rest) = n.strip_prefix("batou:deploy/") else { continue };
+        let found = rest.split_once('@').map(|(_, v)| v).unwrap_or("(no version)");
+        if !compatible(found, CONTRACT) {
+            let supported = CONTRACT.rsplit_once('.').map(|(mm, _)| format!("{mm}.x")).unwrap_or_default();
+            return Err(LoadError::Contract { name: name.to_string(), found: found.to_string(), supported });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a module targeting `found` runs on a runner of `ours`: the same
+/// major version, and before 1.0 the same minor one, and not newer.
+pub fn compatible(found: &str, ours: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64, u64)> {
+        let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
+        Some((parts.next()??, parts.next()??, parts.next()??))
+    };
+    let (Some(f), Some(o)) = (parse(found), parse(ours)) else { return false };
+    if f.0 != o.0 {
+        return false;
+    }
+    if o.0 == 0 { f.1 == o.1 && f.2 <= o.2 } else { (f.1, f.2) <= (o.1, o.2) }
+}
 
 /// How often the epoch advances; deadlines are checked at this grain.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -45,6 +86,12 @@ pub struct LoadedModule {
 pub enum LoadError {
     #[error("{name} is not a batou-run component module: {message}")]
     Invalid { name: String, message: String },
+    #[error(
+        "{name} is built against batou:deploy@{found}; this batou-run runs modules of batou:deploy@{supported}: \
+         rebuild it with this runner (`batou-run component build`, or a deploy, builds a component's sources against \
+         the SDK of its contract), or use a batou-run that supports {found} (see docs/contract.md)"
+    )]
+    Contract { name: String, found: String, supported: String },
     #[error("will not load compiled modules from the cache: {message}")]
     NotPrivate { message: String },
     #[error("cannot use the compiled-module cache at {path}: {source}")]
@@ -98,6 +145,7 @@ impl Runtime {
     ) -> Result<(LoadedModule, Vec<KindSpec>), LoadError> {
         let hash = sha256_hex(bytes);
         let component = self.compiled(name, &hash, bytes)?;
+        check_contract(name, &component, &self.engine)?;
         let invalid = |e: wasmtime::Error| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") };
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
         let pre = DeploymentComponentPre::new(pre).map_err(invalid)?;

@@ -2,6 +2,8 @@
 
 pub mod assets;
 mod files;
+
+pub use files::Writer;
 mod log;
 mod model;
 pub mod process;

@@ -6,13 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command as OsCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::host::CapError;
-use crate::host::bindings::batou::deploy::{process, types::Command, types::CommandOutput};
-use crate::host::error::io_error;
-use crate::host::grants::{Grant, Grants};
-use crate::host::remote::{Program, ProgramOutput};
-use crate::host::sandbox::{Sandbox, normalize};
-use crate::host::state::{Phase, StoreData};
+use super::error::{SysError, io_error};
+use super::sandbox::{Sandbox, normalize};
+use crate::plan::grants::{Grant, Grants};
+use crate::plan::program::{Program, ProgramOutput};
 
 /// A command without its own timeout gets this long.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -22,55 +19,17 @@ pub const OUTPUT_LIMIT: usize = 16 << 20;
 /// `env` grants add to it.
 const PASSED_ENV: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ"];
 
-impl process::Host for StoreData {
-    fn run(&mut self, cmd: Command) -> Result<CommandOutput, CapError> {
-        self.call.allow("process.run", &[Phase::Verify, Phase::Update])?;
-        let who = self.call.path.clone();
-        let sandbox = self.call.sandbox.clone();
-        let cmd = Program::from(cmd);
-        let program = authorize(&sandbox, &who, &cmd)?;
-        let cwd = self.call.resolve(cmd.cwd.as_deref().unwrap_or("."));
-        if !sandbox.covers(&cwd) {
-            return Err(sandbox.refuse(
-                &who,
-                format!("run `{}` in {}", cmd.program, cwd.display()),
-                format!(
-                    "the working directory is outside the granted paths; {}",
-                    sandbox.grants().advice("paths.read", &cwd.display().to_string())
-                ),
-            ));
-        }
-        // Reached through the sandbox, and entered by that handle: a
-        // symlinked working directory cannot lead the command out.
-        let handle = sandbox.open_cwd(&who, &cwd).map_err(|e| match e {
-            CapError::Guest(ref g) if matches!(g, crate::host::bindings::batou::deploy::types::Error::NotFound(_)) => {
-                CapError::not_found(format!(
-                    "cannot run `{}`: its working directory {} does not exist",
-                    cmd.program,
-                    cwd.display()
-                ))
-            }
-            other => other,
-        })?;
-        let env = environment(sandbox.grants(), &cmd.env);
-        let started = Instant::now();
-        let result = run_command(&program, &cmd, &env, &Cwd::Handle(handle, cwd), OUTPUT_LIMIT);
-        self.call.host_time += started.elapsed();
-        let out = result?;
-        Ok(CommandOutput { status: out.status, stdout: out.stdout, stderr: out.stderr })
-    }
-}
 
 /// Checks `cmd` against the root's `commands` and `env` grants and
 /// returns the program to start: a granted name is looked up in the
 /// runner's PATH here, so that a `PATH` the component sets cannot swap it.
-fn authorize(sandbox: &Sandbox, who: &str, cmd: &Program) -> Result<PathBuf, CapError> {
+pub fn authorize(sandbox: &Sandbox, who: &str, cmd: &Program) -> Result<PathBuf, SysError> {
     let grants = sandbox.grants();
     let denied = |what: String, key: &str, value: &str| sandbox.refuse(who, what, grants.advice(key, value));
     let program = &cmd.program;
     let (path, grant) = if program.contains('/') {
         if !program.starts_with('/') {
-            return Err(CapError::invalid(format!(
+            return Err(SysError::invalid(format!(
                 "cannot run `{program}`: give a program's name (looked up in PATH) or its absolute path"
             )));
         }
@@ -97,7 +56,7 @@ fn authorize(sandbox: &Sandbox, who: &str, cmd: &Program) -> Result<PathBuf, Cap
         sandbox.note_use(who, &Grant::Env(name.clone()));
     }
     path.ok_or_else(|| {
-        CapError::not_found(format!(
+        SysError::not_found(format!(
             "cannot run `{program}`: no such program in PATH; install it on the target or give an absolute path"
         ))
     })
@@ -151,7 +110,7 @@ pub fn run_command(
     env: &[(String, String)],
     cwd: &Cwd,
     output_limit: usize,
-) -> Result<ProgramOutput, CapError> {
+) -> Result<ProgramOutput, SysError> {
     let mut os = OsCommand::new(program);
     os.args(&cmd.args).env_clear();
     match cwd {
@@ -195,12 +154,12 @@ pub fn run_command(
         }
     }
     let mut child = os.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound if !cwd.is_dir() => CapError::not_found(format!(
+        std::io::ErrorKind::NotFound if !cwd.is_dir() => SysError::not_found(format!(
             "cannot run `{}`: its working directory {} does not exist",
             cmd.program,
             cwd.display()
         )),
-        std::io::ErrorKind::NotFound => CapError::not_found(format!(
+        std::io::ErrorKind::NotFound => SysError::not_found(format!(
             "cannot run `{}`: no such program in PATH; install it on the target or give an absolute path",
             cmd.program
         )),
@@ -223,7 +182,7 @@ pub fn run_command(
         unsafe { libc::kill(-group, libc::SIGKILL) };
     };
     let status = loop {
-        match child.try_wait().map_err(|e| CapError::io(format!("waiting for `{}`: {e}", cmd.program)))? {
+        match child.try_wait().map_err(|e| SysError::io(format!("waiting for `{}`: {e}", cmd.program)))? {
             Some(status) => break Some(status),
             None if Instant::now() >= deadline => {
                 kill_group();
@@ -252,7 +211,7 @@ pub fn run_command(
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
     match status {
-        None => Err(CapError::command_failed(format!(
+        None => Err(SysError::failed(format!(
             "`{}` was killed after its timeout of {:.1}s",
             cmd.program,
             timeout.as_secs_f64()
