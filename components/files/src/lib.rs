@@ -40,6 +40,15 @@ struct File {
     link_to: Option<String>,
 }
 
+/// `path` joined to the workdir, unless it is absolute already.
+fn absolute(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("{}/{path}", model::workdir().trim_end_matches('/'))
+    }
+}
+
 /// `path`, as every kind here names it.
 fn path_attr() -> Attr {
     Attr::string("path").doc("Where; relative paths are below the workdir")
@@ -99,6 +108,8 @@ impl Component for File {
 
     fn configure(&mut self) -> Result<()> {
         let path = self.path.as_str();
+        // What a parent reads of its file: the path it manages, absolute.
+        model::expose("path", &absolute(path))?;
         match self.ensure {
             Ensure::File => {
                 self.refuse(&[("link_to", self.link_to.is_some())], "symlink")?;

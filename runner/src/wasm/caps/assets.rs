@@ -162,7 +162,7 @@ fn walk(dir: &Path, root: &Path, prefix: &str, files: &mut Vec<(String, PathBuf)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wasm::bindings::WitError;
+    use crate::wasm::bindings::CallError as WitError;
 
     #[test]
     fn a_listing_is_what_travels_and_stays_inside_the_folder() {

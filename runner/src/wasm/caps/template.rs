@@ -425,11 +425,14 @@ fn find_outside_strings(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usiz
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use crate::plan::origins::EnvAttribute;
     use super::*;
 
     fn error_of(source: &str, vars: Map<String, Value>) -> String {
         let CapError::Guest(e) = render(source, vars).unwrap_err() else { panic!("a trap") };
-        crate::wasm::error::describe(&e)
+        crate::wasm::error::describe_call(&e)
     }
 
     fn batou_like_vars() -> Map<String, Value> {
