@@ -159,7 +159,8 @@ impl Component for Main {{
     /// Describes the target; the standard `file` does the work.
     fn configure(&mut self) -> Result<()> {{
         let content = format!("{{}}\n", self.message);
-        model::add("file", "{name}.txt", &json!({{ "path": "{name}.txt", "content": content, "is_template": false }}))
+        model::add("file", "{name}.txt", &json!({{ "path": "{name}.txt", "content": content, "is_template": false }}))?;
+        Ok(())
     }}
 }}
 
