@@ -16,6 +16,7 @@ mod hardening;
 mod hostile;
 mod hosts;
 mod languages;
+mod layers;
 mod polyglot;
 mod resolver;
 mod scaffold;
