@@ -10,17 +10,17 @@ use serde_json::{Map, Value};
 
 use crate::config::{Environment, RootConfig};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage};
-use crate::wasm::Runtime;
-use crate::plan::origins::{Origins, asset_folder_name};
+use crate::model::configure::{Configurator, ConfigureFailure, Spec};
+use crate::model::resolver::{ConfigureRoot, RootId, resolve_graph};
 use crate::plan::grants::Grants;
+use crate::plan::host::HostInfo;
+use crate::plan::origins::{Origins, asset_folder_name};
+use crate::plan::require::RequireAnswers;
+use crate::plan::{HostPlan, Limits, Node, Plan, RootPlan, RootRef};
+use crate::sources::{Modules, root_assets};
 use crate::system::remote::NoRemote;
 use crate::system::sandbox::Sandbox;
-use crate::plan::host::HostInfo;
-use crate::plan::require::RequireAnswers;
-use crate::model::configure::{Configurator, ConfigureFailure, Spec};
-use crate::plan::{HostPlan, Limits, Node, Plan, RootPlan, RootRef};
-use crate::model::resolver::{ConfigureRoot, RootId, resolve_graph};
-use crate::sources::{Modules, root_assets};
+use crate::wasm::Runtime;
 
 /// A root ready to configure.
 struct Root {

@@ -8,12 +8,12 @@ mod diagnostic;
 mod home;
 mod lock;
 mod model;
-mod plan;
-mod sources;
-mod system;
 mod orchestrate;
 mod output;
+mod plan;
 mod scaffold;
+mod sources;
+mod system;
 mod target;
 mod wasm;
 

@@ -6,8 +6,8 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::plan::events::Event;
 use crate::diagnostic::Diagnostics;
+use crate::plan::events::Event;
 use crate::plan::events::Level;
 
 pub struct Output {

@@ -84,3 +84,24 @@ fn a_choice_attribute_is_checked_by_the_runner_with_file_and_line() {
     );
     assert!(!d.work("f").join("x").exists());
 }
+
+#[test]
+fn an_attribute_a_component_refuses_is_named_where_the_environment_sets_it() {
+    let d = nesting(
+        "[environment]\nconnect = \"local\"\n[hosts.localhost]\ncomponents = [\"p\", \"q\"]\n\
+         [components.p]\nkind = \"port\"\nnumber = 70000\n\
+         [components.q]\nkind = \"port\"\nnumber = 80\nweight = 300\n",
+    );
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    let text = d.normalise(&run.stderr);
+    // Refused by configure (failure.attribute) and by deserialising the
+    // attributes in create: both name the file and line.
+    assert!(
+        text.contains(
+            "environments/dev.toml:7: localhost: p: configure: attribute `number`: 70000 is no port: use 1 to 65535"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("environments/dev.toml:11: localhost: q: create: attribute `weight`:"), "{text}");
+}

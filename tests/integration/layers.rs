@@ -61,7 +61,8 @@ fn graph() -> BTreeMap<String, BTreeMap<String, String>> {
 /// The modules named right after `crate::`: one, or each of a group
 /// (`crate::{a, b::c}`) on the same line.
 fn named(after: &str) -> Vec<String> {
-    let ident = |s: &str| -> String { s.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect() };
+    let ident =
+        |s: &str| -> String { s.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect() };
     let Some(group) = after.strip_prefix('{') else { return vec![ident(after)] };
     let (mut depth, mut start, mut out) = (0, 0, Vec::new());
     for (i, c) in group.char_indices() {

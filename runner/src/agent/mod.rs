@@ -17,19 +17,19 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::plan::events::{Event, render_diff};
 
-use crate::wasm::bindings::VerifyResult;
-use crate::plan::origins::Origins;
-use crate::plan::grants::Grant;
-use crate::system::remote::RemoteCommands;
-use crate::system::sandbox::Sandbox;
-use crate::plan::host::HostInfo;
-use crate::plan::require::{Added, RequireAnswers, RequireRecord};
-use crate::system::on_this_host;
-use crate::wasm::state::{CallCtx, ChildSetup, Lineage, LogBook};
-use crate::wasm::{LiveComponent, Runtime, StorePool};
 use crate::model::configure::{Configurator, ConfigureFailure, Spec};
+use crate::plan::grants::Grant;
+use crate::plan::host::HostInfo;
+use crate::plan::origins::Origins;
+use crate::plan::require::{Added, RequireAnswers, RequireRecord};
 use crate::plan::{HostPlan, Node, RootPlan};
 use crate::sources::Modules;
+use crate::system::on_this_host;
+use crate::system::remote::RemoteCommands;
+use crate::system::sandbox::Sandbox;
+use crate::wasm::bindings::VerifyResult;
+use crate::wasm::state::{CallCtx, ChildSetup, Lineage, LogBook};
+use crate::wasm::{LiveComponent, Runtime, StorePool};
 
 /// What happened on one host.
 #[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
@@ -173,7 +173,7 @@ impl<'a> Agent<'a> {
         let lineage = Arc::new(Replay { root: Arc::new(node.clone()) });
         let mut live = match self.configurator.create_and_configure(&pool, &spec, answers, lineage) {
             Ok(live) => live,
-            Err(ConfigureFailure::Failed { path, message }) => {
+            Err(ConfigureFailure::Failed { path, message, .. }) => {
                 self.flush_logs(host, &logs);
                 self.fail(host, &path, message);
                 return Err(Failed);
@@ -310,7 +310,8 @@ impl Replay {
 impl Lineage for Replay {
     fn child(&self, parent: &CallCtx, index: usize, added: &Added) -> Result<ChildSetup, String> {
         let planned = self.planned(&parent.path).and_then(|p| p.children.get(index));
-        let Some(planned) = planned.filter(|p| p.kind == added.kind && p.name == added.name && p.attributes == added.attributes)
+        let Some(planned) =
+            planned.filter(|p| p.kind == added.kind && p.name == added.name && p.attributes == added.attributes)
         else {
             return Err(format!(
                 "configure is not deterministic: {} added {}('{}') as its sub-component {}, which the plan does not have; \

@@ -10,12 +10,12 @@ use super::protocol::{
 };
 use super::store::{Store, StoreError};
 use super::{Agent, Event};
-use crate::wasm::Runtime;
+use crate::plan::HostPlan;
 use crate::plan::grants::Grants;
 use crate::plan::program::{Program, ProgramOutput, RemoteError};
-use crate::system::remote::RemoteCommands;
-use crate::plan::HostPlan;
 use crate::sources::Modules;
+use crate::system::remote::RemoteCommands;
+use crate::wasm::Runtime;
 
 /// Why the agent stopped; it is also sent as `Fatal` when the stream allows.
 #[derive(Debug, thiserror::Error)]

@@ -9,15 +9,15 @@ use serde_json::json;
 use super::{Failure, cache_dir};
 use crate::config::{Connect, Environment, Loaded, load_environment};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage, choices_hint};
-use crate::wasm::Runtime;
-use crate::plan::HostPlan;
-use crate::sources::Modules;
 use crate::orchestrate::{self, Report};
 use crate::output::Output;
+use crate::plan::HostPlan;
+use crate::sources::Modules;
 use crate::target::local::Local;
 use crate::target::process::Process;
 use crate::target::ssh::{Ssh, SshHosts};
 use crate::target::{Target, TargetError};
+use crate::wasm::Runtime;
 use crate::{controller, lock, sources};
 
 #[derive(clap::Args)]

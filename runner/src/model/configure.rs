@@ -16,6 +16,7 @@ use crate::plan::{Limits, Node};
 use crate::sources::Modules;
 use crate::system::remote::RemoteCommands;
 use crate::system::sandbox::Sandbox;
+use crate::wasm::bindings::Failure;
 use crate::wasm::state::{CallCtx, ChildSetup, Lineage, LogBook};
 use crate::wasm::{ComponentError, LiveComponent, LoadedModule, Runtime, StorePool};
 
@@ -26,8 +27,9 @@ pub enum ConfigureFailure {
     /// retries later. What configure provided still counts, as in batou,
     /// so that two roots requiring each other's values are found as a cycle.
     Unsatisfied { path: String, keys: Vec<(String, bool)>, provided: Vec<(String, Value)> },
-    /// Anything else: the root is not retried.
-    Failed { path: String, message: String },
+    /// Anything else: the root is not retried. `at` is where the
+    /// environment sets the attribute the component refused, if it did.
+    Failed { path: String, message: String, at: Option<String> },
 }
 
 /// A root to configure.
@@ -90,12 +92,23 @@ impl<'a> Configurator<'a> {
         answers: Arc<dyn RequireAnswers>,
         lineage: Arc<dyn Lineage>,
     ) -> Result<LiveComponent, ConfigureFailure> {
-        let failed = |message: String| ConfigureFailure::Failed { path: spec.path.clone(), message };
+        let failed = |message: String| ConfigureFailure::Failed { path: spec.path.clone(), message, at: None };
+        // A refused attribute of the root is named where the environment
+        // sets it.
+        let refused = |e: &ComponentError, message: String| {
+            let at = match e {
+                ComponentError::Returned(Failure::Attribute(p)) => {
+                    spec.templates.attributes.iter().find(|a| a.name == p.name).map(|a| a.location.clone())
+                }
+                _ => None,
+            };
+            ConfigureFailure::Failed { path: spec.path.clone(), message, at }
+        };
         let (module, _) =
             pool.module_of(spec.kind).ok_or_else(|| failed(format!("unknown component kind `{}`", spec.kind)))?;
         let call = self.call_ctx(spec, answers, lineage);
         let mut live =
-            pool.create(&module, call, spec.kind, spec.attributes).map_err(|e| failed(format!("create: {e}")))?;
+            pool.create(&module, call, spec.kind, spec.attributes).map_err(|e| refused(&e, format!("create: {e}")))?;
         let result = pool.configure(&mut live);
         let record = &mut live.ctx().record;
         if !record.unsatisfied.is_empty() {
@@ -106,17 +119,17 @@ impl<'a> Configurator<'a> {
         }
         if let Some((path, message)) = record.failed.take() {
             pool.discard(live);
-            return Err(ConfigureFailure::Failed { path, message });
+            return Err(ConfigureFailure::Failed { path, message, at: None });
         }
         let errors = std::mem::take(&mut record.errors);
         match result {
-            Err(e @ ComponentError::Returned(_)) | Err(e @ ComponentError::Trapped(_)) => {
+            Err(e) => {
                 let mut message = format!("configure: {e}");
                 for extra in errors.iter().filter(|m| !message.contains(m.as_str())).collect::<Vec<_>>() {
                     message.push_str(&format!("\n  also: {extra}"));
                 }
                 pool.discard(live);
-                Err(failed(message))
+                Err(refused(&e, message))
             }
             Ok(()) if !errors.is_empty() => {
                 pool.discard(live);
@@ -136,7 +149,8 @@ impl<'a> Configurator<'a> {
             answers: answers.clone(),
         });
         let mut live = self.create_and_configure(&pool, spec, answers.clone(), lineage)?;
-        let added = Added { kind: spec.kind.to_string(), name: spec.name.to_string(), attributes: spec.attributes.clone() };
+        let added =
+            Added { kind: spec.kind.to_string(), name: spec.name.to_string(), attributes: spec.attributes.clone() };
         let node = node_of(&pool, added, &mut live);
         pool.discard(live);
         Ok(node)

@@ -211,10 +211,7 @@ impl Kinds {
                 }
                 Err(expected) => errors.push(AttributeError {
                     attribute: Some(attr.name.clone()),
-                    message: format!(
-                        "attribute `{}` of kind `{kind}` must be {expected}",
-                        attr.name,
-                    ),
+                    message: format!("attribute `{}` of kind `{kind}` must be {expected}", attr.name,),
                     hint: (!attr.doc.is_empty()).then(|| format!("{}: {}", attr.name, attr.doc)),
                 }),
             }
@@ -239,7 +236,8 @@ fn check_type(ty: &AttributeType, value: Value, optional: bool) -> Result<Value,
                 .enumerate()
                 .map(|(i, item)| {
                     let found = json_type(&item);
-                    check_type(&element, item, false).map_err(|_| format!("{} (item {} is {found})", ty.describe(), i + 1))
+                    check_type(&element, item, false)
+                        .map_err(|_| format!("{} (item {} is {found})", ty.describe(), i + 1))
                 })
                 .collect();
             return checked.map(Value::Array);

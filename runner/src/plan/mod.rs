@@ -1,7 +1,6 @@
 //! The plan: everything the agent needs to deploy a host, serialisable,
 //! so that configure runs once on the controller for the whole model.
 
-
 pub mod events;
 pub mod grants;
 pub mod host;

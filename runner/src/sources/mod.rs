@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::wasm::{LoadedModule, Runtime};
 use crate::plan::kinds::Kinds;
+use crate::wasm::{LoadedModule, Runtime};
 
 mod stdlib {
     include!(concat!(env!("OUT_DIR"), "/stdlib.rs"));

@@ -19,7 +19,6 @@ pub const OUTPUT_LIMIT: usize = 16 << 20;
 /// `env` grants add to it.
 const PASSED_ENV: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ"];
 
-
 /// Checks `cmd` against the root's `commands` and `env` grants and
 /// returns the program to start: a granted name is looked up in the
 /// runner's PATH here, so that a `PATH` the component sets cannot swap it.

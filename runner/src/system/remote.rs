@@ -2,7 +2,6 @@
 //! travels from a component to whoever holds the connection to that host,
 //! and the checks both ends make against the root's grants.
 
-
 use super::error::SysError;
 use crate::plan::grants::Grants;
 use crate::plan::program::{Program, ProgramOutput, RemoteError};

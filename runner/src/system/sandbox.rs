@@ -719,7 +719,13 @@ impl<'s> Located<'s> {
     /// Writes a new file beside `name` in `parent` and renames it over.
     /// Creates the temporary file that will replace `name` in `parent`,
     /// with the mode and owner the file will have.
-    fn begin(&self, parent: OwnedFd, name: OsString, old: Option<&Meta>, new_mode: Option<u32>) -> Result<PendingWrite, SysError> {
+    fn begin(
+        &self,
+        parent: OwnedFd,
+        name: OsString,
+        old: Option<&Meta>,
+        new_mode: Option<u32>,
+    ) -> Result<PendingWrite, SysError> {
         let mode = old.map(|m| m.mode).or(new_mode.map(|m| m & 0o7777));
         self.clear_stale_temporaries(&parent);
         let tmp = temp_name(&name);

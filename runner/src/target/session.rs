@@ -14,9 +14,9 @@ use crate::agent::protocol::{
 use crate::agent::{Event, HostOutcome, Uploaded};
 use crate::plan::grants::Grants;
 use crate::plan::program::RemoteError;
-use crate::system::remote::RemoteCommands;
 use crate::plan::{HostPlan, Node};
 use crate::sources::Modules;
+use crate::system::remote::RemoteCommands;
 
 /// One conversation with an agent, for one host.
 pub struct Session<'a, R: Read, W: Write> {

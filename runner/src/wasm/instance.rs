@@ -11,11 +11,11 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 use super::bindings::{self, DeploymentComponent, Failure, VerifyResult};
-use crate::plan::kinds::{AttributeSpec, AttributeType, KindSpec, ScalarType};
 use super::error::describe as describe_error;
 use super::module::{LoadedModule, Runtime};
 use super::state::{CallCtx, Phase, StoreData};
 use crate::plan::kinds::Kinds;
+use crate::plan::kinds::{AttributeSpec, AttributeType, KindSpec, ScalarType};
 
 /// How a lifecycle call of a component failed.
 #[derive(Debug, thiserror::Error)]
@@ -80,12 +80,7 @@ impl LiveComponent {
 }
 
 impl StorePool {
-    pub fn new(
-        runtime: &Runtime,
-        modules: Arc<Vec<LoadedModule>>,
-        kinds: Arc<Kinds>,
-        memory_limit: usize,
-    ) -> Self {
+    pub fn new(runtime: &Runtime, modules: Arc<Vec<LoadedModule>>, kinds: Arc<Kinds>, memory_limit: usize) -> Self {
         let inner = PoolInner { engine: runtime.engine.clone(), modules, kinds, memory_limit, slots: Vec::new() };
         StorePool { inner: Arc::new(Mutex::new(inner)) }
     }

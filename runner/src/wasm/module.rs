@@ -11,8 +11,8 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings::{DeploymentComponent, DeploymentComponentPre};
-use crate::plan::kinds::KindSpec;
 use super::state::StoreData;
+use crate::plan::kinds::KindSpec;
 
 /// The contract this runner implements (`wit/`). A module targets the
 /// version in its import and export names (`batou:deploy/files@0.2.0`);
@@ -24,11 +24,8 @@ pub const CONTRACT: &str = "0.2.0";
 /// not run, naming both versions, before linking would fail on a name.
 fn check_contract(name: &str, component: &Component, engine: &Engine) -> Result<(), LoadError> {
     let ty = component.component_type();
-    let names: Vec<String> = ty
-        .imports(engine)
-        .map(|(n, _)| n.to_string())
-        .chain(ty.exports(engine).map(|(n, _)| n.to_string()))
-        .collect();
+    let names: Vec<String> =
+        ty.imports(engine).map(|(n, _)| n.to_string()).chain(ty.exports(engine).map(|(n, _)| n.to_string())).collect();
     for n in names {
         let Some(rest) = n.strip_prefix("batou:deploy/") else { continue };
         let found = rest.split_once('@').map(|(_, v)| v).unwrap_or("(no version)");

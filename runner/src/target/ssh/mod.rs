@@ -23,9 +23,9 @@ use super::session::Session;
 use super::{Target, TargetError};
 use crate::agent::{Event, HostOutcome};
 use crate::config::Environment;
-use crate::system::remote::RemoteCommands;
 use crate::plan::HostPlan;
 use crate::sources::Modules;
+use crate::system::remote::RemoteCommands;
 
 /// How to reach one host.
 #[derive(Debug, Clone)]

@@ -8,9 +8,9 @@
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use crate::system::error::io_error;
 use crate::wasm::CapError;
 use crate::wasm::bindings::batou::deploy::assets;
-use crate::system::error::io_error;
 use crate::wasm::state::StoreData;
 
 /// Folder names whose contents are no assets: build output and history,

@@ -1,7 +1,7 @@
 //! `log`: messages and file diffs, kept with the component they belong to.
 
-use crate::wasm::bindings::batou::deploy::log;
 use crate::plan::events::{FileDiff, Level};
+use crate::wasm::bindings::batou::deploy::log;
 use crate::wasm::state::{LOG_LIMIT_BYTES, StoreData};
 
 impl log::Host for StoreData {

@@ -3,9 +3,9 @@
 
 use std::time::Instant;
 
+use crate::plan::program::Program;
 use crate::system::SysError;
 use crate::system::process::{Cwd, OUTPUT_LIMIT, authorize, environment, run_command};
-use crate::plan::program::Program;
 use crate::wasm::CapError;
 use crate::wasm::bindings::batou::deploy::{process, types::Command, types::CommandOutput};
 use crate::wasm::state::{Phase, StoreData};
@@ -31,13 +31,11 @@ impl process::Host for StoreData {
         // Reached through the sandbox, and entered by that handle: a
         // symlinked working directory cannot lead the command out.
         let handle = sandbox.open_cwd(&who, &cwd).map_err(|e| match e {
-            SysError::NotFound(_) => {
-                CapError::not_found(format!(
-                    "cannot run `{}`: its working directory {} does not exist",
-                    cmd.program,
-                    cwd.display()
-                ))
-            }
+            SysError::NotFound(_) => CapError::not_found(format!(
+                "cannot run `{}`: its working directory {} does not exist",
+                cmd.program,
+                cwd.display()
+            )),
             other => other.into(),
         })?;
         let env = environment(sandbox.grants(), &cmd.env);

@@ -4,11 +4,11 @@
 
 use std::time::Instant;
 
-use crate::wasm::CapError;
-use crate::wasm::bindings::batou::deploy::{ssh, types::Command, types::CommandOutput};
 use crate::plan::grants::Grant;
 use crate::plan::program::{Program, RemoteError};
 use crate::system::remote;
+use crate::wasm::CapError;
+use crate::wasm::bindings::batou::deploy::{ssh, types::Command, types::CommandOutput};
 use crate::wasm::state::{Phase, StoreData};
 
 impl ssh::Host for StoreData {

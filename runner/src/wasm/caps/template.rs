@@ -12,10 +12,10 @@ use std::borrow::Cow;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value, json};
 
+use crate::plan::origins::Origins;
 use crate::wasm::CapError;
 use crate::wasm::bindings::batou::deploy::template;
 use crate::wasm::bindings::batou::deploy::template::Origin;
-use crate::plan::origins::Origins;
 use crate::wasm::state::StoreData;
 
 impl template::Host for StoreData {
@@ -427,8 +427,8 @@ fn find_outside_strings(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usiz
 mod tests {
     use std::sync::Arc;
 
-    use crate::plan::origins::EnvAttribute;
     use super::*;
+    use crate::plan::origins::EnvAttribute;
 
     fn error_of(source: &str, vars: Map<String, Value>) -> String {
         let CapError::Guest(e) = render(source, vars).unwrap_err() else { panic!("a trap") };
