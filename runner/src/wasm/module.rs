@@ -85,8 +85,8 @@ pub enum LoadError {
     Invalid { name: String, message: String },
     #[error(
         "{name} is built against batou:deploy@{found}; this batou-run runs modules of batou:deploy@{supported}: \
-         rebuild it with this runner (`batou-run component build`, or a deploy, builds a component's sources against \
-         the SDK of its contract), or use a batou-run that supports {found} (see docs/contract.md)"
+         rebuild it from its sources against this runner's contract (a deploy builds a component's sources in \
+         components/ with the SDK of this runner), or use a batou-run that supports {found} (see docs/contract.md)"
     )]
     Contract { name: String, found: String, supported: String },
     #[error("will not load compiled modules from the cache: {message}")]
