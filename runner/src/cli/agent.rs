@@ -7,9 +7,12 @@ use std::io::{BufReader, BufWriter};
 use std::os::fd::FromRawFd;
 use std::path::PathBuf;
 
-use super::{Failure, cache_dir};
+use super::error::code;
+use super::{CliError, cache_dir};
 use crate::agent::serve::serve;
 
+/// Serve the agent protocol on stdin/stdout (started by a controller,
+/// locally or over SSH; not for interactive use).
 #[derive(clap::Args)]
 pub struct AgentArgs {
     /// The cache folder (modules, assets, compiled code); by default the
@@ -18,10 +21,10 @@ pub struct AgentArgs {
     cache: Option<PathBuf>,
 }
 
-pub fn run(args: AgentArgs) -> Result<(), Failure> {
+pub fn run(args: AgentArgs) -> Result<(), CliError> {
     let cache = match args.cache {
         Some(dir) => dir,
-        None => cache_dir().map_err(|d| anyhow::anyhow!("{d}"))?,
+        None => cache_dir()?,
     };
     let (input, output) =
         take_stdio().map_err(|e| anyhow::anyhow!("batou-run agent: cannot set up stdin/stdout: {e}"))?;
@@ -44,7 +47,7 @@ fn exit_when_controller_is_gone() {
         // The parent may have gone before the request above.
         if libc::getppid() == 1 {
             eprintln!("batou-run agent: the process that started it is gone; stopping");
-            std::process::exit(3);
+            std::process::exit(code::CONTROLLER_GONE.into());
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{Failure, cache_dir};
+use super::{CliError, cache_dir, check_deployment};
 use crate::config::{Connect, Environment, Loaded, load_environment};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage, choices_hint};
 use crate::host::Runtime;
@@ -20,6 +20,7 @@ use crate::target::ssh::{Ssh, SshHosts};
 use crate::target::{Target, TargetError};
 use crate::{controller, lock, modules};
 
+/// Bring every host of an environment to the state its components describe.
 #[derive(clap::Args)]
 pub struct DeployArgs {
     /// The environment: environments/ENV.toml or environments/ENV/environment.toml.
@@ -34,9 +35,6 @@ pub struct DeployArgs {
     /// without touching any host.
     #[arg(long, short = 'c', conflicts_with = "predict")]
     consistency: bool,
-    /// One JSON event per line on stdout.
-    #[arg(long)]
-    json: bool,
     /// Also show components' debug messages.
     #[arg(long, short = 'v')]
     verbose: bool,
@@ -58,25 +56,17 @@ pub struct DeployArgs {
     accept_new_host_keys: bool,
 }
 
-pub fn run(args: DeployArgs) -> Result<(), Failure> {
-    let out = Output { json: args.json, verbose: args.verbose, grants: args.predict || args.verbose };
-    let started = Instant::now();
-    let result = deploy(&args, &out, started);
-    if let Err(Failure::Config(d)) = &result {
-        out.diagnostics(d);
+impl DeployArgs {
+    /// What the deploy shows, and how (`--json` is the command line's).
+    pub fn output(&self, json: bool) -> Output {
+        Output { json, verbose: self.verbose, grants: self.predict || self.verbose }
     }
-    result
 }
 
-fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failure> {
+pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
+    let started = Instant::now();
     let deployment = &args.deployment;
-    if !deployment.join("environments").is_dir() {
-        return Err(Diagnostics::from(
-            Diagnostic::new(format!("{} is not a deployment: it has no environments/ folder", deployment.display()))
-                .hint("run batou-run from the deployment's directory, or pass --deployment DIR"),
-        )
-        .into());
-    }
+    check_deployment(deployment)?;
     let deployment = deployment.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", deployment.display()))?;
     // Every problem found before a host is touched is reported in one go:
     // each stage goes on with what the one before could make sense of.
@@ -127,10 +117,10 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
         )),
         Connect::Local => None,
     };
-    let make_target = |host: &HostPlan| target(args, ssh_hosts.as_ref(), &cache, &runtime, &modules, host);
+    let make_target = |host: &HostPlan| target(&args, ssh_hosts.as_ref(), &cache, &runtime, &modules, host);
     let report = orchestrate::deploy(&plan, &options, &make_target, out);
-    summary(args, &env.name, env.connect == Connect::Ssh, &report, started, out);
-    if report.ok() { Ok(()) } else { Err(Failure::Deploy) }
+    summary(&args, &env.name, env.connect == Connect::Ssh, &report, started, out);
+    if report.ok() { Ok(()) } else { Err(CliError::Deploy) }
 }
 
 /// The target that deploys `host`, made in the host's worker thread.
