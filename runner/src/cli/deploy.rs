@@ -16,7 +16,7 @@ use crate::orchestrate::{self, Report};
 use crate::output::Output;
 use crate::target::local::Local;
 use crate::target::process::Process;
-use crate::target::ssh::{Ssh, SshHosts};
+use crate::target::ssh::{Ssh, SshHosts, SshSetupError};
 use crate::target::{Target, TargetError};
 use crate::{controller, lock, modules};
 
@@ -76,6 +76,20 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     if let Err(e) = check_hosts(&env, &args.hosts) {
         errors.extend(e.in_stage(Stage::Environment));
     }
+    // One connection per host for the whole deploy, shared by the host's
+    // agent and by the `ssh` capability of components on other hosts. The
+    // SSH settings are read here (nothing connects yet), so that what
+    // cannot be followed is reported with the other problems, by `-c` too.
+    let ssh_hosts = match env.connect {
+        Connect::Ssh => match SshHosts::new(&env, &args.deployment, args.accept_new_host_keys) {
+            Ok(hosts) => Some(Arc::new(hosts)),
+            Err(e) => {
+                errors.extend(ssh_setup_error(e)?.in_stage(Stage::Environment));
+                None
+            }
+        },
+        Connect::Local => None,
+    };
     // One deploy of a deployment at a time, from before configure (which
     // may build the deployment's components) to the summary.
     let _lock = if args.consistency { None } else { Some(lock::acquire(&deployment).map_err(Diagnostics::from)?) };
@@ -109,14 +123,6 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     let selected = |name: &str| args.hosts.is_empty() || args.hosts.iter().any(|h| h == name);
     let jobs = args.jobs.map(|j| j as usize).or(env.jobs).unwrap_or(1);
     let options = orchestrate::Options { jobs, predict: args.predict, selected: &selected };
-    // One connection per host for the whole deploy, shared by the host's
-    // agent and by the `ssh` capability of components on other hosts.
-    let ssh_hosts = match env.connect {
-        Connect::Ssh => Some(Arc::new(
-            SshHosts::new(&env, &args.deployment, args.accept_new_host_keys).map_err(|e| anyhow::anyhow!(e))?,
-        )),
-        Connect::Local => None,
-    };
     let make_target = |host: &HostPlan| target(&args, ssh_hosts.as_ref(), &cache, &runtime, &modules, host);
     let report = orchestrate::deploy(&plan, &options, &make_target, out);
     summary(&args, &env.name, env.connect == Connect::Ssh, &report, started, out);
@@ -146,6 +152,26 @@ fn target<'a>(
         return Ok(Box::new(process));
     }
     Ok(Box::new(Local::new(runtime, modules)))
+}
+
+/// SSH settings that cannot be followed are the configuration's mistake,
+/// each with its file and line; a runtime that does not start is not.
+fn ssh_setup_error(e: SshSetupError) -> Result<Diagnostics, CliError> {
+    match e {
+        SshSetupError::Config(refused) => {
+            let mut errors = Diagnostics::default();
+            for (host, e) in refused {
+                let mut d = Diagnostic::new(e.problem()).at(e.location()).hint(e.hint());
+                if let Some(host) = host {
+                    d = d.on_host(host);
+                }
+                errors.push(d);
+            }
+            Ok(errors)
+        }
+        SshSetupError::NoHome(_) => Ok(Diagnostic::new(e.to_string()).hint("set HOME to your home folder").into()),
+        SshSetupError::Runtime(_) => Err(CliError::Internal(e.into())),
+    }
 }
 
 /// `--host` must name hosts of the environment.
