@@ -8,6 +8,7 @@ mod sshd;
 
 mod agent;
 mod builds;
+mod cli;
 mod deploy;
 mod errors;
 mod faults;
