@@ -37,6 +37,8 @@ pub enum Kind {
     Deploy,
     /// batou-run itself could not work.
     Internal,
+    /// `batou-run agent`: the process that started it is gone.
+    ControllerGone,
 }
 
 impl Kind {
@@ -46,6 +48,7 @@ impl Kind {
             Kind::Config => "config",
             Kind::Deploy => "deploy",
             Kind::Internal => "internal",
+            Kind::ControllerGone => "controller-gone",
         }
     }
 }
@@ -63,6 +66,9 @@ pub enum CliError {
     Deploy,
     /// The runner itself could not work.
     Internal(anyhow::Error),
+    /// `batou-run agent` found the process that started it gone: nobody
+    /// listens, so it must not change the host.
+    ControllerGone,
 }
 
 impl CliError {
@@ -77,6 +83,7 @@ impl CliError {
             CliError::Config(_) => Kind::Config,
             CliError::Deploy => Kind::Deploy,
             CliError::Internal(_) => Kind::Internal,
+            CliError::ControllerGone => Kind::ControllerGone,
         }
     }
 
@@ -86,6 +93,7 @@ impl CliError {
             Kind::Usage | Kind::Config => code::CONFIG,
             Kind::Deploy => code::DEPLOY,
             Kind::Internal => code::INTERNAL,
+            Kind::ControllerGone => code::CONTROLLER_GONE,
         }
     }
 
@@ -101,8 +109,11 @@ impl CliError {
             CliError::Usage(d) | CliError::Config(d) => out.errors(d, &extra),
             // Reported as it happened (failed events, the summary).
             CliError::Deploy => {}
-            CliError::Internal(e) => {
-                let message = format!("{e:#}");
+            CliError::Internal(_) | CliError::ControllerGone => {
+                let message = match self {
+                    CliError::Internal(e) => format!("{e:#}"),
+                    _ => "batou-run agent: the process that started it is gone; stopping".to_string(),
+                };
                 if out.json {
                     let mut v = extra;
                     v["event"] = json!("error");
@@ -163,6 +174,7 @@ mod tests {
         assert_eq!(CliError::Config(Diagnostics::default()).exit_code(), 2);
         assert_eq!(CliError::Deploy.exit_code(), 1);
         assert_eq!(CliError::Internal(anyhow::anyhow!("x")).exit_code(), 4);
+        assert_eq!(CliError::ControllerGone.exit_code(), 3);
         let codes = [code::OK, code::DEPLOY, code::CONFIG, code::CONTROLLER_GONE, code::INTERNAL];
         let distinct: std::collections::BTreeSet<u8> = codes.into_iter().collect();
         assert_eq!(distinct.len(), codes.len());
