@@ -105,3 +105,24 @@ fn an_attribute_a_component_refuses_is_named_where_the_environment_sets_it() {
     );
     assert!(text.contains("environments/dev.toml:11: localhost: q: create: attribute `weight`:"), "{text}");
 }
+
+#[test]
+fn a_child_that_fails_in_configure_is_reported_under_its_own_path() {
+    let d = nesting(
+        "[environment]\nconnect = \"local\"\n[hosts.localhost]\ncomponents = [\"p\"]\n\
+         [components.p]\nkind = \"parent\"\nname = \"ada\"\nchild_fails = true\n",
+    );
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    // The child's own failure, with the `wrong-phase` error it met, under
+    // the child's path; the parent's `add` returned `child-failed`, which
+    // the parent passed on, so nothing else is reported for the parent.
+    assert!(
+        run.stderr.contains(
+            "localhost: p > child('ada'): configure: child refuses (wrong phase: files.read is not allowed during configure"
+        ),
+        "{run:?}"
+    );
+    assert_eq!(run.stderr.matches("ERROR:").count(), 1, "{run:?}");
+    assert!(!d.work("p").join("summary.txt").exists());
+}
