@@ -79,7 +79,7 @@ fn a_choice_attribute_is_checked_by_the_runner_with_file_and_line() {
     let text = d.normalise(&run.stderr);
     assert!(text.contains("environments/dev.toml:8: localhost: f: attribute `ensure`"), "{text}");
     assert!(
-        text.contains(r#"must be one of "file", "directory", "symlink", not "dirctory" (did you mean 'directory'?"#),
+        text.contains(r#"must be one of "file", "directory", "symlink", not "dirctory" (did you mean 'directory'?)"#),
         "{text}"
     );
     assert!(!d.work("f").join("x").exists());

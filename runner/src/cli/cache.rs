@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 
 use super::{CliError, cache_dir};
-use crate::wasm::cache::{DEFAULT_LIMIT_MIB, entries, limit_bytes};
 use crate::output::Output;
+use crate::wasm::cache::{DEFAULT_LIMIT_MIB, entries, limit_bytes};
 
 /// Show or empty the cache of compiled modules and built components.
 #[derive(clap::Args)]
