@@ -126,3 +126,24 @@ fn a_child_that_fails_in_configure_is_reported_under_its_own_path() {
     assert_eq!(run.stderr.matches("ERROR:").count(), 1, "{run:?}");
     assert!(!d.work("p").join("summary.txt").exists());
 }
+
+#[test]
+fn a_writer_dropped_unfinished_leaves_the_file_as_it_was() {
+    let d = nesting(
+        "[environment]\nconnect = \"local\"\n[hosts.localhost]\ncomponents = [\"c\"]\n\
+         [components.c]\nkind = \"copy\"\nfrom = \"big\"\nto = \"copy\"\npiece = 1024\nabort = true\n",
+    );
+    std::fs::create_dir_all(d.work("c")).unwrap();
+    std::fs::write(d.work("c/big"), vec![7u8; 10_000]).unwrap();
+    std::fs::write(d.work("c/copy"), "the old bytes").unwrap();
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("localhost: c: update: aborted after 1024 bytes"), "{run:?}");
+    assert_eq!(std::fs::read_to_string(d.work("c/copy")).unwrap(), "the old bytes");
+    let mut names: Vec<String> = std::fs::read_dir(d.work("c"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["big", "copy"], "no temporary file is left");
+}
