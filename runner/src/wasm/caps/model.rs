@@ -10,6 +10,9 @@ use crate::wasm::bindings::batou::deploy::model;
 use crate::wasm::error::describe_call;
 use crate::wasm::state::{Child, Phase, StoreData};
 
+/// How deep sub-components may nest below a root.
+const MAX_DEPTH: usize = 64;
+
 impl model::Host for StoreData {
     fn host_name(&mut self) -> wasmtime::Result<String> {
         Ok(self.call.host.name.clone())
@@ -42,6 +45,18 @@ impl model::Host for StoreData {
             self.call.model.record.errors.push(describe_call(e));
         }
         let added = Added { kind, name, attributes: result? };
+        // Each level of nesting is a nested call on this thread's stack,
+        // and each sub-component is held until its root is deployed.
+        let depth = self.call.path.matches(" > ").count() + 1;
+        if depth >= MAX_DEPTH {
+            return Err(CapError::Trap(format!(
+                "nested sub-components deeper than {MAX_DEPTH} levels (does a kind add itself?) and was stopped"
+            )));
+        }
+        self.hold(
+            added.attributes.to_string().len() + added.kind.len() + added.name.len() + 512,
+            "its sub-components",
+        )?;
         let started = Instant::now();
         let outcome = self.configure_child(added);
         // The child's time is its own, not its parent's.
