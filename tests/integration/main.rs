@@ -18,6 +18,7 @@ mod languages;
 mod polyglot;
 mod resolver;
 mod scaffold;
+mod shipping;
 mod ssh;
 mod ssh_capability;
 mod ssh_faults;

@@ -6,9 +6,18 @@
 //! A built module is kept in `<cache>/builds/<key>.wasm`, where the key is
 //! the sha256 of everything that went into it: the language, the
 //! toolchain's identity, the SDK, and the path and content of every source
-//! file (a crate's path dependencies included). Two deployments whose
-//! components share a name never share a build unless their sources are
-//! the same bytes, and a build is reused whatever folder it came from.
+//! file (a crate's path dependencies included). The source files are the
+//! component's files as `modules::walk` finds them, the very files that
+//! ship to hosts as its assets: what the rule ignores (`.env`,
+//! `node_modules/`, `__pycache__/`, `target/`, what `.gitignore` says)
+//! neither ships nor rebuilds; anything else may be read by the build
+//! (`include_str!`, an import, a data file) and counts. Two deployments
+//! whose components share a name never share a build unless their sources
+//! are the same bytes, and a build is reused whatever folder it came from.
+//!
+//! A build leaves nothing in the component's folder but what the user
+//! commits (a crate's `Cargo.lock`): cargo writes to the shared target
+//! folder, and Python and JavaScript build from a staged copy.
 
 use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
@@ -27,7 +36,7 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     let lib_name = lib_name(&manifest)?;
     let dirs = crate_dirs(dir);
     let toolchain = rust_toolchain(dir);
-    let before = Inputs::read(&dirs);
+    let before = Inputs::read(&dirs)?;
     let built = cache_dir.join("builds").join(format!("{}.wasm", before.key("rust", &toolchain)));
     if built.is_file() {
         return Ok(built);
@@ -77,13 +86,18 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     // The first build writes Cargo.lock: the module is what those sources
     // and that lock file make, so it is kept under the key of the sources
     // as they are now, which the next deploy computes.
-    let after = Inputs::read(&dirs);
+    let after = Inputs::read(&dirs)?;
     let key = if after.same_sources(&before) { after.key("rust", &toolchain) } else { output_key(&wasm)? };
     store(&wasm, &cache_dir.join("builds"), &key)
 }
 
 /// Builds `components/<name>/app.py` with componentize-py and the Python
 /// SDK, and returns the `.wasm` path.
+///
+/// The component's files are staged in a folder of their own: the build
+/// imports the module, and Python writes `__pycache__/` beside what it
+/// imports, which must not appear in the user's folder; and only the
+/// component's files (not a `.env`) are on the path the toolchain bundles.
 pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Diagnostic> {
     let sdk = super::sdk::materialise(cache_dir)?;
     let tool = super::sdk::componentize_py();
@@ -92,23 +106,56 @@ pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf,
         Err(build) => build,
     };
     tracing::info!(component = name, "building with componentize-py");
-    let output = Command::new(&tool)
-        .arg("-d")
-        .arg(sdk.dir.join("wit"))
-        .args(["-w", "deployment-component", "componentize", "-p"])
-        .arg(sdk.dir.join("sdk/python"))
-        .arg("-p")
-        .arg(dir)
-        .arg("app")
-        .arg("-o")
-        .arg(&build.tmp)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| {
-            Diagnostic::new(format!("cannot run {} to build the Python component `{name}`: {e}", tool.display()))
-                .hint(super::sdk::COMPONENTIZE_PY_HINT)
-        })?;
+    let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
+    let out_dir = build.wasm.parent().expect("in a folder");
+    let work = tempfile_dir(out_dir).map_err(|e| io(out_dir, e))?;
+    let stage = work.join("src");
+    let output = stage_files(source_files(dir)?.iter(), &stage).and_then(|()| {
+        Command::new(&tool)
+            .arg("-d")
+            .arg(sdk.dir.join("wit"))
+            .args(["-w", "deployment-component", "componentize", "-p"])
+            .arg(sdk.dir.join("sdk/python"))
+            .arg("-p")
+            .arg(&stage)
+            .arg("app")
+            .arg("-o")
+            .arg(&build.tmp)
+            .current_dir(&stage)
+            // Nor beside the SDK in the cache.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .map_err(|e| {
+                Diagnostic::new(format!("cannot run {} to build the Python component `{name}`: {e}", tool.display()))
+                    .hint(super::sdk::COMPONENTIZE_PY_HINT)
+            })
+    });
+    let _ = std::fs::remove_dir_all(&work);
+    // Errors name the user's files, not the staged copies.
+    let output = unstaged(output?, &stage, dir);
     build.finish(name, output, "python", &format!("cd {} && {} ... componentize app", dir.display(), tool.display()))
+}
+
+/// Copies the files (relative path, local path) into `stage`.
+fn stage_files<'a>(files: impl Iterator<Item = &'a (String, PathBuf)>, stage: &Path) -> Result<(), Diagnostic> {
+    let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(stage).map_err(|e| io(stage, e))?;
+    for (rel, path) in files {
+        let target = stage.join(rel);
+        std::fs::create_dir_all(target.parent().expect("a folder")).map_err(|e| io(&target, e))?;
+        std::fs::copy(path, &target).map_err(|e| io(&target, e))?;
+    }
+    Ok(())
+}
+
+/// A toolchain's output with the staging folder's path replaced by the
+/// component's folder.
+fn unstaged(mut output: std::process::Output, stage: &Path, dir: &Path) -> std::process::Output {
+    let (from, to) = (stage.display().to_string(), dir.display().to_string());
+    for text in [&mut output.stdout, &mut output.stderr] {
+        *text = String::from_utf8_lossy(text).replace(&from, &to).into_bytes();
+    }
+    output
 }
 
 /// Builds `components/<name>/index.js` with componentize-js and the
@@ -128,18 +175,16 @@ pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Dia
     tracing::info!(component = name, "building with componentize-js");
     let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
     let out_dir = build.wasm.parent().expect("in a folder");
+    let sources = source_files(dir)?;
     let work = tempfile_dir(out_dir).map_err(|e| io(out_dir, e))?;
     let stage = work.join("src");
-    for rel in source_files(dir) {
-        let is_js = rel.extension().is_some_and(|e| e == "js" || e == "mjs" || e == "json");
-        if !is_js {
-            continue;
-        }
-        let target = stage.join(&rel);
-        std::fs::create_dir_all(target.parent().expect("a folder")).map_err(|e| io(&target, e))?;
-        std::fs::copy(dir.join(&rel), &target).map_err(|e| io(&target, e))?;
+    let js = sources.iter().filter(|(rel, _)| [".js", ".mjs", ".json"].iter().any(|e| rel.ends_with(e)));
+    if let Err(e) = stage_files(js, &stage).and_then(|()| {
+        std::fs::copy(sdk.dir.join("sdk/js/batou.js"), stage.join("batou.js")).map(drop).map_err(|e| io(&stage, e))
+    }) {
+        let _ = std::fs::remove_dir_all(&work);
+        return Err(e);
     }
-    std::fs::copy(sdk.dir.join("sdk/js/batou.js"), stage.join("batou.js")).map_err(|e| io(&stage, e))?;
     let output = Command::new(&tool)
         .arg("index.js")
         .arg("--wit")
@@ -158,6 +203,7 @@ pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Dia
         Diagnostic::new(format!("cannot run {} to build the JavaScript component `{name}`: {e}", tool.display()))
             .hint(super::sdk::COMPONENTIZE_JS_HINT)
     })?;
+    let output = unstaged(output, &stage, dir);
     build.finish(name, output, "javascript", &format!("cd {} && {} index.js ...", dir.display(), tool.display()))
 }
 
@@ -179,7 +225,7 @@ fn guest_build(
     tool: &Path,
 ) -> Result<Result<PathBuf, GuestBuild>, Diagnostic> {
     let toolchain = format!("sdk {}\n{}", sdk.hash, tool_identity(tool));
-    let key = Inputs::read(&[dir.to_path_buf()]).key(language, &toolchain);
+    let key = Inputs::read(&[dir.to_path_buf()])?.key(language, &toolchain);
     let out_dir = cache_dir.join("builds");
     let wasm = out_dir.join(format!("{key}.wasm"));
     if wasm.is_file() {
@@ -349,18 +395,18 @@ fn tool_identity(tool: &Path) -> String {
 struct Inputs(Vec<(String, [u8; 32])>);
 
 impl Inputs {
-    fn read(dirs: &[PathBuf]) -> Inputs {
+    fn read(dirs: &[PathBuf]) -> Result<Inputs, Diagnostic> {
         let mut entries = Vec::new();
         for (i, dir) in dirs.iter().enumerate() {
-            for rel in source_files(dir) {
+            for (rel, path) in source_files(dir)? {
                 // A file that cannot be read is part of the key as such,
                 // and cargo or the toolchain will say what is wrong with it.
-                let digest = std::fs::read(dir.join(&rel)).map(|b| Sha256::digest(&b).into()).unwrap_or([0; 32]);
-                entries.push((format!("{i}/{}", rel.display()), digest));
+                let digest = std::fs::read(&path).map(|b| Sha256::digest(&b).into()).unwrap_or([0; 32]);
+                entries.push((format!("{i}/{rel}"), digest));
             }
         }
         entries.sort();
-        Inputs(entries)
+        Ok(Inputs(entries))
     }
 
     /// The same sources, whatever became of a Cargo.lock the build wrote.
@@ -388,36 +434,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The files of a component's folder that make its module, relative to
-/// it and sorted: not build output (`target/`, `node_modules/`,
-/// `__pycache__/`, `.wasm` files) and not hidden files.
-fn source_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    walk(dir, Path::new(""), &mut out);
-    out.sort();
-    out
-}
-
-fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir.join(rel)) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let text = name.to_string_lossy();
-        if text == "target"
-            || text == "node_modules"
-            || text == "__pycache__"
-            || text.starts_with('.')
-            || text.ends_with(".wasm")
-        {
-            continue;
-        }
-        // Not followed: a symlink to a folder could loop.
-        let Ok(meta) = entry.metadata() else { continue };
-        if meta.is_dir() {
-            walk(dir, &rel.join(&name), out);
-        } else {
-            out.push(rel.join(&name));
-        }
-    }
+/// it and sorted: its files as they ship (`modules::walk`).
+fn source_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, Diagnostic> {
+    super::walk::files(dir).map_err(|e| Diagnostic::new(e.to_string()))
 }

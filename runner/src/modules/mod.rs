@@ -3,6 +3,7 @@
 
 mod build;
 pub mod sdk;
+pub mod walk;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
