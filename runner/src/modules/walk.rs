@@ -63,7 +63,7 @@ pub struct Walk {
     /// The folder as the kernel names it: a symlink among the files
     /// counts only if it leads to a file beneath it.
     canonical: PathBuf,
-    built_in: Gitignore,
+    built_in: &'static Gitignore,
 }
 
 /// The rule files of one folder, matched against paths relative to it.
@@ -76,11 +76,15 @@ struct Layer {
 impl Walk {
     pub fn new(root: &Path) -> Result<Walk, WalkError> {
         let canonical = root.canonicalize().map_err(|source| WalkError::Io { path: root.to_path_buf(), source })?;
-        let mut builder = GitignoreBuilder::new("");
-        for line in BUILT_IN {
-            builder.add_line(None, line).expect("the built-in patterns parse");
-        }
-        let built_in = builder.build().expect("the built-in patterns build");
+        // Compiled once: every `assets.read` asks.
+        static BUILT: std::sync::OnceLock<Gitignore> = std::sync::OnceLock::new();
+        let built_in = BUILT.get_or_init(|| {
+            let mut builder = GitignoreBuilder::new("");
+            for line in BUILT_IN {
+                builder.add_line(None, line).expect("the built-in patterns parse");
+            }
+            builder.build().expect("the built-in patterns build")
+        });
         Ok(Walk { root: root.to_path_buf(), canonical, built_in })
     }
 
@@ -180,13 +184,15 @@ impl Walk {
 
     /// The rule files of `dir` (`rel` in the component folder).
     fn layer(&self, dir: &Path, rel: &str) -> Result<Layer, WalkError> {
+        let files: Vec<PathBuf> =
+            [".gitignore", IGNORE_FILE].iter().map(|f| dir.join(f)).filter(|p| p.is_file()).collect();
+        if files.is_empty() {
+            return Ok(Layer { rel: rel.to_string(), rule: Gitignore::empty() });
+        }
         let mut builder = GitignoreBuilder::new(dir);
-        for file in [".gitignore", IGNORE_FILE] {
-            let path = dir.join(file);
-            if path.is_file() {
-                if let Some(e) = builder.add(&path) {
-                    return Err(WalkError::Rule { path, message: e.to_string() });
-                }
+        for path in files {
+            if let Some(e) = builder.add(&path) {
+                return Err(WalkError::Rule { path, message: e.to_string() });
             }
         }
         let rule = builder.build().map_err(|e| WalkError::Rule { path: dir.to_path_buf(), message: e.to_string() })?;
