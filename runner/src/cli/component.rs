@@ -1,5 +1,6 @@
 //! `batou-run component new NAME --lang rust|python|js`: a component of
-//! the deployment that builds and deploys as is.
+//! the deployment that builds and deploys as is; `batou-run component
+//! sdk`: where the Rust SDK that builds use is, for an editor.
 
 use std::path::PathBuf;
 
@@ -25,10 +26,17 @@ enum Action {
         #[arg(long, short = 'd', default_value = ".")]
         deployment: PathBuf,
     },
+    /// Print the folder of the Rust SDK (crate batou-sdk) that builds use,
+    /// for an editor: `patch.crates-io.batou-sdk.path = '<it>'` in a
+    /// .cargo/config.toml of the deployment.
+    Sdk,
 }
 
 pub fn run(args: ComponentArgs) -> Result<(), Failure> {
-    let Action::New { name, lang, deployment } = args.action;
+    let (name, lang, deployment) = match args.action {
+        Action::New { name, lang, deployment } => (name, lang, deployment),
+        Action::Sdk => return sdk(),
+    };
     if !deployment.join("environments").is_dir() {
         return Err(anyhow::anyhow!(
             "{} is not a deployment (no environments/ folder); create one with `batou-run new DIR`",
@@ -42,5 +50,15 @@ pub fn run(args: ComponentArgs) -> Result<(), Failure> {
         println!("created {}", deployment.join(file).display());
     }
     println!("Use it: add \"{name}\" to a host's `components` in environments/<env>.toml, then deploy.");
+    Ok(())
+}
+
+/// Writes the embedded SDK to the cache (as a build does) and prints the
+/// Rust crate's folder.
+fn sdk() -> Result<(), Failure> {
+    let cache = super::cache_dir()?;
+    crate::host::cache::private_dir(&cache).map_err(|e| anyhow::anyhow!("batou-run component sdk: {e}"))?;
+    let sdk = crate::modules::sdk::materialise(&cache).map_err(|d| anyhow::anyhow!("batou-run component sdk: {d}"))?;
+    println!("{}", sdk.dir.join(crate::modules::sdk::RUST_CRATE).display());
     Ok(())
 }

@@ -3,6 +3,12 @@
 //! (`index.js`) with componentize-js, against the contract and SDKs
 //! embedded in the runner.
 //!
+//! A crate depends on the SDK by version (`batou-sdk = "0.1"`), never by a
+//! path into batou-run's repository: cargo is told to take the runner's
+//! own copy (`--config patch.crates-io.batou-sdk.path=...`), so that a
+//! deployment builds wherever it is, and a requirement that does not
+//! match the runner's SDK is refused before cargo runs, naming both.
+//!
 //! A built module is kept in `<cache>/builds/<key>.wasm`, where the key is
 //! the sha256 of everything that went into it: the language, the
 //! toolchain's identity, the SDK, and the path and content of every source
@@ -35,7 +41,11 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     let manifest = dir.join("Cargo.toml");
     let lib_name = lib_name(&manifest)?;
     let dirs = crate_dirs(dir);
-    let toolchain = rust_toolchain(dir);
+    for d in &dirs {
+        check_sdk_requirement(&d.join("Cargo.toml"))?;
+    }
+    let sdk = super::sdk::materialise(cache_dir)?;
+    let toolchain = format!("sdk {}\n{}", sdk.hash, rust_toolchain(dir));
     let before = Inputs::read(&dirs)?;
     let built = cache_dir.join("builds").join(format!("{}.wasm", before.key("rust", &toolchain)));
     if built.is_file() {
@@ -51,8 +61,13 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     std::fs::create_dir_all(&target_dir).map_err(|e| io(&target_dir, e))?;
     let _lock = lock(&target_dir.join(".batou-run-lock")).map_err(|e| io(&target_dir, e))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // The runner's SDK, whatever the crate's surroundings say (a value
+    // given with --config overrides cargo's config files).
+    let sdk_path = toml::Value::String(sdk.dir.join(super::sdk::RUST_CRATE).display().to_string());
     let output = Command::new(cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--config"])
+        .arg(format!("patch.crates-io.batou-sdk.path={sdk_path}"))
+        .arg("--manifest-path")
         .arg(&manifest)
         .env("CARGO_TARGET_DIR", &target_dir)
         .env_remove("RUSTFLAGS")
@@ -68,7 +83,7 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
             "run `rustup target add wasm32-wasip2`".to_string()
         } else {
             format!(
-                "fix the component's source; rerun with `cargo build --release --target wasm32-wasip2 --manifest-path {}` to see the build alone",
+                "fix the component's source; rerun with `cargo build --release --target wasm32-wasip2 --config 'patch.crates-io.batou-sdk.path={sdk_path}' --manifest-path {}` to see the build alone",
                 manifest.display()
             )
         };
@@ -324,9 +339,75 @@ fn read_manifest(manifest: &Path) -> Result<toml::Table, Diagnostic> {
         .map_err(|e| Diagnostic::new(format!("{} is not valid TOML: {}", manifest.display(), e.message())))
 }
 
-/// The crate's folder and those of its path dependencies, transitively;
-/// for the SDK (`batou-sdk`), also the contract it is generated from
-/// (`wit/`, two folders up, as the SDK's bindings name it).
+/// Refuses a manifest whose `batou-sdk` dependency the runner's SDK does
+/// not satisfy: one by path or git (it would build against another
+/// contract than the runner links, or not build elsewhere), or one asking
+/// for another version. Cargo would otherwise look for `batou-sdk` on
+/// crates.io and fail with a message that does not say what to change.
+fn check_sdk_requirement(manifest: &Path) -> Result<(), Diagnostic> {
+    let Ok(doc) = read_manifest(manifest) else {
+        // Cargo says what is wrong with it.
+        return Ok(());
+    };
+    let have = super::sdk::rust_version();
+    let line = format!("batou-sdk = \"{}\"", super::sdk::rust_requirement());
+    let targets = doc.get("target").and_then(|t| t.as_table());
+    let tables = ["dependencies", "build-dependencies"]
+        .into_iter()
+        .filter_map(|s| doc.get(s))
+        .chain(
+            targets
+                .into_iter()
+                .flat_map(|t| t.values())
+                .flat_map(|t| ["dependencies", "build-dependencies"].into_iter().filter_map(|s| t.get(s))),
+        )
+        .filter_map(|t| t.as_table());
+    for table in tables {
+        for (key, dep) in table {
+            let package = dep.get("package").and_then(|p| p.as_str()).unwrap_or(key);
+            if package != "batou-sdk" || dep.get("workspace").is_some() {
+                continue;
+            }
+            let wrong = |what: String| {
+                Diagnostic::new(format!(
+                    "{} {what}, but batou-run provides its SDK itself (batou-sdk {have}, the version of the contract it runs)",
+                    manifest.display()
+                ))
+                .hint(format!("write `{line}` in [dependencies]: batou-run builds against its own copy of it"))
+            };
+            if let Some(how) = ["path", "git"].into_iter().find(|k| dep.get(*k).is_some()) {
+                let refused = wrong(format!("depends on batou-sdk by {how}"));
+                if dep.get("path").and_then(|p| p.as_str()).is_some_and(|p| p.contains(".batou-run/vendor")) {
+                    // Written by `batou-run new` before the SDK came from the runner.
+                    return Err(refused.hint(format!(
+                        "write `{line}` in [dependencies] and remove .batou-run/vendor/: batou-run builds against its own copy"
+                    )));
+                }
+                return Err(refused);
+            }
+            let wanted = dep.as_str().or_else(|| dep.get("version").and_then(|v| v.as_str()));
+            let Some(wanted) = wanted else {
+                return Err(wrong("names no version of batou-sdk".to_string()));
+            };
+            let req = semver::VersionReq::parse(wanted).map_err(|e| {
+                wrong(format!("asks for batou-sdk \"{wanted}\", which is no version requirement ({e})"))
+            })?;
+            if !req.matches(have) {
+                return Err(Diagnostic::new(format!(
+                    "{} asks for batou-sdk \"{wanted}\", but this batou-run carries batou-sdk {have} (the SDK's version follows the contract's)",
+                    manifest.display()
+                ))
+                .hint(format!(
+                    "write `{line}` and build the component against that SDK, or deploy with a batou-run whose SDK matches \"{wanted}\""
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The crate's folder and those of its path dependencies, transitively
+/// (the SDK is none: it counts by its hash).
 fn crate_dirs(dir: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
@@ -336,10 +417,6 @@ fn crate_dirs(dir: &Path) -> Vec<PathBuf> {
             continue;
         }
         if let Ok(doc) = read_manifest(&d.join("Cargo.toml")) {
-            let is_sdk = doc.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str()) == Some("batou-sdk");
-            if is_sdk {
-                todo.push(d.join("../../wit"));
-            }
             for section in ["dependencies", "build-dependencies"] {
                 for dep in doc.get(section).and_then(|s| s.as_table()).into_iter().flat_map(|t| t.values()) {
                     if let Some(path) = dep.get("path").and_then(|p| p.as_str()) {
