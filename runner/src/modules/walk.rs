@@ -14,6 +14,11 @@
 //! 3. a `.batou-run-ignore` there, the runner's own, for what git should
 //!    keep but hosts should not get (or the other way round, with `!`).
 //!
+//! A symlink to a file beneath the folder counts as that file; one leading
+//! out of it is not shipped (it could name a key in `~/.ssh`) but is a
+//! source of a build, which reads through it ([`sources`]). A symlink to
+//! a folder is not followed.
+//!
 //! As in git, a folder that is ignored is not entered, so nothing beneath
 //! it can be re-included. Only the component folder's own files count: no
 //! `.gitignore` of a folder above it, no global git excludes, so the rule
@@ -64,6 +69,9 @@ pub struct Walk {
     /// counts only if it leads to a file beneath it.
     canonical: PathBuf,
     built_in: &'static Gitignore,
+    /// Whether a symlink leading out of the folder counts (see
+    /// [`sources`]).
+    outside: bool,
 }
 
 /// The rule files of one folder, matched against paths relative to it.
@@ -85,7 +93,7 @@ impl Walk {
             }
             builder.build().expect("the built-in patterns build")
         });
-        Ok(Walk { root: root.to_path_buf(), canonical, built_in })
+        Ok(Walk { root: root.to_path_buf(), canonical, built_in, outside: false })
     }
 
     /// Every file of the folder, sorted by its path relative to it (`/`
@@ -169,7 +177,7 @@ impl Walk {
             } else if kind.is_file() {
                 files.push((rel, path));
             } else if kind.is_symlink() && path.is_file() {
-                if path.canonicalize().is_ok_and(|target| target.starts_with(&self.canonical)) {
+                if self.outside || path.canonicalize().is_ok_and(|target| target.starts_with(&self.canonical)) {
                     files.push((rel, path));
                 } else {
                     tracing::warn!(path = %path.display(), "not an asset: a symlink leading out of its component's folder");
@@ -224,9 +232,16 @@ fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() { name.to_string() } else { format!("{prefix}/{name}") }
 }
 
-/// The component's files of `dir` (see [`Walk::files`]).
+/// The component's files of `dir` (see [`Walk::files`]): what ships.
 pub fn files(dir: &Path) -> Result<Vec<(String, PathBuf)>, WalkError> {
     Walk::new(dir)?.files()
+}
+
+/// What a build of `dir` may read: [`files`], and symlinks to files
+/// outside the folder too (a crate's `src/shared.rs` linked from beside
+/// it is compiled in, so a change to it must rebuild), by the same rule.
+pub fn sources(dir: &Path) -> Result<Vec<(String, PathBuf)>, WalkError> {
+    Walk { outside: true, ..Walk::new(dir)? }.files()
 }
 
 #[cfg(test)]
@@ -305,6 +320,18 @@ mod tests {
             [".gitignore", "b.log"]
         );
         assert!(walk.files_beneath("sub/notes").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_symlink_leading_out_does_not_ship_but_is_a_source() {
+        let dir = tree(&[("src/lib.rs", ""), (".gitignore", "ignored.rs\n")]);
+        let outside = tree(&[("shared.rs", ""), ("ignored.rs", "")]);
+        std::os::unix::fs::symlink(outside.path().join("shared.rs"), dir.path().join("src/shared.rs")).unwrap();
+        std::os::unix::fs::symlink(outside.path().join("ignored.rs"), dir.path().join("ignored.rs")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("linked-folder")).unwrap();
+        assert_eq!(names(dir.path()), [".gitignore", "src/lib.rs"]);
+        let sources: Vec<String> = sources(dir.path()).unwrap().into_iter().map(|(rel, _)| rel).collect();
+        assert_eq!(sources, [".gitignore", "src/lib.rs", "src/shared.rs"]);
     }
 
     #[test]
