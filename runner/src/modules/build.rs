@@ -41,13 +41,15 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     let manifest = dir.join("Cargo.toml");
     let lib_name = lib_name(&manifest)?;
     let dirs = crate_dirs(dir);
+    let mut uses_sdk = false;
     for d in &dirs {
-        check_sdk_requirement(&d.join("Cargo.toml"))?;
+        uses_sdk |= check_sdk_requirement(&d.join("Cargo.toml"))?;
     }
     let sdk = super::sdk::materialise(cache_dir)?;
     let toolchain = format!("sdk {}\n{}", sdk.hash, rust_toolchain(dir));
     let before = Inputs::read(&dirs)?;
-    let built = cache_dir.join("builds").join(format!("{}.wasm", before.key("rust", &toolchain)));
+    let key = before.key("rust", &toolchain);
+    let built = cache_dir.join("builds").join(format!("{key}.wasm"));
     if built.is_file() {
         return Ok(built);
     }
@@ -61,14 +63,27 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     std::fs::create_dir_all(&target_dir).map_err(|e| io(&target_dir, e))?;
     let _lock = lock(&target_dir.join(".batou-run-lock")).map_err(|e| io(&target_dir, e))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    // The runner's SDK, whatever the crate's surroundings say (a value
-    // given with --config overrides cargo's config files).
-    let sdk_path = toml::Value::String(sdk.dir.join(super::sdk::RUST_CRATE).display().to_string());
-    let output = Command::new(cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--config"])
-        .arg(format!("patch.crates-io.batou-sdk.path={sdk_path}"))
+    let mut command = Command::new(cargo);
+    command.args(["rustc", "--lib", "--release", "--target", "wasm32-wasip2"]);
+    if uses_sdk {
+        // The runner's SDK, whatever the crate's surroundings say (a value
+        // given with --config overrides cargo's config files).
+        let sdk_path = toml::Value::String(sdk.dir.join(super::sdk::RUST_CRATE).display().to_string());
+        command.arg("--config").arg(format!("patch.crates-io.batou-sdk.path={sdk_path}"));
+    }
+    let output = command
         .arg("--manifest-path")
         .arg(&manifest)
+        // Cargo knows a crate in the shared target folder by its name and
+        // its path within its workspace ("src/lib.rs"), so a crate of the
+        // same name elsewhere, whose files are older than the last build,
+        // would pass for built and get the other's module. The key, passed
+        // to the crate's compiler only (not to its dependencies, which
+        // stay shared), makes every new set of sources a build of its own;
+        // it changes no byte of the module.
+        .arg("--")
+        .arg("--cfg")
+        .arg(format!("batou_build=\"{key}\""))
         .env("CARGO_TARGET_DIR", &target_dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
@@ -82,8 +97,12 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
         let hint = if stderr.contains("wasm32-wasip2") && stderr.contains("target may not be installed") {
             "run `rustup target add wasm32-wasip2`".to_string()
         } else {
+            // The SDK's folder by the command that prints it: the same
+            // text whatever the cache and the SDK's hash.
+            let patch =
+                if uses_sdk { " --config \"patch.crates-io.batou-sdk.path='$(batou-run component sdk)'\"" } else { "" };
             format!(
-                "fix the component's source; rerun with `cargo build --release --target wasm32-wasip2 --config 'patch.crates-io.batou-sdk.path={sdk_path}' --manifest-path {}` to see the build alone",
+                "fix the component's source; rerun with `cargo build --release --target wasm32-wasip2{patch} --manifest-path {}` to see the build alone",
                 manifest.display()
             )
         };
@@ -344,11 +363,13 @@ fn read_manifest(manifest: &Path) -> Result<toml::Table, Diagnostic> {
 /// contract than the runner links, or not build elsewhere), or one asking
 /// for another version. Cargo would otherwise look for `batou-sdk` on
 /// crates.io and fail with a message that does not say what to change.
-fn check_sdk_requirement(manifest: &Path) -> Result<(), Diagnostic> {
+/// Says whether the manifest depends on the SDK.
+fn check_sdk_requirement(manifest: &Path) -> Result<bool, Diagnostic> {
     let Ok(doc) = read_manifest(manifest) else {
         // Cargo says what is wrong with it.
-        return Ok(());
+        return Ok(false);
     };
+    let mut uses = false;
     let have = super::sdk::rust_version();
     let line = format!("batou-sdk = \"{}\"", super::sdk::rust_requirement());
     let targets = doc.get("target").and_then(|t| t.as_table());
@@ -365,7 +386,11 @@ fn check_sdk_requirement(manifest: &Path) -> Result<(), Diagnostic> {
     for table in tables {
         for (key, dep) in table {
             let package = dep.get("package").and_then(|p| p.as_str()).unwrap_or(key);
-            if package != "batou-sdk" || dep.get("workspace").is_some() {
+            if package != "batou-sdk" {
+                continue;
+            }
+            uses = true;
+            if dep.get("workspace").is_some() {
                 continue;
             }
             let wrong = |what: String| {
@@ -403,7 +428,7 @@ fn check_sdk_requirement(manifest: &Path) -> Result<(), Diagnostic> {
             }
         }
     }
-    Ok(())
+    Ok(uses)
 }
 
 /// The crate's folder and those of its path dependencies, transitively
@@ -511,7 +536,8 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The files of a component's folder that make its module, relative to
-/// it and sorted: its files as they ship (`modules::walk`).
+/// it and sorted: its files as they ship (`modules::walk`), and symlinks
+/// to files outside it, which the toolchain reads through.
 fn source_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, Diagnostic> {
-    super::walk::files(dir).map_err(|e| Diagnostic::new(e.to_string()))
+    super::walk::sources(dir).map_err(|e| Diagnostic::new(e.to_string()))
 }
