@@ -21,6 +21,7 @@ mod layers;
 mod polyglot;
 mod resolver;
 mod scaffold;
+mod shipping;
 mod ssh;
 mod ssh_capability;
 mod ssh_faults;
