@@ -95,9 +95,9 @@ impl FieldOptions {
         for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
             attr.parse_nested_meta(|meta| options.serde_option(&meta))?;
         }
-        if options.optional && options.default.is_some() {
+        if let Some(default) = options.default.as_ref().filter(|_| options.optional) {
             return Err(syn::Error::new_spanned(
-                options.default.as_ref().expect("checked"),
+                default,
                 "`optional` is the default `null`: give either `optional` or `default`",
             ));
         }
