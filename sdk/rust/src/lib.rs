@@ -161,7 +161,7 @@ pub mod __private;
 
 /// `#[derive(Kind)]`: declares a kind by its attribute struct (see
 /// [one struct per kind](crate#one-struct-per-kind)). A derive macro lives
-/// in the macro namespace, so it shares the name of the [`Kind`] struct it
+/// in the macro namespace, so it shares the name of the [`Kind`](struct@Kind) struct it
 /// builds, as serde's derives share their traits' names.
 pub use batou_sdk_macros::Kind;
 pub use component::{
