@@ -82,6 +82,9 @@ fn rerun_if_changed(repo: &Path) -> io::Result<()> {
     watch(&repo.join("wit"));
     watch(&repo.join("sdk/rust/src"));
     watch(&repo.join("sdk/rust/Cargo.toml"));
+    // The SDK's derive (not its target folder, if someone built there).
+    watch(&repo.join("sdk/rust/macros/src"));
+    watch(&repo.join("sdk/rust/macros/Cargo.toml"));
     // Everything in components/ but a target directory someone built there
     // (a watched directory is scanned whole, so not components/ itself: a
     // new member shows in its Cargo.toml anyway).

@@ -167,25 +167,39 @@ fn rust_source(name: &str) -> String {
         r#"//! The component `{name}`.
 
 use batou_sdk::prelude::*;
+use batou_sdk::stdlib;
 use serde::{{Deserialize, Serialize}};
-use serde_json::json;
 
-/// The attributes, filled in by the runner from `[components.<root>]`.
-#[derive(Serialize, Deserialize)]
+/// Writes a message to {name}.txt
+///
+/// The attributes, filled in by the runner from `[components.<root>]`:
+/// `derive(Kind)` declares the kind from the fields, their doc comments
+/// and `#[attr(...)]`.
+#[derive(Serialize, Deserialize, Kind)]
+#[kind(name = "{name}")]
 struct Main {{
+    /// What {name}.txt says
+    #[attr(default = "Hello from {name}")]
     message: String,
 }}
 
 impl Component for Main {{
     fn kind() -> Kind {{
-        Kind::new("{name}", "Writes a message to {name}.txt")
-            .attr(Attr::string("message").default("Hello from {name}").doc("What {name}.txt says"))
+        Self::spec()
     }}
 
     /// Describes the target; the standard `file` does the work.
     fn configure(&mut self) -> Result<()> {{
         let content = format!("{{}}\n", self.message);
-        model::add("file", "{name}.txt", &json!({{ "path": "{name}.txt", "content": content, "is_template": false }}))?;
+        model::add_kind(
+            "{name}.txt",
+            &stdlib::File {{
+                path: "{name}.txt".into(),
+                content: Some(content),
+                is_template: false,
+                ..Default::default()
+            }},
+        )?;
         Ok(())
     }}
 }}

@@ -734,3 +734,26 @@ fn a_command_ends_when_the_runner_running_it_is_killed() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_file_from_an_asset_larger_than_the_memory_limit_is_compared_by_digest_and_copied_in_pieces() {
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"big\"]\n\
+         [components.big]\nkind = \"file\"\npath = \"big.bin\"\nsource = \"big.bin\"\nis_template = false\n\
+         [limits.big]\nmemory_limit = 16\n",
+    );
+    // 40 MiB that compress badly, more than twice the component's memory.
+    let big: Vec<u8> = (0..40u32 << 20).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    std::fs::create_dir_all(d.path().join("components/big")).unwrap();
+    std::fs::write(d.path().join("components/big/big.bin"), &big).unwrap();
+    let first = d.deploy().ok();
+    assert_eq!(first.changed(), ["localhost: big > content('big.bin')"], "{}", first.stdout);
+    assert!(std::fs::read(d.work("big/big.bin")).unwrap() == big, "the copy is the asset");
+    let again = d.deploy().ok();
+    assert!(again.changed().is_empty(), "{}", again.stdout);
+    // A changed target file is found by its digest, and copied again.
+    std::fs::write(d.work("big/big.bin"), b"changed").unwrap();
+    let repaired = d.deploy().ok();
+    assert_eq!(repaired.changed(), ["localhost: big > content('big.bin')"], "{}", repaired.stdout);
+    assert!(std::fs::read(d.work("big/big.bin")).unwrap() == big);
+}

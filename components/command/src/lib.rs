@@ -6,43 +6,28 @@
 use std::time::Duration;
 
 use batou_sdk::prelude::*;
+use batou_sdk::stdlib;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-/// A program run on the target during `update`.
+/// A program run on the target during `update`. Its attributes are
+/// declared once, in `batou_sdk::stdlib`, where other components find them
+/// to add a `command` typed.
 #[derive(Deserialize)]
-struct RunCommand {
-    command: String,
-    args: Vec<Value>,
-    cwd: Option<String>,
-    env: Map<String, Value>,
-    unless: Value,
-    creates: Option<String>,
-    timeout: Option<u64>,
-    host: Option<String>,
+#[serde(transparent)]
+struct RunCommand(stdlib::Command);
+
+impl std::ops::Deref for RunCommand {
+    type Target = stdlib::Command;
+
+    fn deref(&self) -> &stdlib::Command {
+        &self.0
+    }
 }
 
 impl Component for RunCommand {
     fn kind() -> Kind {
-        Kind::new("command", "Runs a program on the target, unless a guard says it is not needed")
-            .attr(Attr::string("command").doc("The program: a name looked up in PATH, or a path"))
-            .attr(Attr::list("args").default(json!([])).doc("Its arguments; no shell is involved"))
-            .attr(Attr::string("cwd").optional().doc("Where it runs; relative to the workdir, which is the default"))
-            .attr(Attr::table("env").default(json!({})).doc("Extra environment variables"))
-            .attr(Attr::any("unless").optional().doc(
-                "A program (a string) or a program with arguments (a list): \
-                 if it exits with status 0, the command does not run",
-            ))
-            .attr(
-                Attr::string("creates")
-                    .optional()
-                    .doc("A path the command creates: if it exists, the command does not run"),
-            )
-            .attr(Attr::integer("timeout").optional().doc("Seconds after which the command (and `unless`) is killed"))
-            .attr(Attr::string("host").optional().doc(
-                "Another host of the environment to run the command (and `unless`) on, through the \
-                 runner's SSH connection to it; the root needs that host in its `ssh` grant",
-            ))
+        stdlib::Command::spec()
     }
 
     fn configure(&mut self) -> Result<()> {

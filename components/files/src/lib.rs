@@ -7,61 +7,48 @@
 //! it, given a `source`), and `purge` removes what matches a glob pattern.
 //! Each sub-component is named by the path it manages.
 
-use std::borrow::Cow;
+//!
+//! Each kind's attributes are declared once, in `batou_sdk::stdlib`, where
+//! other components find them to add these kinds typed; the components
+//! here wrap those structs (a foreign type cannot implement the SDK's
+//! foreign `Component` here) and add what their steps compute.
+
 use std::collections::BTreeSet;
 
 use batou_sdk::files::parent;
 use batou_sdk::prelude::*;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use batou_sdk::stdlib::{self, Ensure};
+use serde::Deserialize;
 
-/// What `file` manages at its path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Ensure {
-    File,
-    Directory,
-    Symlink,
+mod content;
+
+use content::Content;
+
+/// `impl Deref` from a component to its attributes, so that its steps
+/// read `self.path` as if the fields were its own.
+macro_rules! attributes {
+    ($component:ty => $attributes:ty, $($field:tt)+) => {
+        impl std::ops::Deref for $component {
+            type Target = $attributes;
+
+            fn deref(&self) -> &$attributes {
+                &self.$($field)+
+            }
+        }
+    };
 }
+pub(crate) use attributes;
 
 /// A file, directory or symlink with its content, mode and owner.
 #[derive(Deserialize)]
-struct File {
-    path: String,
-    ensure: Ensure,
-    content: Option<String>,
-    source: Option<String>,
-    is_template: bool,
-    context: Map<String, Value>,
-    mode: Option<u32>,
-    owner: Option<String>,
-    group: Option<String>,
-    leading: bool,
-    link_to: Option<String>,
-}
+#[serde(transparent)]
+struct File(stdlib::File);
+
+attributes!(File => stdlib::File, 0);
 
 /// `path` joined to the workdir, unless it is absolute already.
 fn absolute(path: &str) -> String {
-    if path.starts_with('/') {
-        path.to_owned()
-    } else {
-        format!("{}/{path}", model::workdir().trim_end_matches('/'))
-    }
-}
-
-/// `path`, as every kind here names it.
-fn path_attr() -> Attr {
-    Attr::string("path").doc("Where; relative paths are below the workdir")
-}
-
-/// `owner`, optional.
-fn owner_attr() -> Attr {
-    Attr::string("owner").optional().doc("The owning user's name")
-}
-
-/// `group`, optional.
-fn group_attr() -> Attr {
-    Attr::string("group").optional().doc("The owning group's name")
+    if path.starts_with('/') { path.to_owned() } else { format!("{}/{path}", model::workdir().trim_end_matches('/')) }
 }
 
 impl File {
@@ -69,7 +56,9 @@ impl File {
     /// given neither content nor source.
     fn guess_source(&self) -> Result<String> {
         let name = self.path.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_owned();
-        match assets::read(&name) {
+        // The digest, not the bytes: the asset may be larger than the
+        // memory a component has.
+        match assets::digest(&name) {
             Ok(_) => Ok(name),
             Err(Error::NotFound(_)) => Err(Error::Invalid(format!(
                 "file `{}` has no `content`, no `source`, and there is no asset named `{name}`: set `content` (`content = \"\"` for an empty file) or `source`, or use the `presence` kind",
@@ -82,28 +71,7 @@ impl File {
 
 impl Component for File {
     fn kind() -> Kind {
-        Kind::new("file", "A file, directory or symlink, with its content, mode and owner")
-            .attr(path_attr())
-            .attr(
-                Attr::choice("ensure", &["file", "directory", "symlink"])
-                    .default("file")
-                    .doc("What to have at `path`: file, directory or symlink"),
-            )
-            .attr(Attr::string("content").optional().doc("The file's content, as a string"))
-            .attr(Attr::string("source").optional().doc(
-                "An asset of the component that holds the content (a folder of them, copied, for ensure = directory)",
-            ))
-            .attr(Attr::boolean("is_template").default(true).doc("Render content or source as a Jinja2 template"))
-            .attr(Attr::table("context").default(json!({})).doc("The template's `component` variable"))
-            .attr(Attr::mode("mode").optional().doc("Permission bits, such as 0o644"))
-            .attr(owner_attr())
-            .attr(group_attr())
-            .attr(Attr::boolean("leading").default(false).doc("Create missing parent directories"))
-            .attr(
-                Attr::string("link_to")
-                    .optional()
-                    .doc("Where the symlink points (ensure = symlink); a relative one is below the workdir"),
-            )
+        stdlib::File::spec()
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -122,15 +90,14 @@ impl Component for File {
                 };
                 // `content` creates the file itself, in one atomic write
                 // with its mode (a secret is never readable by others).
-                model::add(
-                    "content",
+                model::add_kind(
                     path,
-                    &ContentAttrs {
-                        path,
-                        content: self.content.as_deref(),
-                        source: self.source.as_deref().or(guessed.as_deref()),
+                    &stdlib::Content {
+                        path: path.to_owned(),
+                        content: self.content.clone(),
+                        source: self.source.clone().or(guessed),
                         is_template: self.is_template,
-                        context: &self.context,
+                        context: self.context.clone(),
                         leading: self.leading,
                         mode: self.mode,
                     },
@@ -163,7 +130,7 @@ impl Component for File {
                         "{path}: ensure = \"symlink\" needs link_to, the path the symlink points to"
                     )));
                 };
-                model::add("symlink", path, &json!({ "path": path, "target": target }))?;
+                model::add_kind(path, &stdlib::Symlink { path: path.to_owned(), target: target.to_owned() })?;
                 Ok(())
             }
         }
@@ -191,40 +158,25 @@ impl File {
 /// with a `source`, a copy of a folder of the component's assets, as
 /// batou's `Directory(source=...)` syncs one.
 #[derive(Deserialize)]
+#[serde(from = "stdlib::Directory")]
 struct Directory {
-    path: String,
-    leading: bool,
-    mode: Option<u32>,
-    owner: Option<String>,
-    group: Option<String>,
-    source: Option<String>,
-    exclude: Vec<String>,
-    delete: bool,
+    attributes: stdlib::Directory,
     /// The source's files (relative to it) that are copied, listed by
     /// `configure`.
-    #[serde(skip)]
     copied: Option<BTreeSet<String>>,
 }
 
+impl From<stdlib::Directory> for Directory {
+    fn from(attributes: stdlib::Directory) -> Self {
+        Directory { attributes, copied: None }
+    }
+}
+
+attributes!(Directory => stdlib::Directory, attributes);
+
 impl Component for Directory {
     fn kind() -> Kind {
-        Kind::new("directory", "A directory, with its mode and owner, optionally a copy of a folder of assets")
-            .attr(path_attr())
-            .attr(Attr::boolean("leading").default(false).doc("Create missing parent directories"))
-            .attr(Attr::mode("mode").optional().doc("Permission bits, such as 0o755"))
-            .attr(owner_attr())
-            .attr(group_attr())
-            .attr(Attr::string("source").optional().doc(
-                "A folder of the component's assets whose files are copied into it, as they are (no template), each a `file`",
-            ))
-            .attr(Attr::list("exclude").default(json!([])).doc(
-                "Patterns (rsync's --exclude) of source files neither copied nor removed: `*.pyc`, `cache/`, `/top-only`",
-            ))
-            .attr(
-                Attr::boolean("delete")
-                    .default(false)
-                    .doc("Also remove what is in it but not in `source` (except what `exclude` matches)"),
-            )
+        stdlib::Directory::spec()
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -344,10 +296,15 @@ fn add_copies(path: &str, source: &str, exclude: &[String]) -> Result<BTreeSet<S
     let base = path.trim_end_matches('/');
     for name in &copied {
         let target = format!("{base}/{name}");
-        model::add(
-            "file",
+        model::add_kind(
             &target,
-            &json!({ "path": target, "source": format!("{prefix}{name}"), "is_template": false, "leading": true }),
+            &stdlib::File {
+                path: target.clone(),
+                source: Some(format!("{prefix}{name}")),
+                is_template: false,
+                leading: true,
+                ..Default::default()
+            },
         )?;
     }
     Ok(copied)
@@ -444,7 +401,7 @@ fn class(p: &[char], c: Option<char>) -> Option<(bool, usize)> {
 }
 
 fn add_directory(path: &str, leading: bool, mode: Option<u32>, owner: Option<&str>, group: Option<&str>) -> Result<()> {
-    model::add("presence", path, &PresenceAttrs { path, leading, directory: true })?;
+    model::add_kind(path, &stdlib::Presence { path: path.to_owned(), leading, directory: true })?;
     add_mode_and_owner(path, mode, owner, group)
 }
 
@@ -463,36 +420,27 @@ fn add_mode_and_owner_of(
     created_with_mode: bool,
 ) -> Result<()> {
     if let Some(mode) = mode {
-        model::add("mode", path, &json!({ "path": path, "mode": mode, "if_exists": created_with_mode }))?;
+        model::add_kind(path, &stdlib::Mode { path: path.to_owned(), mode, if_exists: created_with_mode })?;
     }
     if owner.is_some() || group.is_some() {
-        model::add("owner", path, &json!({ "path": path, "owner": owner, "group": group }))?;
+        model::add_kind(
+            path,
+            &stdlib::Owner { path: path.to_owned(), owner: owner.map(str::to_owned), group: group.map(str::to_owned) },
+        )?;
     }
     Ok(())
 }
 
-/// The attributes `file` gives `presence`.
-#[derive(Serialize)]
-struct PresenceAttrs<'a> {
-    path: &'a str,
-    leading: bool,
-    directory: bool,
-}
-
 /// That a file or a directory exists at a path.
 #[derive(Deserialize)]
-struct Presence {
-    path: String,
-    leading: bool,
-    directory: bool,
-}
+#[serde(transparent)]
+struct Presence(stdlib::Presence);
+
+attributes!(Presence => stdlib::Presence, 0);
 
 impl Component for Presence {
     fn kind() -> Kind {
-        Kind::new("presence", "That a file (empty if new) or a directory exists")
-            .attr(path_attr())
-            .attr(Attr::boolean("leading").default(false).doc("Create missing parent directories"))
-            .attr(Attr::boolean("directory").default(false).doc("A directory rather than a file"))
+        stdlib::Presence::spec()
     }
 
     fn verify(&mut self) -> Result<()> {
@@ -513,113 +461,16 @@ impl Component for Presence {
     }
 }
 
-/// The attributes `file` gives `content`.
-#[derive(Serialize)]
-struct ContentAttrs<'a> {
-    path: &'a str,
-    content: Option<&'a str>,
-    source: Option<&'a str>,
-    is_template: bool,
-    context: &'a Map<String, Value>,
-    leading: bool,
-    mode: Option<u32>,
-}
-
-/// A file's bytes, from a string or an asset, rendered as a template.
-#[derive(Deserialize)]
-struct Content {
-    path: String,
-    content: Option<String>,
-    source: Option<String>,
-    is_template: bool,
-    context: Map<String, Value>,
-    leading: bool,
-    mode: Option<u32>,
-    /// The bytes wanted, computed by `configure`.
-    #[serde(skip)]
-    wanted: Option<Vec<u8>>,
-}
-
-impl Component for Content {
-    fn kind() -> Kind {
-        Kind::new("content", "A file's content, from a string or an asset")
-            .attr(Attr::string("path").doc("The file; relative paths are below the workdir"))
-            .attr(Attr::string("content").optional().doc("The content"))
-            .attr(Attr::string("source").optional().doc("An asset of the component that holds the content"))
-            .attr(Attr::boolean("is_template").default(true).doc("Render the content as a Jinja2 template"))
-            .attr(Attr::table("context").default(json!({})).doc("The template's `component` variable"))
-            .attr(Attr::boolean("leading").default(false).doc("Create missing parent directories"))
-            .attr(Attr::mode("mode").optional().doc("Permission bits a new file is created with"))
-    }
-
-    fn configure(&mut self) -> Result<()> {
-        self.wanted = Some(self.compute()?);
-        Ok(())
-    }
-
-    fn verify(&mut self) -> Result<()> {
-        ensure_content(&self.path, self.wanted()?)
-    }
-
-    fn update(&mut self) -> Result<()> {
-        if self.leading
-            && let Some(dir) = parent(&self.path)
-        {
-            files::mkdir(dir, true)?;
-        }
-        files::write_with_mode(&self.path, self.wanted()?, self.mode)
-    }
-}
-
-impl Content {
-    /// The wanted bytes, as `configure` computed them (or computed now,
-    /// should `configure` not have run on this instance).
-    fn wanted(&self) -> Result<Cow<'_, [u8]>> {
-        match &self.wanted {
-            Some(wanted) => Ok(Cow::Borrowed(wanted)),
-            None => self.compute().map(Cow::Owned),
-        }
-    }
-
-    fn compute(&self) -> Result<Vec<u8>> {
-        let raw: Vec<u8> = match (&self.content, &self.source) {
-            (Some(content), None) => content.clone().into_bytes(),
-            (None, Some(source)) => assets::read(source)?,
-            (Some(_), Some(_)) => {
-                return Err(Error::Invalid("set either content or source, not both".to_owned()));
-            }
-            (None, None) => return Err(Error::Invalid("set content or source".to_owned())),
-        };
-        if !self.is_template {
-            return Ok(raw);
-        }
-        let what = self.source.as_deref().map_or_else(|| "content".to_owned(), |s| format!("asset {s}"));
-        let source = String::from_utf8(raw).map_err(|_| {
-            Error::Invalid(format!("{what} is not UTF-8 text, so it cannot be a template; set is_template = false"))
-        })?;
-        // The runner names the template in errors (file and line).
-        let origin = self.source.as_deref().map_or(template::Origin::Attribute("content"), template::Origin::Asset);
-        let rendered = template::render_from(&source, &json!({ "component": self.context }), origin)?;
-        Ok(rendered.into_bytes())
-    }
-}
-
 /// A path's permission bits.
 #[derive(Deserialize)]
-struct Mode {
-    path: String,
-    mode: u32,
-    if_exists: bool,
-}
+#[serde(transparent)]
+struct Mode(stdlib::Mode);
+
+attributes!(Mode => stdlib::Mode, 0);
 
 impl Component for Mode {
     fn kind() -> Kind {
-        Kind::new("mode", "A path's permission bits")
-            .attr(Attr::string("path").doc("The path; relative paths are below the workdir"))
-            .attr(Attr::mode("mode").doc("Permission bits, such as 0o644"))
-            .attr(Attr::boolean("if_exists").default(false).doc(
-                "Leave a missing path alone: another component creates it with this mode (as `file` does)",
-            ))
+        stdlib::Mode::spec()
     }
 
     fn verify(&mut self) -> Result<()> {
@@ -636,18 +487,14 @@ impl Component for Mode {
 
 /// A path's owner and group.
 #[derive(Deserialize)]
-struct Owner {
-    path: String,
-    owner: Option<String>,
-    group: Option<String>,
-}
+#[serde(transparent)]
+struct Owner(stdlib::Owner);
+
+attributes!(Owner => stdlib::Owner, 0);
 
 impl Component for Owner {
     fn kind() -> Kind {
-        Kind::new("owner", "A path's owning user and group")
-            .attr(Attr::string("path").doc("The path; relative paths are below the workdir"))
-            .attr(owner_attr())
-            .attr(group_attr())
+        stdlib::Owner::spec()
     }
 
     fn configure(&mut self) -> Result<()> {
@@ -683,18 +530,14 @@ impl Component for Owner {
 
 /// A symlink pointing to a target.
 #[derive(Deserialize)]
-struct Symlink {
-    path: String,
-    target: String,
-}
+#[serde(transparent)]
+struct Symlink(stdlib::Symlink);
+
+attributes!(Symlink => stdlib::Symlink, 0);
 
 impl Component for Symlink {
     fn kind() -> Kind {
-        Kind::new("symlink", "A symlink pointing to a target")
-            .attr(Attr::string("path").doc("Where the symlink is; relative paths are below the workdir"))
-            .attr(Attr::string("target").doc(
-                "Where it points; a relative target is below the workdir, as every path, and the link holds its absolute path",
-            ))
+        stdlib::Symlink::spec()
     }
 
     fn verify(&mut self) -> Result<()> {
@@ -718,16 +561,14 @@ impl Symlink {
 
 /// That nothing matches a glob pattern.
 #[derive(Deserialize)]
-struct Purge {
-    pattern: String,
-}
+#[serde(transparent)]
+struct Purge(stdlib::Purge);
+
+attributes!(Purge => stdlib::Purge, 0);
 
 impl Component for Purge {
     fn kind() -> Kind {
-        Kind::new("purge", "Removes every path matching a glob pattern, directories with their contents").attr(
-            Attr::string("pattern")
-                .doc("A glob pattern (`*`, `?`, `[...]`, `**`); relative ones are below the workdir"),
-        )
+        stdlib::Purge::spec()
     }
 
     fn verify(&mut self) -> Result<()> {

@@ -40,7 +40,15 @@ const FILES: &[(&str, &str)] = &[
     ("sdk/rust/src/model.rs", include_str!("../../../sdk/rust/src/model.rs")),
     ("sdk/rust/src/process.rs", include_str!("../../../sdk/rust/src/process.rs")),
     ("sdk/rust/src/ssh.rs", include_str!("../../../sdk/rust/src/ssh.rs")),
+    ("sdk/rust/src/stdlib.rs", include_str!("../../../sdk/rust/src/stdlib.rs")),
     ("sdk/rust/src/template.rs", include_str!("../../../sdk/rust/src/template.rs")),
+    // The SDK's derive, a crate of its own that the SDK depends on by path.
+    ("sdk/rust/macros/Cargo.toml", include_str!("../../../sdk/rust/macros/Cargo.toml")),
+    ("sdk/rust/macros/src/lib.rs", include_str!("../../../sdk/rust/macros/src/lib.rs")),
+    ("sdk/rust/macros/src/docs.rs", include_str!("../../../sdk/rust/macros/src/docs.rs")),
+    ("sdk/rust/macros/src/expand.rs", include_str!("../../../sdk/rust/macros/src/expand.rs")),
+    ("sdk/rust/macros/src/options.rs", include_str!("../../../sdk/rust/macros/src/options.rs")),
+    ("sdk/rust/macros/src/types.rs", include_str!("../../../sdk/rust/macros/src/types.rs")),
 ];
 
 /// How to get componentize-py, for the error when it is missing.

@@ -12,7 +12,9 @@ use crate::{Kind, Result, fail, log, update_needed};
 ///
 /// Declare every field as an attribute in [`Component::kind`] (the runner
 /// rejects unknown attributes and fills in defaults, so deserialising only
-/// fails for a field the kind does not declare). Use `Option<T>` for
+/// fails for a field the kind does not declare): best with
+/// `#[derive(Kind)]` on the struct and `fn kind() -> Kind { Self::spec() }`
+/// (see [one struct per kind](crate#one-struct-per-kind)). By hand, use `Option<T>` for
 /// attributes with [`Attr::optional`](crate::Attr::optional), `u32` for
 /// [`Attr::mode`](crate::Attr::mode), and `#[serde(skip)]` for state the
 /// steps compute. A kind without attributes is `struct Name {}` (a unit
@@ -21,7 +23,8 @@ use crate::{Kind, Result, fail, log, update_needed};
 /// Each step may keep what it learns in `self` (configure runs first on the
 /// same value; verify, then update, run later on it).
 pub trait Component: DeserializeOwned + 'static {
-    /// The kind's name, documentation and attributes.
+    /// The kind's name, documentation and attributes: `Self::spec()` for a
+    /// struct with `#[derive(Kind)]`, or built with [`Kind::new`].
     fn kind() -> Kind;
 
     /// Declares sub-components, provides and requires: a pure function of

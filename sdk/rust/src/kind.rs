@@ -2,7 +2,22 @@
 
 use serde::Serialize;
 
-use crate::__bindings::batou::deploy::types::{AttributeSpec, AttributeType, KindSpec, ScalarType};
+use crate::__bindings::batou::deploy::types::{AttributeSpec, AttributeType, KindSpec as WitKindSpec, ScalarType};
+
+/// A kind declared by a struct: what `#[derive(Kind)]` implements (see the
+/// [crate documentation](crate#one-struct-per-kind)).
+///
+/// A [`Component`](crate::Component) returns it from its `kind`:
+/// `fn kind() -> Kind { Self::spec() }`. The standard library's attribute
+/// structs ([`stdlib`](crate::stdlib)) implement it too, so that
+/// [`model::add_kind`](crate::model::add_kind) knows which kind to add.
+pub trait KindSpec {
+    /// The kind's name, as environments write it.
+    const NAME: &'static str;
+
+    /// The kind's name, documentation and attributes.
+    fn spec() -> Kind;
+}
 
 /// A kind of component: its name, what it does, and the attributes it
 /// accepts.
@@ -55,8 +70,8 @@ impl Kind {
         &self.attributes
     }
 
-    pub(crate) fn into_wit(self) -> KindSpec {
-        KindSpec {
+    pub(crate) fn into_wit(self) -> WitKindSpec {
+        WitKindSpec {
             name: self.name,
             doc: self.doc,
             attributes: self.attributes.into_iter().map(Attr::into_wit).collect(),

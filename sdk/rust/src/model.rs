@@ -2,13 +2,14 @@
 //! environment, its sub-components, and the provide/require exchange with
 //! other components.
 //!
-//! [`add`], [`provide`] and [`require`] are allowed only in `configure`.
+//! [`add`], [`add_kind`], [`provide`] and [`require`] are allowed only in
+//! `configure`.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::__bindings::batou::deploy::model as wit;
-use crate::{Error, Result};
+use crate::{Error, KindSpec, Result};
 
 /// The host a component is deployed to.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +74,27 @@ pub fn add(kind: &str, name: &str, attributes: &impl Serialize) -> Result<Child>
         attributes: object(&child.attributes),
         exposed: object(&child.exposed),
     })
+}
+
+/// Adds a sub-component of the kind `K` declares, named `name`, with the
+/// attributes `attributes`: [`add`] with the kind's name taken from the
+/// type, so the attributes are checked by the compiler before the runner.
+/// The standard kinds are in [`stdlib`](crate::stdlib); a struct of your
+/// own with `#[derive(Serialize, Kind)]` works too.
+///
+/// ```no_run
+/// use batou_sdk::{model, stdlib};
+/// # fn f() -> batou_sdk::Result<()> {
+/// let data = model::add_kind("data", &stdlib::Directory {
+///     path: "data".into(),
+///     mode: Some(0o750),
+///     ..Default::default()
+/// })?;
+/// let path: String = data.attribute("path")?;
+/// # Ok(()) }
+/// ```
+pub fn add_kind<K: KindSpec + Serialize>(name: &str, attributes: &K) -> Result<Child> {
+    add(K::NAME, name, attributes)
 }
 
 /// A sub-component as its parent sees it after [`add`].

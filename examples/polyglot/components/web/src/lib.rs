@@ -3,28 +3,37 @@
 //! in `components/app`), and provides the URL it serves for the others.
 
 use batou_sdk::prelude::*;
+use batou_sdk::stdlib;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-#[derive(Serialize, Deserialize)]
+/// A web server's configuration
+#[derive(Serialize, Deserialize, Kind)]
+#[kind(name = "web")]
 struct Web {
+    /// Where it listens
+    #[attr(default = 8080)]
     port: i64,
 }
 
 impl Component for Web {
     fn kind() -> Kind {
-        Kind::new("web", "A web server's configuration")
-            .attr(Attr::integer("port").default(8080).doc("Where it listens"))
+        Self::spec()
     }
 
     fn configure(&mut self) -> Result<()> {
         let url = format!("http://{}:{}/", model::host().fqdn, self.port);
-        model::add(
-            "file",
+        model::add_kind(
             "web.conf",
-            &json!({ "path": "web.conf", "content": format!("listen {}\nurl {url}\n", self.port), "is_template": false }),
+            &stdlib::File {
+                path: "web.conf".into(),
+                content: Some(format!("listen {}\nurl {url}\n", self.port)),
+                is_template: false,
+                ..Default::default()
+            },
         )?;
-        // A sub-component of a kind written in Python.
+        // A sub-component of a kind written in Python: untyped, its
+        // attributes are declared in app.py.
         model::add("banner", "web", &json!({ "path": "banner.txt", "text": "served by web (Rust)" }))?;
         model::provide("web-url", &url)?;
         Ok(())

@@ -6,28 +6,33 @@
 //! library, which know how to check and change files.
 
 use batou_sdk::prelude::*;
+use batou_sdk::stdlib::{self, Ensure};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// The attributes of a `hello` component. The runner fills them from the
-/// environment (`[components.hello]`), defaults included, so every field
-/// is always set.
-#[derive(Serialize, Deserialize)]
+/// Greets someone in hello.txt
+///
+/// The attributes of a `hello` component, declared once: `derive(Kind)`
+/// makes the kind's spec from the fields, their doc comments and
+/// `#[attr(...)]`. The runner fills them from the environment
+/// (`[components.hello]`), defaults included, so every field is always
+/// set.
+#[derive(Serialize, Deserialize, Kind)]
+#[kind(name = "hello")]
 struct Hello {
+    /// How to greet
+    #[attr(default = "Hello")]
     greeting: String,
+    /// Whom to greet
+    #[attr(default = "World")]
     name: String,
 }
 
 impl Component for Hello {
-    /// The kind's name and attributes, as environments write them.
+    /// The kind's name and attributes, as environments write them: the
+    /// ones `derive(Kind)` read from the struct.
     fn kind() -> Kind {
-        Kind::new("hello", "Greets someone in hello.txt")
-            .attr(
-                Attr::string("greeting")
-                    .default("Hello")
-                    .doc("How to greet"),
-            )
-            .attr(Attr::string("name").default("World").doc("Whom to greet"))
+        Self::spec()
     }
 
     /// Describes the target: no files are touched here. The runner then
@@ -35,17 +40,27 @@ impl Component for Hello {
     fn configure(&mut self) -> Result<()> {
         // A file rendered from our template asset; the template sees our
         // attributes as `component`, and `host` and `environment` too.
-        model::add(
-            "file",
+        // The standard kinds' attributes are structs too, so a typo is a
+        // compile error, not a deploy error.
+        model::add_kind(
             "hello.txt",
-            &json!({ "path": "hello.txt", "source": "hello.txt", "context": self }),
+            &stdlib::File {
+                path: "hello.txt".into(),
+                source: Some("hello.txt".into()),
+                context: serde_json::from_value(json!(self))?,
+                ..Default::default()
+            },
         )?;
 
         // A directory with mode rwxr-xr-x.
-        model::add(
-            "file",
+        model::add_kind(
             "greeting-dir/",
-            &json!({ "path": "greeting-dir/", "ensure": "directory", "mode": 0o755 }),
+            &stdlib::File {
+                path: "greeting-dir/".into(),
+                ensure: Ensure::Directory,
+                mode: Some(0o755),
+                ..Default::default()
+            },
         )?;
 
         // Here a component would also `model::provide` values to others
