@@ -86,6 +86,9 @@ fn ensure_kind(path: &str, wanted: FileKind) -> Result<()> {
     }
 }
 
+/// Files larger than this are compared by digest only, without a diff.
+const DIFF_LIMIT: u64 = 1 << 20;
+
 /// Up to date if the file at `path` holds exactly `wanted`. Otherwise
 /// shows the operator a diff (also in predict mode) and says an update is
 /// needed: "file is missing" or "content changed".
@@ -101,9 +104,19 @@ pub fn ensure_content(path: &str, wanted: impl AsRef<[u8]>) -> Result<()> {
         }
         Some(digest) if digest.eq_ignore_ascii_case(&sha256_hex(wanted)) => Ok(()),
         Some(_) => {
-            let old = files::read(path)?;
-            log::diff(path, &old, wanted);
-            Err(update_needed("content changed"))
+            // The diff is for people: a file too large to read (or to
+            // show) is reported by its size, and never held whole.
+            let size = files::stat(path)?.map(|s| s.size).unwrap_or(0);
+            if size <= DIFF_LIMIT && wanted.len() as u64 <= DIFF_LIMIT {
+                let old = files::read(path)?;
+                log::diff(path, &old, wanted);
+                Err(update_needed("content changed"))
+            } else {
+                Err(update_needed(format!(
+                    "content changed ({size} bytes now, {} wanted; too large for a diff)",
+                    wanted.len()
+                )))
+            }
         }
     }
 }
