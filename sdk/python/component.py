@@ -24,7 +24,7 @@ from wit_world.imports import types as _types
 import batou_sdk
 
 
-def _failure(error: BaseException) -> Err:
+def _failure(error: BaseException) -> Err[Any]:
     """The contract's failure for an exception, with where it came from
     when it is not one of batou_sdk's own."""
     failure = batou_sdk._to_failure(error)

@@ -38,7 +38,7 @@ import json
 import typing
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, Iterator, Literal, Optional, TypeVar, Union, overload
+from typing import Any, Callable, Generic, Iterator, List, Literal, Optional, TypeVar, Union, overload
 
 from componentize_py_types import Err
 from wit_world.imports import assets as _assets
@@ -142,7 +142,7 @@ class UpdateNeeded(Exception):
 _R = TypeVar("_R")
 
 
-def _call(function: Any, *args: Any) -> Any:
+def _call(function: Callable[..., _R], *args: Any) -> _R:
     """Calls an import, turning its ``call-error`` into :class:`Error`."""
     try:
         return function(*args)
@@ -200,9 +200,11 @@ class Attribute(Generic[_T]):
       ``"mode"`` (permission bits: ``0o640``, ``"0640"`` or
       ``"rw-r-----"`` in the environment; the component receives an
       integer) or ``"any"``;
-    - ``list`` (a list of any values) or a typed list: ``list[str]``,
-      ``list[int]``, ``list[float]``, ``list[bool]`` or ``list["mode"]``
-      (every element is checked, and a mode normalised);
+    - ``list`` (a list of any values) or a typed list, whose every
+      element is checked: ``list[str]``, ``list[int]``, ``list[float]``,
+      ``list[bool]``, or ``list_of=`` one of ``str``, ``int``, ``float``,
+      ``bool``, ``"mode"`` (each mode normalised to an integer; a type
+      checker reads ``list["mode"]`` as a name, so modes take ``list_of``);
     - ``choices=["a", "b"]`` (with ``type`` ``str`` or left out): one of
       these strings.
 
@@ -216,14 +218,31 @@ class Attribute(Generic[_T]):
     @overload
     def __init__(self: "Attribute[str]", type: None = None, default: Any = ..., doc: str = "", *, choices: list[str]) -> None: ...
     @overload
+    def __init__(self: "Attribute[list[Any]]", type: None = None, default: Any = ..., doc: str = "", *, list_of: Any) -> None: ...
+    @overload
     def __init__(self: "Attribute[int]", type: Literal["mode"], default: Any = ..., doc: str = "") -> None: ...
     @overload
     def __init__(self: "Attribute[Any]", type: Literal["any"], default: Any = ..., doc: str = "") -> None: ...
     @overload
     def __init__(self, type: "type[_T]", default: Any = ..., doc: str = "", *, choices: Optional[list[str]] = None) -> None: ...
 
-    def __init__(self, type: Any = None, default: Any = _REQUIRED, doc: str = "", *, choices: Optional[list[str]] = None) -> None:
-        if choices is not None:
+    def __init__(
+        self,
+        type: Any = None,
+        default: Any = _REQUIRED,
+        doc: str = "",
+        *,
+        choices: Optional[list[str]] = None,
+        list_of: Any = None,
+    ) -> None:
+        if list_of is not None:
+            if type not in (None, list) or choices is not None:
+                raise TypeError(f"Attribute with list_of is a list, not {type!r} or a choice")
+            if list_of not in _SCALARS:
+                raise TypeError(f"Attribute list_of {list_of!r} is not one of str, int, float, bool, \"mode\"")
+            self.wit_type: Any = _types.AttributeType_ListOf(_SCALARS[list_of])
+            type = list
+        elif choices is not None:
             if type not in (None, str):
                 raise TypeError(f"Attribute with choices is a string, not {type!r}")
             choices = [str(c) for c in choices]
@@ -231,7 +250,7 @@ class Attribute(Generic[_T]):
                 raise TypeError("Attribute choices must name at least one string")
             if default is not _REQUIRED and default is not None and default not in choices:
                 raise TypeError(f"Attribute default {default!r} is not one of the choices {choices}")
-            self.wit_type: Any = _types.AttributeType_Choice(choices)
+            self.wit_type = _types.AttributeType_Choice(choices)
             type = str
         elif typing.get_origin(type) is list:
             (element,) = typing.get_args(type) or (None,)
@@ -387,7 +406,8 @@ class Component:
         reports the requirement if none ever come; the call still returns
         ``[]``, so configure goes on. ``reverse``: deploy this component
         before the providers rather than after them."""
-        return json.loads(_call(_model.require, key, _require_options(host_only, strict, reverse)))
+        values: list[Any] = json.loads(_call(_model.require, key, _require_options(host_only, strict, reverse)))
+        return values
 
     def require_one(self, key: str, *, host_only: bool = False, strict: bool = True, reverse: bool = False) -> Any:
         """The one value provided under ``key`` (options as :meth:`require`);
@@ -679,11 +699,11 @@ class _Files:
         """Sets a path's owner and/or group by name."""
         _call(_files.set_owner, path, owner, group)
 
-    def list(self, path: str) -> list[str]:
+    def list(self, path: str) -> List[str]:
         """The names of a directory's entries, sorted."""
         return list(_call(_files.list, path))
 
-    def glob(self, pattern: str) -> list[str]:
+    def glob(self, pattern: str) -> List[str]:
         """The paths matching a glob pattern (``*``, ``?``, ``[...]``, ``**``), sorted."""
         return list(_call(_files.glob, pattern))
 
@@ -725,7 +745,7 @@ class _Assets:
         """The asset's sha256 in lowercase hex, without reading it here."""
         return _call(_assets.digest, name)
 
-    def list(self, name: str = "") -> list[str]:
+    def list(self, name: str = "") -> List[str]:
         """The asset files beneath the folder ``name``, relative to it, sorted."""
         return list(_call(_assets.list, name))
 
