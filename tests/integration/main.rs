@@ -9,6 +9,7 @@ mod sshd;
 mod agent;
 mod builds;
 mod deploy;
+mod edge_cases;
 mod errors;
 mod faults;
 mod hardening;
