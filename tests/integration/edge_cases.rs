@@ -8,10 +8,11 @@
 //!
 //! | case | what the component does | the outcome |
 //! | --- | --- | --- |
-//! | `wrong-type` | reads a directory as a file (verify) | exit 1, the runner's `i/o error` for the path |
+//! | `wrong-type` | reads a directory as a file (verify) | exit 1, `invalid`: the path is a directory, not a file |
 //! | `missing` | reads a path where nothing is (verify) | exit 1, `not found` with the path |
 //! | `denied` | reads a path outside its grants (verify) | exit 1, `access denied` naming the grant, and the DENIED line |
 //! | `require-none` | `require_one` of a key nobody provides | exit 2, ``no value is provided under `KEY` `` |
+//! | `require-strict` | `require_one` of a key nobody provides, strictly (the default) | exit 2, the runner's ``requires `KEY`, but no component provides it`` |
 //! | `require-two` | `require_one` of a key provided twice | exit 2, ``2 values are provided under `KEY`, where exactly one is wanted`` |
 //! | `trap` | crashes as a bug does: a panic (Rust), an uncaught exception (Python, JavaScript) | exit 1, the component fails with its path and what it said |
 //!
@@ -36,7 +37,7 @@ const LANGUAGES: [Language; 3] = [Language::Rust, Language::Python, Language::Js
 
 /// The cases, as the fixtures' `case` attribute names them (`provide` is
 /// the helper of `require-two`).
-const CASES: [&str; 6] = ["wrong-type", "missing", "denied", "require-none", "require-two", "trap"];
+const CASES: [&str; 7] = ["wrong-type", "missing", "denied", "require-none", "require-strict", "require-two", "trap"];
 
 /// A deployment whose own component `edge` is written in `language`, with
 /// a root `case` on `localhost` (after two roots providing `edge-two` for
@@ -158,7 +159,7 @@ fn without_seconds(line: &str) -> String {
             let number: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
             if number.contains('.') && rest[number.len()..].starts_with('s') {
                 out.push_str("<time>");
-                for _ in 1..number.len() {
+                for _ in 0..number.len() {
                     chars.next();
                 }
                 continue;
@@ -183,32 +184,60 @@ fn expected(case: &str, o: &Outcome) {
     match case {
         "wrong-type" => {
             assert_eq!(o.code, 1, "{o:#?}");
-            assert!(stderr.contains(&format!("{}i/o error: ", at("verify"))), "{stderr}");
-            assert!(stderr.contains("wrong-type/folder"), "the path is named: {stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "{}invalid: $DEPLOYMENT/work/wrong-type/folder is a directory, not a file: remove it, or choose another path",
+                    at("verify")
+                )),
+                "{stderr}"
+            );
         }
         "missing" => {
             assert_eq!(o.code, 1, "{o:#?}");
-            assert!(stderr.contains(&format!("{}not found: ", at("verify"))), "{stderr}");
-            assert!(stderr.contains("missing/missing.txt"), "the path is named: {stderr}");
+            assert!(
+                stderr.contains(&format!(
+                    "{}not found: $DEPLOYMENT/work/missing/missing.txt: No such file or directory (os error 2)",
+                    at("verify")
+                )),
+                "{stderr}"
+            );
         }
         "denied" => {
             assert_eq!(o.code, 1, "{o:#?}");
-            assert!(stderr.contains(&format!("{}access denied: ", at("verify"))), "{stderr}");
-            assert!(stderr.contains("/etc/passwd"), "{stderr}");
-            assert!(stderr.contains("`paths.read`") && stderr.contains("[grants.denied]"), "names the grant: {stderr}");
-            assert!(stderr.contains("DENIED: localhost: denied"), "listed as denied: {stderr}");
+            let grant = "add \"/etc\" to `paths.read` in [grants.denied] of environments/dev.toml";
+            assert!(
+                stderr.contains(&format!(
+                    "{}access denied: read /etc/passwd: it is outside the granted paths; {grant}",
+                    at("verify")
+                )),
+                "{stderr}"
+            );
+            assert!(
+                stderr.contains(&format!(
+                    "DENIED: localhost: denied: read /etc/passwd; it is outside the granted paths; {grant}"
+                )),
+                "listed as denied: {stderr}"
+            );
         }
         "require-none" => {
             assert_eq!(o.code, 2, "a configure failure is a configuration error: {o:#?}");
-            assert!(stderr.contains("localhost: require-none"), "{stderr}");
-            assert!(stderr.contains("no value is provided under `edge-none`"), "{stderr}");
+            assert!(stderr.contains(&format!("{}no value is provided under `edge-none`", at("configure"))), "{stderr}");
         }
         "require-two" => {
             assert_eq!(o.code, 2, "a configure failure is a configuration error: {o:#?}");
-            assert!(stderr.contains("localhost: require-two"), "{stderr}");
             assert!(
-                stderr.contains("2 values are provided under `edge-two`, where exactly one is wanted"),
+                stderr.contains(&format!(
+                    "{}2 values are provided under `edge-two`, where exactly one is wanted",
+                    at("configure")
+                )),
                 "{stderr}"
+            );
+        }
+        "require-strict" => {
+            assert_eq!(o.code, 2, "{o:#?}");
+            assert!(
+                stderr.contains("ERROR: localhost: require-strict: requires `edge-none`, but no component provides it"),
+                "a strict require without a value is the runner's to report: {stderr}"
             );
         }
         "trap" => {

@@ -5,7 +5,7 @@
 
 import { Component, exportKinds, files, model } from './batou.js';
 
-const CASES = ['provide', 'require-none', 'require-two', 'wrong-type', 'missing', 'denied', 'trap'];
+const CASES = ['provide', 'require-none', 'require-strict', 'require-two', 'wrong-type', 'missing', 'denied', 'trap'];
 
 class Edge extends Component {
   static kind = 'edge';
@@ -17,6 +17,7 @@ class Edge extends Component {
   configure() {
     if (this.case === 'provide') this.provide('edge-two', model.path());
     else if (this.case === 'require-none') this.requireOne('edge-none', { strict: false });
+    else if (this.case === 'require-strict') this.requireOne('edge-none');
     else if (this.case === 'require-two') this.requireOne('edge-two');
   }
 

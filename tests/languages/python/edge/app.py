@@ -6,6 +6,7 @@ same as tests/fixtures/edge (Rust) and tests/languages/js/edge.
 - `provide`: provides `edge-two` (two such roots give it two values);
 - `require-none`: the one value of `edge-none`, which nobody provides
   (required not strictly, so that the SDK's message shows);
+- `require-strict`: the same, strictly (the default): the runner reports it;
 - `require-two`: the one value of `edge-two`, provided twice;
 - `wrong-type`: in verify, reads the directory `folder` as a file;
 - `missing`: in verify, reads `missing.txt`, which is not there;
@@ -18,7 +19,7 @@ Errors are not caught: each goes to the runner as the SDK maps it.
 
 from batou_sdk import Attribute, Component, files
 
-CASES = ["provide", "require-none", "require-two", "wrong-type", "missing", "denied", "trap"]
+CASES = ["provide", "require-none", "require-strict", "require-two", "wrong-type", "missing", "denied", "trap"]
 
 
 class Edge(Component):
@@ -31,6 +32,8 @@ class Edge(Component):
             self.provide("edge-two", self.component_path)
         elif self.case == "require-none":
             self.require_one("edge-none", strict=False)
+        elif self.case == "require-strict":
+            self.require_one("edge-none")
         elif self.case == "require-two":
             self.require_one("edge-two")
 
