@@ -10,16 +10,17 @@ use serde_json::{Map, Value};
 
 use crate::config::{Environment, RootConfig};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage};
-use crate::host::Runtime;
-use crate::host::caps::template::{Origins, asset_folder_name};
-use crate::host::grants::Grants;
-use crate::host::remote::NoRemote;
-use crate::host::sandbox::Sandbox;
-use crate::host::state::{HostInfo, RequireAnswers};
 use crate::model::configure::{Configurator, ConfigureFailure, Spec};
-use crate::model::plan::{HostPlan, Limits, Node, Plan, RootPlan, RootRef};
 use crate::model::resolver::{ConfigureRoot, RootId, resolve_graph};
-use crate::modules::{Modules, root_assets};
+use crate::plan::grants::Grants;
+use crate::plan::host::HostInfo;
+use crate::plan::origins::{Origins, asset_folder_name};
+use crate::plan::require::RequireAnswers;
+use crate::plan::{HostPlan, Limits, Node, Plan, RootPlan, RootRef};
+use crate::sources::{Modules, root_assets};
+use crate::system::remote::NoRemote;
+use crate::system::sandbox::Sandbox;
+use crate::wasm::Runtime;
 
 /// A root ready to configure.
 struct Root {
@@ -127,6 +128,8 @@ impl ConfigureRoot for RootConfigurer<'_> {
             },
             sandbox: &self.sandbox,
             limits: root.limits,
+            // Configure's messages are shown when an agent replays it.
+            logs: Default::default(),
         };
         self.configurator.configure_tree(&spec, &answers)
     }

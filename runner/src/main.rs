@@ -6,14 +6,16 @@ mod config;
 mod controller;
 mod diagnostic;
 mod home;
-mod host;
 mod lock;
 mod model;
-mod modules;
 mod orchestrate;
 mod output;
+mod plan;
 mod scaffold;
+mod sources;
+mod system;
 mod target;
+mod wasm;
 
 fn main() -> std::process::ExitCode {
     cli::main()

@@ -16,8 +16,8 @@ use std::sync::mpsc;
 
 use crate::agent::{Event, HostOutcome, Uploaded};
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::model::plan::{HostPlan, Plan, RootRef};
 use crate::output::Output;
+use crate::plan::{HostPlan, Plan, RootRef};
 use crate::target::{Target, TargetError};
 
 /// Makes the target of one host, inside that host's worker thread.

@@ -6,9 +6,9 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::agent::Event;
 use crate::diagnostic::Diagnostics;
-use crate::host::state::Level;
+use crate::plan::events::Event;
+use crate::plan::events::Level;
 
 pub struct Output {
     pub json: bool,

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::modules::sdk;
+use crate::sources::sdk;
 
 /// The languages a component can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -159,7 +159,8 @@ impl Component for Main {{
     /// Describes the target; the standard `file` does the work.
     fn configure(&mut self) -> Result<()> {{
         let content = format!("{{}}\n", self.message);
-        model::add("file", "{name}.txt", &json!({{ "path": "{name}.txt", "content": content, "is_template": false }}))
+        model::add("file", "{name}.txt", &json!({{ "path": "{name}.txt", "content": content, "is_template": false }}))?;
+        Ok(())
     }}
 }}
 

@@ -8,6 +8,7 @@ mod sshd;
 
 mod agent;
 mod builds;
+mod contract;
 mod deploy;
 mod edge_cases;
 mod errors;
@@ -16,6 +17,7 @@ mod hardening;
 mod hostile;
 mod hosts;
 mod languages;
+mod layers;
 mod polyglot;
 mod resolver;
 mod scaffold;

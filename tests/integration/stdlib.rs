@@ -129,7 +129,8 @@ commands = ["sh"]
     );
     let first = d.deploy();
     assert_eq!(first.code, 1, "{first:?}");
-    assert!(first.stderr.contains("localhost: broken: update: command failed:"), "{}", first.stderr);
+    assert!(first.stderr.contains("localhost: broken: update: `sh -c "), "{}", first.stderr);
+    assert!(first.stderr.contains("exited with status 3"), "{}", first.stderr);
     assert!(first.stderr.contains("disk on fire") && first.stderr.contains('3'), "{}", first.stderr);
     assert!(d.work("check/ran.txt").exists(), "the component before the failure was deployed");
     let again = d.deploy();

@@ -40,6 +40,15 @@ struct File {
     link_to: Option<String>,
 }
 
+/// `path` joined to the workdir, unless it is absolute already.
+fn absolute(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("{}/{path}", model::workdir().trim_end_matches('/'))
+    }
+}
+
 /// `path`, as every kind here names it.
 fn path_attr() -> Attr {
     Attr::string("path").doc("Where; relative paths are below the workdir")
@@ -75,7 +84,11 @@ impl Component for File {
     fn kind() -> Kind {
         Kind::new("file", "A file, directory or symlink, with its content, mode and owner")
             .attr(path_attr())
-            .attr(Attr::string("ensure").default("file").doc("What to have at `path`: file, directory or symlink"))
+            .attr(
+                Attr::choice("ensure", &["file", "directory", "symlink"])
+                    .default("file")
+                    .doc("What to have at `path`: file, directory or symlink"),
+            )
             .attr(Attr::string("content").optional().doc("The file's content, as a string"))
             .attr(Attr::string("source").optional().doc(
                 "An asset of the component that holds the content (a folder of them, copied, for ensure = directory)",
@@ -95,6 +108,8 @@ impl Component for File {
 
     fn configure(&mut self) -> Result<()> {
         let path = self.path.as_str();
+        // What a parent reads of its file: the path it manages, absolute.
+        model::expose("path", &absolute(path))?;
         match self.ensure {
             Ensure::File => {
                 self.refuse(&[("link_to", self.link_to.is_some())], "symlink")?;
@@ -148,7 +163,8 @@ impl Component for File {
                         "{path}: ensure = \"symlink\" needs link_to, the path the symlink points to"
                     )));
                 };
-                model::add("symlink", path, &json!({ "path": path, "target": target }))
+                model::add("symlink", path, &json!({ "path": path, "target": target }))?;
+                Ok(())
             }
         }
     }

@@ -7,7 +7,6 @@
 //! same code in a process of its own, driven over [`protocol`] (as SSH
 //! deploys will, on the target).
 
-mod events;
 pub mod protocol;
 pub mod serve;
 mod store;
@@ -16,18 +15,21 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use events::{Event, render_diff};
+pub use crate::plan::events::{Event, render_diff};
 
-use crate::host::bindings::VerifyResult;
-use crate::host::caps::template::Origins;
-use crate::host::grants::Grant;
-use crate::host::remote::RemoteCommands;
-use crate::host::sandbox::Sandbox;
-use crate::host::state::{Added, HostInfo, RequireAnswers, RequireRecord, on_this_host};
-use crate::host::{LiveComponent, Runtime, StorePool};
 use crate::model::configure::{Configurator, ConfigureFailure, Spec};
-use crate::model::plan::{HostPlan, Node, RootPlan};
-use crate::modules::Modules;
+use crate::plan::grants::Grant;
+use crate::plan::host::HostInfo;
+use crate::plan::origins::Origins;
+use crate::plan::require::{Added, RequireAnswers, RequireRecord};
+use crate::plan::{HostPlan, Node, RootPlan};
+use crate::sources::Modules;
+use crate::system::on_this_host;
+use crate::system::remote::RemoteCommands;
+use crate::system::sandbox::Sandbox;
+use crate::wasm::bindings::VerifyResult;
+use crate::wasm::state::{CallCtx, ChildSetup, Lineage, LogBook};
+use crate::wasm::{LiveComponent, Runtime, StorePool};
 
 /// What happened on one host.
 #[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
@@ -111,9 +113,7 @@ impl<'a> Agent<'a> {
                     return outcome;
                 }
             };
-            // One store per module for this root's components.
-            let mut pool = self.configurator.pool(root.limits);
-            let result = self.deploy_node(&mut pool, &host, root, &sandbox, &root.node, &mut outcome);
+            let result = self.deploy_root(&host, root, &sandbox, &mut outcome);
             self.report_grants(&host, root, &sandbox);
             if result.is_err() {
                 outcome.failed = true;
@@ -140,28 +140,97 @@ impl<'a> Agent<'a> {
         });
     }
 
-    /// Deploys a component and its subtree; returns whether anything changed.
-    fn deploy_node(
+    /// Configures a root again (its sub-components during their `add`,
+    /// from the recorded answers), checks it is the tree that was planned,
+    /// and deploys it.
+    fn deploy_root(
         &mut self,
-        pool: &mut StorePool<'_>,
         host: &Arc<HostInfo>,
         root: &RootPlan,
         sandbox: &Arc<Sandbox>,
+        outcome: &mut HostOutcome,
+    ) -> Result<bool, Failed> {
+        let pool = self.configurator.pool(root.limits);
+        let node = &root.node;
+        let logs = LogBook::default();
+        let spec = Spec {
+            host,
+            kind: &node.kind,
+            name: &node.name,
+            path: node.path.clone(),
+            attributes: &node.attributes,
+            workdir: &root.workdir,
+            assets: node.assets.clone(),
+            templates: Origins {
+                assets: node.assets_name.clone(),
+                attributes: Origins::root_attributes(&root.attribute_locations, &node.attributes),
+            },
+            sandbox,
+            limits: root.limits,
+            logs: logs.clone(),
+        };
+        let answers: Arc<dyn RequireAnswers> = Arc::new(Recorded(node.required.clone()));
+        let lineage = Arc::new(Replay { root: Arc::new(node.clone()) });
+        let mut live = match self.configurator.create_and_configure(&pool, &spec, answers, lineage) {
+            Ok(live) => live,
+            Err(ConfigureFailure::Failed { path, message, .. }) => {
+                self.flush_logs(host, &logs);
+                self.fail(host, &path, message);
+                return Err(Failed);
+            }
+            Err(ConfigureFailure::Unsatisfied { path, keys, .. }) => {
+                let key = keys.first().map(|(k, _)| k.as_str()).unwrap_or_default();
+                self.flush_logs(host, &logs);
+                self.fail(host, &path, format!("configure: `{key}` has no value now, but had one when the plan was made: configure must be deterministic"));
+                return Err(Failed);
+            }
+        };
+        self.flush_logs(host, &logs);
+        if let Err((path, what)) = same_as_planned(node, &mut live) {
+            self.fail(host, &path, format!(
+                "configure is not deterministic: run again with the same attributes and required values, {what} than when the plan was made"
+            ));
+            pool.discard(live);
+            return Err(Failed);
+        }
+        self.deploy_node(&pool, &logs, host, node, live, outcome)
+    }
+
+    /// Deploys a configured component: its sub-components first, then its
+    /// verify and, if needed, update. Returns whether anything changed.
+    fn deploy_node(
+        &mut self,
+        pool: &StorePool,
+        logs: &LogBook,
+        host: &Arc<HostInfo>,
         node: &Node,
+        mut live: LiveComponent,
         outcome: &mut HostOutcome,
     ) -> Result<bool, Failed> {
         outcome.components += 1;
-        let mut live = self.replay_configure(pool, host, root, sandbox, node)?;
+        let children = std::mem::take(&mut live.ctx().record.children);
         let mut changed = false;
-        for child in &node.children {
-            changed |= self.deploy_node(pool, host, root, sandbox, child, outcome)?;
+        let mut children = children.into_iter();
+        for planned in &node.children {
+            let Some(child) = children.next() else { break };
+            match self.deploy_node(pool, logs, host, planned, child.live, outcome) {
+                Ok(c) => changed |= c,
+                Err(Failed) => {
+                    for rest in children {
+                        pool.discard(rest.live);
+                    }
+                    pool.discard(live);
+                    return Err(Failed);
+                }
+            }
         }
         live.ctx().children_changed = changed;
         let verdict = pool.verify(&mut live);
-        self.flush_logs(host, node, &mut live);
+        self.flush_logs(host, logs);
         match verdict {
             Err(e) => {
                 self.fail(host, &node.path, format!("verify: {e}"));
+                pool.discard(live);
                 return Err(Failed);
             }
             Ok(VerifyResult::UpToDate) => {}
@@ -182,9 +251,10 @@ impl<'a> Agent<'a> {
                 }
                 if !self.predict {
                     let result = pool.update(&mut live);
-                    self.flush_logs(host, node, &mut live);
+                    self.flush_logs(host, logs);
                     if let Err(e) = result {
                         self.fail(host, &node.path, format!("update: {e}"));
+                        pool.discard(live);
                         return Err(Failed);
                     }
                 }
@@ -197,73 +267,11 @@ impl<'a> Agent<'a> {
         Ok(changed)
     }
 
-    /// Runs configure again with the answers recorded in the plan and
-    /// checks it declares the same sub-components and values.
-    fn replay_configure(
-        &mut self,
-        pool: &mut StorePool<'_>,
-        host: &Arc<HostInfo>,
-        root: &RootPlan,
-        sandbox: &Arc<Sandbox>,
-        node: &Node,
-    ) -> Result<LiveComponent, Failed> {
-        let spec = Spec {
-            host,
-            kind: &node.kind,
-            name: &node.name,
-            path: node.path.clone(),
-            attributes: &node.attributes,
-            workdir: &root.workdir,
-            assets: node.assets.clone(),
-            templates: Origins {
-                assets: node.assets_name.clone(),
-                attributes: Origins::root_attributes(&root.attribute_locations, &root.node.attributes),
-            },
-            sandbox,
-            limits: root.limits,
-        };
-        let answers: Arc<dyn RequireAnswers> = Arc::new(Recorded(node.required.clone()));
-        let mut live = match self.configurator.create_and_configure(pool, &spec, answers) {
-            Ok(live) => live,
-            Err(ConfigureFailure::Failed { message, .. }) => {
-                self.fail(host, &node.path, message);
-                return Err(Failed);
-            }
-            Err(ConfigureFailure::Unsatisfied { keys, .. }) => {
-                let key = keys.first().map(|(k, _)| k.as_str()).unwrap_or_default();
-                self.fail(host, &node.path, format!("configure: `{key}` has no value now, but had one when the plan was made: configure must be deterministic"));
-                return Err(Failed);
-            }
-        };
-        let record = std::mem::take(&mut live.ctx().record);
-        let planned: Vec<Added> = node
-            .children
-            .iter()
-            .map(|c| Added { kind: c.kind.clone(), name: c.name.clone(), attributes: c.attributes.clone() })
-            .collect();
-        let mismatch = if record.added != planned {
-            Some("it added different sub-components")
-        } else if record.provided != node.provided {
-            Some("it provided different values")
-        } else if record.required != node.required {
-            Some("it required different values")
-        } else {
-            None
-        };
-        if let Some(what) = mismatch {
-            self.fail(host, &node.path, format!(
-                "configure is not deterministic: run again with the same attributes and required values, {what} than when the plan was made"
-            ));
-            self.flush_logs(host, node, &mut live);
-            return Err(Failed);
-        }
-        self.flush_logs(host, node, &mut live);
-        Ok(live)
-    }
-
-    fn flush_logs(&mut self, host: &Arc<HostInfo>, node: &Node, live: &mut LiveComponent) {
-        for (level, message) in std::mem::take(&mut live.ctx().logs) {
-            (self.sink)(Event::Log { host: host.name.clone(), component: node.path.clone(), level, message });
+    /// Sends the log lines of the root's components, in the order logged.
+    fn flush_logs(&mut self, host: &Arc<HostInfo>, logs: &LogBook) {
+        let lines = std::mem::take(&mut *logs.lock().unwrap_or_else(|e| e.into_inner()));
+        for (component, level, message) in lines {
+            (self.sink)(Event::Log { host: host.name.clone(), component, level, message });
         }
     }
 
@@ -279,4 +287,68 @@ impl RequireAnswers for Recorded {
     fn answer(&self, key: &str, host_only: bool) -> Option<Vec<serde_json::Value>> {
         self.0.iter().find(|r| r.key == key && r.host_only == host_only).map(|r| r.values.clone())
     }
+}
+
+/// An agent's replay of configure: a sub-component gets the assets and
+/// the answers the plan recorded for it, and must be the one planned.
+struct Replay {
+    root: Arc<Node>,
+}
+
+impl Replay {
+    fn planned(&self, path: &str) -> Option<&Node> {
+        let mut found = None;
+        self.root.walk(&mut |n| {
+            if found.is_none() && n.path == path {
+                found = Some(n);
+            }
+        });
+        found
+    }
+}
+
+impl Lineage for Replay {
+    fn child(&self, parent: &CallCtx, index: usize, added: &Added) -> Result<ChildSetup, String> {
+        let planned = self.planned(&parent.path).and_then(|p| p.children.get(index));
+        let Some(planned) =
+            planned.filter(|p| p.kind == added.kind && p.name == added.name && p.attributes == added.attributes)
+        else {
+            return Err(format!(
+                "configure is not deterministic: {} added {}('{}') as its sub-component {}, which the plan does not have; \
+                 configure must be a pure function of the attributes and the required values",
+                parent.path,
+                added.kind,
+                added.name,
+                index + 1
+            ));
+        };
+        Ok(ChildSetup {
+            assets: planned.assets.clone().map(Arc::new),
+            assets_name: planned.assets_name.clone(),
+            answers: Arc::new(Recorded(planned.required.clone())),
+            lineage: parent.lineage.clone(),
+        })
+    }
+}
+
+/// Whether a replayed tree provides, requires and adds what the plan
+/// recorded: the path of the first component that differs, and how.
+fn same_as_planned(node: &Node, live: &mut LiveComponent) -> Result<(), (String, &'static str)> {
+    let record = &mut live.ctx().record;
+    let what = if record.children.len() != node.children.len() {
+        Some("it added different sub-components")
+    } else if record.provided != node.provided {
+        Some("it provided different values")
+    } else if record.required != node.required {
+        Some("it required different values")
+    } else {
+        None
+    };
+    if let Some(what) = what {
+        return Err((node.path.clone(), what));
+    }
+    for (planned, child) in node.children.iter().zip(record.children.iter_mut()) {
+        same_as_planned(planned, &mut child.live)?;
+    }
+    Ok(())
 }

@@ -21,8 +21,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{Event, HostOutcome};
-use crate::host::remote::{Program, ProgramOutput, RemoteError};
-use crate::model::plan::HostPlan;
+use crate::plan::HostPlan;
+use crate::plan::program::{Program, ProgramOutput, RemoteError};
 
 /// The protocol version this build speaks. Bump it on any incompatible
 /// change of frames or messages.

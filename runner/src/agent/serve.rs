@@ -10,11 +10,12 @@ use super::protocol::{
 };
 use super::store::{Store, StoreError};
 use super::{Agent, Event};
-use crate::host::Runtime;
-use crate::host::grants::Grants;
-use crate::host::remote::{Program, ProgramOutput, RemoteCommands, RemoteError};
-use crate::model::plan::HostPlan;
-use crate::modules::Modules;
+use crate::plan::HostPlan;
+use crate::plan::grants::Grants;
+use crate::plan::program::{Program, ProgramOutput, RemoteError};
+use crate::sources::Modules;
+use crate::system::remote::RemoteCommands;
+use crate::wasm::Runtime;
 
 /// Why the agent stopped; it is also sent as `Fatal` when the stream allows.
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +174,7 @@ fn load_modules(store: &Store, runtime: &Runtime, refs: &[ModuleRef]) -> Result<
     for m in refs {
         inputs.push((m.name.clone(), store.module(&m.sha256)?.into_owned(), None));
     }
-    crate::modules::from_inputs(runtime, inputs).map_err(|d| ServeError::Modules(d.to_string()))
+    crate::sources::from_inputs(runtime, inputs).map_err(|d| ServeError::Modules(d.to_string()))
 }
 
 fn read_message(input: &mut impl Read) -> Result<Option<Message>, ServeError> {

@@ -58,7 +58,7 @@ impl Store {
     /// Whether the agent has this blob (modules of the standard library
     /// embedded in this binary count as present).
     pub fn has(&self, kind: BlobKind, sha: &str) -> bool {
-        if kind == BlobKind::Module && crate::modules::embedded(sha).is_some() {
+        if kind == BlobKind::Module && crate::sources::embedded(sha).is_some() {
             return true;
         }
         self.path(kind, sha).map(|p| p.is_file()).unwrap_or(false)
@@ -76,7 +76,7 @@ impl Store {
 
     /// A module's bytes: embedded, or from the cache.
     pub fn module(&self, sha: &str) -> Result<Cow<'static, [u8]>, StoreError> {
-        if let Some((_, bytes)) = crate::modules::embedded(sha) {
+        if let Some((_, bytes)) = crate::sources::embedded(sha) {
             return Ok(Cow::Borrowed(bytes));
         }
         let path = self.path(BlobKind::Module, sha)?;

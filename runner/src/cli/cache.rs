@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Failure, cache_dir};
-use crate::host::cache::{DEFAULT_LIMIT_MIB, entries, limit_bytes};
+use crate::wasm::cache::{DEFAULT_LIMIT_MIB, entries, limit_bytes};
 
 #[derive(clap::Args)]
 pub struct CacheArgs {

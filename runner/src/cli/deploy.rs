@@ -9,16 +9,16 @@ use serde_json::json;
 use super::{Failure, cache_dir};
 use crate::config::{Connect, Environment, Loaded, load_environment};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage, choices_hint};
-use crate::host::Runtime;
-use crate::model::plan::HostPlan;
-use crate::modules::Modules;
 use crate::orchestrate::{self, Report};
 use crate::output::Output;
+use crate::plan::HostPlan;
+use crate::sources::Modules;
 use crate::target::local::Local;
 use crate::target::process::Process;
 use crate::target::ssh::{Ssh, SshHosts};
 use crate::target::{Target, TargetError};
-use crate::{controller, lock, modules};
+use crate::wasm::Runtime;
+use crate::{controller, lock, sources};
 
 #[derive(clap::Args)]
 pub struct DeployArgs {
@@ -91,7 +91,7 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
     let _lock = if args.consistency { None } else { Some(lock::acquire(&deployment).map_err(Diagnostics::from)?) };
     let cache = cache_dir()?;
     let runtime = Runtime::new(cache.clone())?;
-    let (modules, build_errors) = modules::load(&runtime, &deployment, &cache);
+    let (modules, build_errors) = sources::load(&runtime, &deployment, &cache);
     errors.extend(build_errors.in_stage(Stage::Build));
     let plan = match controller::plan(&env, &deployment, &runtime, &modules) {
         Ok(plan) => errors.into_result(plan)?,

@@ -10,7 +10,7 @@ use toml::de::DeValue;
 use super::grants::GrantsConfig;
 use super::source::{Source, TableReader, shown_path, to_json, type_name};
 use crate::diagnostic::{Diagnostic, Diagnostics, choices_hint};
-use crate::host::grants::Grants;
+use crate::plan::grants::Grants;
 
 /// How the runner reaches the hosts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

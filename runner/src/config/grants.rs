@@ -17,7 +17,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::source::{Source, TableReader, type_name};
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::host::grants::Grants;
+use crate::plan::grants::Grants;
 
 /// The grants of one root, with where they were written.
 #[derive(Debug, Clone)]

@@ -1,17 +1,24 @@
-//! Running configure for one root and its sub-components.
+//! Running configure for one root. Its sub-components are configured
+//! during their parent's `add`, as in batou (the wasm side does that);
+//! here the configured tree becomes plan nodes, and what a sub-component
+//! needs (its assets, its answers) is worked out.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::plan::{Limits, Node};
-use crate::host::caps::template::{Origins, asset_folder_name};
-use crate::host::remote::RemoteCommands;
-use crate::host::sandbox::Sandbox;
-use crate::host::state::{CallCtx, HostInfo, RequireAnswers};
-use crate::host::{ComponentError, LiveComponent, Runtime, StorePool};
-use crate::modules::Modules;
+use crate::plan::host::HostInfo;
+use crate::plan::kinds::Kinds;
+use crate::plan::origins::{Origins, asset_folder_name};
+use crate::plan::require::{Added, RequireAnswers};
+use crate::plan::{Limits, Node};
+use crate::sources::Modules;
+use crate::system::remote::RemoteCommands;
+use crate::system::sandbox::Sandbox;
+use crate::wasm::bindings::Failure;
+use crate::wasm::state::{CallCtx, ChildSetup, Lineage, LogBook};
+use crate::wasm::{ComponentError, LiveComponent, LoadedModule, Runtime, StorePool};
 
 /// Why configuring a root did not produce a tree.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,11 +27,12 @@ pub enum ConfigureFailure {
     /// retries later. What configure provided still counts, as in batou,
     /// so that two roots requiring each other's values are found as a cycle.
     Unsatisfied { path: String, keys: Vec<(String, bool)>, provided: Vec<(String, Value)> },
-    /// Anything else: the root is not retried.
-    Failed { path: String, message: String },
+    /// Anything else: the root is not retried. `at` is where the
+    /// environment sets the attribute the component refused, if it did.
+    Failed { path: String, message: String, at: Option<String> },
 }
 
-/// A component to configure.
+/// A root to configure.
 pub struct Spec<'a> {
     pub host: &'a Arc<HostInfo>,
     pub kind: &'a str,
@@ -39,6 +47,8 @@ pub struct Spec<'a> {
     pub sandbox: &'a Arc<Sandbox>,
     /// The root's limits.
     pub limits: Limits,
+    /// Where the tree's log lines go, in order.
+    pub logs: LogBook,
 }
 
 pub struct Configurator<'a> {
@@ -49,8 +59,8 @@ pub struct Configurator<'a> {
 }
 
 impl<'a> Configurator<'a> {
-    /// A store context for a component about to be created.
-    pub fn call_ctx(&self, spec: &Spec<'_>, answers: Arc<dyn RequireAnswers>) -> CallCtx {
+    /// A store context for a root about to be created.
+    fn call_ctx(&self, spec: &Spec<'_>, answers: Arc<dyn RequireAnswers>, lineage: Arc<dyn Lineage>) -> CallCtx {
         let mut ctx = CallCtx::new(
             spec.host.clone(),
             spec.path.clone(),
@@ -62,120 +72,144 @@ impl<'a> Configurator<'a> {
         ctx.sandbox = spec.sandbox.clone();
         ctx.remote = self.remote.clone();
         ctx.templates = spec.templates.clone();
+        ctx.lineage = lineage;
+        ctx.logs = spec.logs.clone();
         ctx
     }
 
-    /// Creates the component and runs its configure (not its children's).
+    /// A store pool for one root's components.
+    pub fn pool(&self, limits: Limits) -> StorePool {
+        StorePool::new(self.runtime, self.modules.loaded.clone(), self.modules.kinds.clone(), limits.memory)
+    }
+
+    /// Creates the root and runs its configure, which configures every
+    /// sub-component as it is added. A failure anywhere in the tree is the
+    /// root's, named by the path of the component that failed.
     pub fn create_and_configure(
         &self,
-        pool: &mut StorePool<'_>,
+        pool: &StorePool,
         spec: &Spec<'_>,
         answers: Arc<dyn RequireAnswers>,
+        lineage: Arc<dyn Lineage>,
     ) -> Result<LiveComponent, ConfigureFailure> {
-        let failed = |message: String| ConfigureFailure::Failed { path: spec.path.clone(), message };
-        let module = self
-            .modules
-            .module_of(spec.kind)
-            .ok_or_else(|| failed(format!("unknown component kind `{}`", spec.kind)))?;
-        let call = self.call_ctx(spec, answers);
+        let failed = |message: String| ConfigureFailure::Failed { path: spec.path.clone(), message, at: None };
+        // A refused attribute of the root is named where the environment
+        // sets it.
+        let refused = |e: &ComponentError, message: String| {
+            let at = match e {
+                ComponentError::Returned(Failure::Attribute(p)) => {
+                    spec.templates.attributes.iter().find(|a| a.name == p.name).map(|a| a.location.clone())
+                }
+                _ => None,
+            };
+            ConfigureFailure::Failed { path: spec.path.clone(), message, at }
+        };
+        let (module, _) =
+            pool.module_of(spec.kind).ok_or_else(|| failed(format!("unknown component kind `{}`", spec.kind)))?;
+        let call = self.call_ctx(spec, answers, lineage);
         let mut live =
-            pool.create(module, call, spec.kind, spec.attributes).map_err(|e| failed(format!("create: {e}")))?;
+            pool.create(&module, call, spec.kind, spec.attributes).map_err(|e| refused(&e, format!("create: {e}")))?;
         let result = pool.configure(&mut live);
-        let record = &live.ctx().record;
+        let record = &mut live.ctx().record;
         if !record.unsatisfied.is_empty() {
-            let (keys, provided) = (record.unsatisfied.clone(), record.provided.clone());
+            let keys = record.unsatisfied.clone();
+            let provided = provided_in(&mut live);
+            pool.discard(live);
             return Err(ConfigureFailure::Unsatisfied { path: spec.path.clone(), keys, provided });
         }
+        if let Some((path, message)) = record.failed.take() {
+            pool.discard(live);
+            return Err(ConfigureFailure::Failed { path, message, at: None });
+        }
+        let errors = std::mem::take(&mut record.errors);
         match result {
-            Err(e @ ComponentError::Returned(_)) | Err(e @ ComponentError::Trapped(_)) => {
+            Err(e) => {
                 let mut message = format!("configure: {e}");
-                let extras: Vec<&String> = record.errors.iter().filter(|m| !message.contains(m.as_str())).collect();
-                for extra in extras {
+                for extra in errors.iter().filter(|m| !message.contains(m.as_str())).collect::<Vec<_>>() {
                     message.push_str(&format!("\n  also: {extra}"));
                 }
-                Err(failed(message))
+                pool.discard(live);
+                Err(refused(&e, message))
             }
-            Ok(()) if !record.errors.is_empty() => Err(failed(format!("configure: {}", record.errors.join("; ")))),
+            Ok(()) if !errors.is_empty() => {
+                pool.discard(live);
+                Err(failed(format!("configure: {}", errors.join("; "))))
+            }
             Ok(()) => Ok(live),
         }
     }
 
-    /// A store pool for one root's components.
-    pub fn pool(&self, limits: Limits) -> StorePool<'a> {
-        StorePool::new(self.runtime, self.modules.kinds.clone(), limits.memory)
-    }
-
-    /// Configures a component and, depth first, every sub-component it adds.
+    /// Configures a root and, as they are added, its sub-components, into
+    /// the plan's tree.
     pub fn configure_tree(&self, spec: &Spec<'_>, answers: &Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure> {
-        let mut before = Vec::new();
-        let mut pool = self.pool(spec.limits);
-        self.configure_subtree(&mut pool, spec, answers, &mut before)
-    }
-
-    /// `provided_before` collects the values provided by components
-    /// configured so far, for an `Unsatisfied` failure further on.
-    fn configure_subtree(
-        &self,
-        pool: &mut StorePool<'_>,
-        spec: &Spec<'_>,
-        answers: &Arc<dyn RequireAnswers>,
-        provided_before: &mut Vec<(String, Value)>,
-    ) -> Result<Node, ConfigureFailure> {
-        let mut live = self.create_and_configure(pool, spec, answers.clone()).map_err(|failure| match failure {
-            ConfigureFailure::Unsatisfied { path, keys, provided } => {
-                let mut all = std::mem::take(provided_before);
-                all.extend(provided);
-                ConfigureFailure::Unsatisfied { path, keys, provided: all }
-            }
-            other => other,
-        })?;
-        let record = std::mem::take(&mut live.ctx().record);
+        let pool = self.pool(spec.limits);
+        let lineage = Arc::new(Planning {
+            modules: self.modules.loaded.clone(),
+            kinds: self.modules.kinds.clone(),
+            answers: answers.clone(),
+        });
+        let mut live = self.create_and_configure(&pool, spec, answers.clone(), lineage)?;
+        let added =
+            Added { kind: spec.kind.to_string(), name: spec.name.to_string(), attributes: spec.attributes.clone() };
+        let node = node_of(&pool, added, &mut live);
         pool.discard(live);
-        let module = self.modules.module_of(spec.kind).expect("checked when created");
-        let mut node = Node {
-            kind: spec.kind.to_string(),
-            name: spec.name.to_string(),
-            path: spec.path.clone(),
-            module: module.hash.clone(),
-            attributes: spec.attributes.clone(),
-            assets: spec.assets.clone(),
-            assets_name: spec.templates.assets.clone(),
-            required: record.required,
-            provided: record.provided,
-            children: Vec::with_capacity(record.added.len()),
-        };
-        provided_before.extend(node.provided.iter().cloned());
-        for added in &record.added {
-            let child_assets = self.child_assets(&added.kind, &spec.assets);
-            let child = Spec {
-                host: spec.host,
-                kind: &added.kind,
-                name: &added.name,
-                path: format!("{} > {}", spec.path, sub_label(&added.kind, &added.name)),
-                attributes: &added.attributes,
-                workdir: spec.workdir,
-                sandbox: spec.sandbox,
-                limits: spec.limits,
-                assets: child_assets.clone(),
-                templates: Origins {
-                    assets: child_assets.as_deref().map(asset_folder_name),
-                    attributes: spec.templates.attributes.clone(),
-                },
-            };
-            node.children.push(self.configure_subtree(pool, &child, answers, provided_before)?);
-        }
         Ok(node)
-    }
-
-    /// A sub-component of a deployment's own kind reads its own module's
-    /// assets; one of a standard kind reads its parent's (as a `file` with
-    /// `source` reads the template shipped with the component that added it).
-    pub fn child_assets(&self, kind: &str, parent: &Option<PathBuf>) -> Option<PathBuf> {
-        self.modules.module_of(kind).and_then(|m| m.assets.clone()).or_else(|| parent.clone())
     }
 }
 
-/// How a sub-component appears in a component path.
-pub fn sub_label(kind: &str, name: &str) -> String {
-    format!("{kind}('{name}')")
+/// Every value provided in a configured tree.
+fn provided_in(live: &mut LiveComponent) -> Vec<(String, Value)> {
+    let mut out = live.ctx().record.provided.clone();
+    for child in &mut live.ctx().record.children {
+        out.extend(provided_in(&mut child.live));
+    }
+    out
+}
+
+/// The plan node of a configured component and its sub-components.
+fn node_of(pool: &StorePool, added: Added, live: &mut LiveComponent) -> Node {
+    let ctx = live.ctx();
+    let record = &mut ctx.record;
+    let children = std::mem::take(&mut record.children);
+    let module = pool.module_of(&added.kind).map(|(m, _)| m.hash).unwrap_or_default();
+    let mut node = Node {
+        kind: added.kind,
+        name: added.name,
+        path: ctx.path.clone(),
+        module,
+        attributes: added.attributes,
+        assets: ctx.assets.as_deref().cloned(),
+        assets_name: ctx.templates.assets.clone(),
+        required: std::mem::take(&mut ctx.record.required),
+        provided: std::mem::take(&mut ctx.record.provided),
+        children: Vec::with_capacity(children.len()),
+    };
+    for mut child in children {
+        node.children.push(node_of(pool, child.added, &mut child.live));
+        pool.discard(child.live);
+    }
+    node
+}
+
+/// How a plan is made: a sub-component of a deployment's own kind reads
+/// its own module's assets, one of a standard kind its parent's (as a
+/// `file` with `source` reads the template shipped with the component
+/// that added it); every require is answered by the resolver.
+struct Planning {
+    modules: Arc<Vec<LoadedModule>>,
+    kinds: Arc<Kinds>,
+    answers: Arc<dyn RequireAnswers>,
+}
+
+impl Lineage for Planning {
+    fn child(&self, parent: &CallCtx, _index: usize, added: &Added) -> Result<ChildSetup, String> {
+        let own = self.kinds.get(&added.kind).and_then(|k| self.modules[k.module].assets.clone());
+        let assets = own.map(Arc::new).or_else(|| parent.assets.clone());
+        Ok(ChildSetup {
+            assets_name: assets.as_deref().map(|d| asset_folder_name(d)),
+            assets,
+            answers: self.answers.clone(),
+            lineage: parent.lineage.clone(),
+        })
+    }
 }

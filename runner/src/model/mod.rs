@@ -2,6 +2,4 @@
 //! (the resolver), and the plan the agent executes.
 
 pub mod configure;
-pub mod kinds;
-pub mod plan;
 pub mod resolver;

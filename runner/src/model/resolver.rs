@@ -8,9 +8,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::configure::ConfigureFailure;
-use super::plan::Node;
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::host::state::RequireAnswers;
+use crate::plan::Node;
+use crate::plan::require::RequireAnswers;
 
 /// A root component on a host.
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ pub fn resolve_graph(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> R
     let mut unsatisfied: BTreeMap<usize, (String, Vec<(String, bool)>)> = BTreeMap::new();
     // As in batou, a root whose configure failed is tried again while
     // values change: it may only have needed values that came later.
-    let mut failed: BTreeMap<usize, (String, String)> = BTreeMap::new();
+    let mut failed: BTreeMap<usize, (String, String, Option<String>)> = BTreeMap::new();
     let max_rounds = n + 10;
     let mut round = 0;
 
@@ -112,10 +112,10 @@ pub fn resolve_graph(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> R
                     progress |= !changed.is_empty();
                     requeue_dependants(&nodes, r, &changed, &mut pending);
                 }
-                Err(ConfigureFailure::Failed { path, message }) => {
+                Err(ConfigureFailure::Failed { path, message, at }) => {
                     unsatisfied.remove(&r);
                     nodes[r] = None;
-                    failed.insert(r, (path, message));
+                    failed.insert(r, (path, message, at));
                 }
             }
         }
@@ -124,8 +124,13 @@ pub fn resolve_graph(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> R
         }
     }
 
-    for (r, (path, message)) in &failed {
-        errors.push(Diagnostic::new(message.clone()).on_host(roots[*r].host.clone()).in_component(path.clone()));
+    for (r, (path, message, at)) in &failed {
+        let mut diagnostic =
+            Diagnostic::new(message.clone()).on_host(roots[*r].host.clone()).in_component(path.clone());
+        if let Some(at) = at {
+            diagnostic = diagnostic.at(at.clone());
+        }
+        errors.push(diagnostic);
     }
     for (r, (path, keys)) in &unsatisfied {
         let host = &roots[*r].host;
@@ -305,7 +310,7 @@ fn topological_order(n: usize, edges: &BTreeSet<(usize, usize)>) -> Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::state::RequireRecord;
+    use crate::plan::require::RequireRecord;
     use serde_json::json;
 
     /// A root that provides fixed values (or values derived from what it
@@ -346,7 +351,11 @@ mod tests {
             }
             if let Some(key) = fake.fail_without {
                 if required.iter().any(|q| q.key == key && q.values.is_empty()) {
-                    return Err(ConfigureFailure::Failed { path: format!("r{root}"), message: format!("need {key}") });
+                    return Err(ConfigureFailure::Failed {
+                        path: format!("r{root}"),
+                        message: format!("need {key}"),
+                        at: None,
+                    });
                 }
             }
             let mut provided: Vec<(String, Value)> =

@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::agent::protocol::{Manifest, sha256_hex};
-use crate::host::caps::assets::shipped;
+use crate::wasm::caps::assets::shipped;
 
 /// An asset folder scanned on the controller.
 pub struct Folder {

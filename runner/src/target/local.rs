@@ -2,10 +2,10 @@
 
 use super::{Target, TargetError};
 use crate::agent::{Agent, Event, HostOutcome};
-use crate::host::Runtime;
-use crate::host::remote::ThisMachine;
-use crate::model::plan::HostPlan;
-use crate::modules::Modules;
+use crate::plan::HostPlan;
+use crate::sources::Modules;
+use crate::system::remote::ThisMachine;
+use crate::wasm::Runtime;
 
 /// Deploys with the agent code in this process, sharing the controller's
 /// runtime and modules.

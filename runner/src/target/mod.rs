@@ -11,7 +11,7 @@ pub mod ssh;
 
 use crate::agent::protocol::FrameError;
 use crate::agent::{Event, HostOutcome};
-use crate::model::plan::HostPlan;
+use crate::plan::HostPlan;
 
 /// Something that deploys one host's plan.
 pub trait Target {

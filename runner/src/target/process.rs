@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use super::session::Session;
 use super::{Target, TargetError};
 use crate::agent::{Event, HostOutcome};
-use crate::model::plan::HostPlan;
-use crate::modules::Modules;
+use crate::plan::HostPlan;
+use crate::sources::Modules;
 
 /// Starts `program args...` for each host and deploys through it.
 pub struct Process<'a> {
@@ -59,7 +59,7 @@ impl Target for Process<'_> {
         let output = BufWriter::new(child.stdin.take().expect("piped"));
         // An agent process runs on this machine, like every host of a
         // local environment.
-        let remote = std::sync::Arc::new(crate::host::remote::ThisMachine);
+        let remote = std::sync::Arc::new(crate::system::remote::ThisMachine);
         let mut session = Session::new(host.clone(), input, output, self.modules, remote);
         let result = session.deploy(plan, predict, sink);
         // Closing its stdin tells the agent the session is over; an agent

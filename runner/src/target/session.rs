@@ -12,10 +12,11 @@ use crate::agent::protocol::{
     BlobKind, Frame, FrameError, Message, ModuleRef, PROTOCOL, mismatch, read_frame, write_blob, write_message,
 };
 use crate::agent::{Event, HostOutcome, Uploaded};
-use crate::host::grants::Grants;
-use crate::host::remote::{RemoteCommands, RemoteError};
-use crate::model::plan::{HostPlan, Node};
-use crate::modules::Modules;
+use crate::plan::grants::Grants;
+use crate::plan::program::RemoteError;
+use crate::plan::{HostPlan, Node};
+use crate::sources::Modules;
+use crate::system::remote::RemoteCommands;
 
 /// One conversation with an agent, for one host.
 pub struct Session<'a, R: Read, W: Write> {

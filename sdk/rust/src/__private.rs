@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::marker::PhantomData;
 
 pub use crate::__bindings::batou::deploy::types::KindSpec;
-use crate::__bindings::batou::deploy::types::{Error as WitError, VerifyResult};
+use crate::__bindings::batou::deploy::types::{Failure, VerifyResult};
 pub use crate::__bindings::exports::batou::deploy::component::Guest;
 use crate::__bindings::exports::batou::deploy::component::{
     GuestInstance, Instance as InstanceHandle,
@@ -47,11 +47,18 @@ pub fn create<T: Component>(kind: &str, attributes: &str) -> Result<Box<dyn DynC
         Err(e) => {
             let path = e.path().to_string();
             let inner = crate::error::json_message(&e.into_inner());
-            Err(Error::Invalid(if path == "." {
-                format!("kind `{kind}`: {inner}")
-            } else {
-                format!("kind `{kind}`, attribute `{path}`: {inner}")
-            }))
+            let top = path.split(['.', '[']).find(|p| !p.is_empty());
+            Err(match top {
+                Some(name) => Error::Attribute {
+                    name: name.to_owned(),
+                    message: if path == name {
+                        format!("kind `{kind}`: {inner}")
+                    } else {
+                        format!("kind `{kind}`, at `{path}`: {inner}")
+                    },
+                },
+                None => Error::Invalid(format!("kind `{kind}`: {inner}")),
+            })
         }
     }
 }
@@ -63,7 +70,7 @@ pub struct Instance<M> {
 }
 
 impl<M: Module> GuestInstance for Instance<M> {
-    fn create(kind: String, attributes: String) -> Result<InstanceHandle, WitError> {
+    fn create(kind: String, attributes: String) -> Result<InstanceHandle, Failure> {
         match M::create(&kind, &attributes) {
             Some(Ok(component)) => Ok(InstanceHandle::new(Instance::<M> {
                 component: RefCell::new(component),
@@ -72,7 +79,7 @@ impl<M: Module> GuestInstance for Instance<M> {
             Some(Err(e)) => Err(e.into_wit()),
             None => {
                 let names: Vec<String> = M::kinds().iter().map(|k| k.name().to_owned()).collect();
-                Err(WitError::NotFound(format!(
+                Err(Failure::Failed(format!(
                     "this module has no kind `{kind}`; it exports: {}",
                     names.join(", ")
                 )))
@@ -80,14 +87,14 @@ impl<M: Module> GuestInstance for Instance<M> {
         }
     }
 
-    fn configure(&self) -> Result<(), WitError> {
+    fn configure(&self) -> Result<(), Failure> {
         self.component
             .borrow_mut()
             .configure()
             .map_err(Error::into_wit)
     }
 
-    fn verify(&self) -> Result<VerifyResult, WitError> {
+    fn verify(&self) -> Result<VerifyResult, Failure> {
         match self.component.borrow_mut().verify() {
             Ok(()) => Ok(VerifyResult::UpToDate),
             Err(Error::UpdateNeeded(reason)) => Ok(VerifyResult::UpdateNeeded(reason)),
@@ -95,7 +102,7 @@ impl<M: Module> GuestInstance for Instance<M> {
         }
     }
 
-    fn update(&self) -> Result<(), WitError> {
+    fn update(&self) -> Result<(), Failure> {
         self.component
             .borrow_mut()
             .update()

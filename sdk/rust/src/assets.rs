@@ -18,6 +18,18 @@ pub fn read_to_string(name: &str) -> Result<String> {
         .map_err(|e| Error::Invalid(format!("asset {name} is not UTF-8 text: {e}")))
 }
 
+/// At most `length` bytes of the asset `name` from `offset`: fewer at its
+/// end, none from there on.
+pub fn read_at(name: &str, offset: u64, length: u32) -> Result<Vec<u8>> {
+    Ok(wit::read_at(name, offset, length)?)
+}
+
+/// The sha256 of the asset `name` as lowercase hex; the runner knows it
+/// without the component reading the asset.
+pub fn digest(name: &str) -> Result<String> {
+    Ok(wit::digest(name)?)
+}
+
 /// The asset files beneath the folder `name` (`""` for the whole asset
 /// folder), at any depth, as sorted paths relative to it (`name/path`
 /// reads one). These are the files that travel to an agent, so the list

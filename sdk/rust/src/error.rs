@@ -2,38 +2,45 @@
 
 use std::fmt;
 
-use crate::__bindings::batou::deploy::types::Error as WitError;
+use crate::__bindings::batou::deploy::types::{AttributeProblem, CallError, Failure};
 
 /// Why a call or a lifecycle step did not succeed.
 ///
-/// Apart from [`Error::UpdateNeeded`], the variants mirror the contract's
-/// `error` variant one to one: an error a host call returned keeps its
-/// variant when it is passed on with `?`, so the runner can tell an
-/// `unsatisfied` require (which it retries) from a real failure.
+/// Apart from [`Error::UpdateNeeded`], [`Error::Attribute`] and
+/// [`Error::Failed`], the variants mirror the contract's `call-error` one
+/// to one: an error a capability call returned keeps its variant when it
+/// is passed on with `?`, and the runner shows it with its case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// Not a failure: [`Component::verify`](crate::Component::verify) found
     /// that the target differs and [`Component::update`](crate::Component::update)
     /// must run. The reason is shown to the operator.
     UpdateNeeded(String),
-    /// The component's grants do not allow the call.
+    /// The root's grants do not allow the call; the message names the
+    /// grant to add.
     AccessDenied(String),
-    /// A path, asset, attribute or required value does not exist.
+    /// A path, asset, host or sub-component the call names does not exist.
     NotFound(String),
-    /// An argument was malformed: a bad path, bad JSON, a bad template, a
-    /// bad attribute value.
+    /// An argument was malformed: a bad path, bad JSON, a bad template, an
+    /// unknown kind or attribute of a sub-component.
     Invalid(String),
-    /// The operating system reported an input/output error.
+    /// The operating system reported an error.
     Io(String),
-    /// A command ran and failed; the message holds its status and stderr.
-    CommandFailed(String),
     /// The call is not allowed in the current lifecycle step.
     WrongPhase(String),
-    /// A strict `require` found no value; the runner configures the
-    /// component again later. Pass it on with `?`.
-    Unsatisfied(String),
-    /// The runner does not implement the call yet.
+    /// A sub-component that [`model::add`](crate::model::add) configured
+    /// failed; the runner reports why under its path. Pass it on with `?`.
+    ChildFailed(String),
+    /// The runner does not implement the call.
     NotImplemented(String),
+    /// An attribute's value is wrong in a way its type cannot say; the
+    /// runner names where the environment sets it. See [`bad_attribute`].
+    Attribute {
+        /// The attribute's name.
+        name: String,
+        /// What is wrong and what would be right.
+        message: String,
+    },
     /// Anything else; see [`fail`].
     Failed(String),
 }
@@ -45,6 +52,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// `verify` as `Err(update_needed("config changed"))`.
 pub fn update_needed(reason: impl Into<String>) -> Error {
     Error::UpdateNeeded(reason.into())
+}
+
+/// An attribute's value the component refuses (a port out of range, two
+/// attributes that exclude each other): the runner shows the message with
+/// the file and line where the environment sets the attribute.
+pub fn bad_attribute(name: impl Into<String>, message: impl Into<String>) -> Error {
+    Error::Attribute {
+        name: name.into(),
+        message: message.into(),
+    }
 }
 
 /// A failure with a message for the operator: `return Err(fail("..."))`.
@@ -62,10 +79,10 @@ impl Error {
             | Error::NotFound(m)
             | Error::Invalid(m)
             | Error::Io(m)
-            | Error::CommandFailed(m)
             | Error::WrongPhase(m)
-            | Error::Unsatisfied(m)
+            | Error::ChildFailed(m)
             | Error::NotImplemented(m)
+            | Error::Attribute { message: m, .. }
             | Error::Failed(m) => m,
         }
     }
@@ -73,6 +90,12 @@ impl Error {
     /// Whether this is [`Error::UpdateNeeded`].
     pub fn is_update_needed(&self) -> bool {
         matches!(self, Error::UpdateNeeded(_))
+    }
+
+    /// Whether a capability call found nothing at the name it was given
+    /// ([`Error::NotFound`]).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound(_))
     }
 
     /// Puts `context` before the message, keeping the variant:
@@ -85,46 +108,48 @@ impl Error {
             Error::NotFound(m) => Error::NotFound(wrap(m)),
             Error::Invalid(m) => Error::Invalid(wrap(m)),
             Error::Io(m) => Error::Io(wrap(m)),
-            Error::CommandFailed(m) => Error::CommandFailed(wrap(m)),
             Error::WrongPhase(m) => Error::WrongPhase(wrap(m)),
-            Error::Unsatisfied(m) => Error::Unsatisfied(wrap(m)),
+            Error::ChildFailed(m) => Error::ChildFailed(wrap(m)),
             Error::NotImplemented(m) => Error::NotImplemented(wrap(m)),
+            Error::Attribute { name, message } => Error::Attribute {
+                name,
+                message: wrap(message),
+            },
             Error::Failed(m) => Error::Failed(wrap(m)),
         }
     }
 
-    /// The contract's error for this one. `UpdateNeeded` outside `verify`
+    /// The contract's failure for this one. `UpdateNeeded` outside `verify`
     /// is a component's mistake and becomes `failed`.
-    pub(crate) fn into_wit(self) -> WitError {
+    pub(crate) fn into_wit(self) -> Failure {
+        let call = Failure::Call;
         match self {
-            Error::UpdateNeeded(m) => {
-                WitError::Failed(format!("update needed outside verify: {m}"))
+            Error::UpdateNeeded(m) => Failure::Failed(format!("update needed outside verify: {m}")),
+            Error::AccessDenied(m) => call(CallError::AccessDenied(m)),
+            Error::NotFound(m) => call(CallError::NotFound(m)),
+            Error::Invalid(m) => call(CallError::Invalid(m)),
+            Error::Io(m) => call(CallError::Io(m)),
+            Error::WrongPhase(m) => call(CallError::WrongPhase(m)),
+            Error::ChildFailed(m) => call(CallError::ChildFailed(m)),
+            Error::NotImplemented(m) => call(CallError::NotImplemented(m)),
+            Error::Attribute { name, message } => {
+                Failure::Attribute(AttributeProblem { name, message })
             }
-            Error::AccessDenied(m) => WitError::AccessDenied(m),
-            Error::NotFound(m) => WitError::NotFound(m),
-            Error::Invalid(m) => WitError::Invalid(m),
-            Error::Io(m) => WitError::Io(m),
-            Error::CommandFailed(m) => WitError::CommandFailed(m),
-            Error::WrongPhase(m) => WitError::WrongPhase(m),
-            Error::Unsatisfied(m) => WitError::Unsatisfied(m),
-            Error::NotImplemented(m) => WitError::NotImplemented(m),
-            Error::Failed(m) => WitError::Failed(m),
+            Error::Failed(m) => Failure::Failed(m),
         }
     }
 }
 
-impl From<WitError> for Error {
-    fn from(e: WitError) -> Self {
+impl From<CallError> for Error {
+    fn from(e: CallError) -> Self {
         match e {
-            WitError::AccessDenied(m) => Error::AccessDenied(m),
-            WitError::NotFound(m) => Error::NotFound(m),
-            WitError::Invalid(m) => Error::Invalid(m),
-            WitError::Io(m) => Error::Io(m),
-            WitError::CommandFailed(m) => Error::CommandFailed(m),
-            WitError::WrongPhase(m) => Error::WrongPhase(m),
-            WitError::Unsatisfied(m) => Error::Unsatisfied(m),
-            WitError::NotImplemented(m) => Error::NotImplemented(m),
-            WitError::Failed(m) => Error::Failed(m),
+            CallError::AccessDenied(m) => Error::AccessDenied(m),
+            CallError::NotFound(m) => Error::NotFound(m),
+            CallError::Invalid(m) => Error::Invalid(m),
+            CallError::Io(m) => Error::Io(m),
+            CallError::WrongPhase(m) => Error::WrongPhase(m),
+            CallError::ChildFailed(m) => Error::ChildFailed(m),
+            CallError::NotImplemented(m) => Error::NotImplemented(m),
         }
     }
 }
@@ -137,10 +162,10 @@ impl fmt::Display for Error {
             Error::NotFound(_) => "not found",
             Error::Invalid(_) => "invalid",
             Error::Io(_) => "i/o error",
-            Error::CommandFailed(_) => "command failed",
             Error::WrongPhase(_) => "wrong phase",
-            Error::Unsatisfied(_) => "unsatisfied",
+            Error::ChildFailed(_) => "sub-component failed",
             Error::NotImplemented(_) => "not implemented",
+            Error::Attribute { name, .. } => return write!(f, "attribute `{name}`: {}", self.message()),
             Error::Failed(_) => "failed",
         };
         write!(f, "{what}: {}", self.message())

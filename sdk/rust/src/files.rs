@@ -105,6 +105,36 @@ pub fn read_to_string(path: &str) -> Result<String> {
         .map_err(|e| crate::Error::Invalid(format!("{path} is not UTF-8 text: {e}")))
 }
 
+/// At most `length` bytes of the file at `path` from `offset`: fewer at
+/// its end, none from there on. Read a file of any size in pieces without
+/// holding it whole.
+pub fn read_at(path: &str, offset: u64, length: u32) -> Result<Vec<u8>> {
+    Ok(wit::read_at(path, offset, length)?)
+}
+
+/// A file written in pieces: its bytes go to a temporary file beside
+/// `path`, and [`Writer::finish`] puts it in place atomically. Dropped
+/// without `finish`, it leaves `path` as it was.
+pub struct Writer(wit::Writer);
+
+impl Writer {
+    /// Starts writing `path` (a new file gets `mode`, or the runner's
+    /// default). Only during `update`.
+    pub fn create(path: &str, mode: Option<u32>) -> Result<Writer> {
+        Ok(Writer(wit::create_writer(path, mode)?))
+    }
+
+    /// Appends `data`.
+    pub fn append(&mut self, data: impl AsRef<[u8]>) -> Result<()> {
+        Ok(self.0.append(data.as_ref())?)
+    }
+
+    /// Puts the file in place.
+    pub fn finish(self) -> Result<()> {
+        Ok(self.0.finish()?)
+    }
+}
+
 /// The sha256 of a file's bytes as lowercase hex, computed on the target;
 /// `None` if the file does not exist.
 pub fn digest(path: &str) -> Result<Option<String>> {

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::__bindings::batou::deploy::types::{AttributeSpec, AttributeType, KindSpec};
+use crate::__bindings::batou::deploy::types::{AttributeSpec, AttributeType, KindSpec, ScalarType};
 
 /// A kind of component: its name, what it does, and the attributes it
 /// accepts.
@@ -66,7 +66,7 @@ impl Kind {
 
 /// The type an attribute's value must have; the runner checks it before
 /// the component sees the value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum AttrType {
     /// A string.
     String,
@@ -78,6 +78,10 @@ pub enum AttrType {
     Boolean,
     /// A list of any values.
     List,
+    /// A list whose every element has this type (`Vec<String>`, say).
+    ListOf(Scalar),
+    /// One of these strings (the runner checks it and names the choices).
+    Choice(Vec<String>),
     /// A table (JSON object) of any values.
     Table,
     /// File permission bits. Written as `0o640`, `"0640"` or `"rw-r-----"`;
@@ -86,6 +90,21 @@ pub enum AttrType {
     Mode,
     /// Any value; the component checks it.
     Any,
+}
+
+/// The type of each element of [`AttrType::ListOf`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scalar {
+    /// A string.
+    String,
+    /// A whole number.
+    Integer,
+    /// A floating point number.
+    Float,
+    /// `true` or `false`.
+    Boolean,
+    /// File permission bits (the component receives integers).
+    Mode,
 }
 
 /// One attribute of a [`Kind`].
@@ -135,6 +154,17 @@ impl Attr {
     /// A list attribute.
     pub fn list(name: impl Into<String>) -> Self {
         Attr::new(name, AttrType::List)
+    }
+
+    /// A list attribute whose elements are all of type `element`.
+    pub fn list_of(name: impl Into<String>, element: Scalar) -> Self {
+        Attr::new(name, AttrType::ListOf(element))
+    }
+
+    /// A string attribute that must be one of `choices`.
+    pub fn choice(name: impl Into<String>, choices: &[&str]) -> Self {
+        let choices = choices.iter().map(|c| (*c).to_owned()).collect();
+        Attr::new(name, AttrType::Choice(choices))
     }
 
     /// A table (JSON object) attribute.
@@ -188,8 +218,8 @@ impl Attr {
     }
 
     /// The attribute's type.
-    pub fn ty(&self) -> AttrType {
-        self.ty
+    pub fn ty(&self) -> &AttrType {
+        &self.ty
     }
 
     /// The default as JSON text; `None` if the attribute is required.
@@ -216,6 +246,14 @@ impl Attr {
                 AttrType::Float => AttributeType::Float,
                 AttrType::Boolean => AttributeType::Boolean,
                 AttrType::List => AttributeType::List,
+                AttrType::ListOf(element) => AttributeType::ListOf(match element {
+                    Scalar::String => ScalarType::String,
+                    Scalar::Integer => ScalarType::Integer,
+                    Scalar::Float => ScalarType::Float,
+                    Scalar::Boolean => ScalarType::Boolean,
+                    Scalar::Mode => ScalarType::Mode,
+                }),
+                AttrType::Choice(choices) => AttributeType::Choice(choices),
                 AttrType::Table => AttributeType::Table,
                 AttrType::Mode => AttributeType::Mode,
                 AttrType::Any => AttributeType::Any,

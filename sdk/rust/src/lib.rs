@@ -79,14 +79,15 @@ pub use component::{
     Component, ensure, ensure_command, ensure_content, ensure_directory, ensure_file, ensure_mode,
     ensure_symlink,
 };
-pub use error::{Error, Result, fail, update_needed};
-pub use kind::{Attr, AttrType, Kind};
+pub use error::{Error, Result, bad_attribute, fail, update_needed};
+pub use kind::{Attr, AttrType, Kind, Scalar};
 
 /// The names most components need: `use batou_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::process::{Command, Output};
     pub use crate::{
-        Attr, AttrType, Component, Error, Kind, Result, assets, ensure, ensure_command,
+        Attr, AttrType, Component, Error, Kind, Result, Scalar, assets, bad_attribute, ensure,
+        ensure_command,
         ensure_content, ensure_directory, ensure_file, ensure_mode, ensure_symlink, fail, files,
         log, model, process, ssh, template, update_needed,
     };

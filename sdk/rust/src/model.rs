@@ -50,8 +50,10 @@ pub fn workdir() -> String {
 }
 
 /// Adds a sub-component of `kind` named `name` (such as a path), with
-/// `attributes` serialised to a JSON object. Sub-components are deployed
-/// before their parent's `verify`, in the order they were added.
+/// `attributes` serialised to a JSON object, and configures it at once (as
+/// batou does): what it returns is the child as the runner checked it,
+/// with what its configure exposed. Sub-components are deployed before
+/// their parent's `verify`, in the order they were added.
 ///
 /// ```no_run
 /// # fn f() -> batou_sdk::Result<()> {
@@ -61,9 +63,57 @@ pub fn workdir() -> String {
 /// }))?;
 /// # Ok(()) }
 /// ```
-pub fn add(kind: &str, name: &str, attributes: &impl Serialize) -> Result<()> {
+pub fn add(kind: &str, name: &str, attributes: &impl Serialize) -> Result<Child> {
     let attributes = serde_json::to_string(attributes)?;
-    Ok(wit::add(kind, name, &attributes)?)
+    let child = wit::add(kind, name, &attributes)?;
+    // The runner sends JSON objects; be lenient rather than trap.
+    let object = |text: &str| serde_json::from_str(text).unwrap_or_default();
+    Ok(Child {
+        path: child.path,
+        attributes: object(&child.attributes),
+        exposed: object(&child.exposed),
+    })
+}
+
+/// A sub-component as its parent sees it after [`add`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Child {
+    /// Its path, such as `hello > file('a.txt')`.
+    pub path: String,
+    /// Its attributes as the runner checked them, defaults filled in.
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// What its configure exposed with [`expose`], by name.
+    pub exposed: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Child {
+    /// The value the child exposed under `name`, deserialised as `T`.
+    pub fn exposed<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
+        let value = self.exposed.get(name).ok_or_else(|| {
+            Error::NotFound(format!("{} exposes no `{name}`", self.path))
+        })?;
+        serde_json::from_value(value.clone()).map_err(|e| {
+            Error::Invalid(format!("`{name}` exposed by {}: {e}", self.path))
+        })
+    }
+
+    /// The child's checked attribute `name`, deserialised as `T`.
+    pub fn attribute<T: DeserializeOwned>(&self, name: &str) -> Result<T> {
+        let value = self.attributes.get(name).ok_or_else(|| {
+            Error::NotFound(format!("{} has no attribute `{name}`", self.path))
+        })?;
+        serde_json::from_value(value.clone()).map_err(|e| {
+            Error::Invalid(format!("attribute `{name}` of {}: {e}", self.path))
+        })
+    }
+}
+
+/// Makes `value` readable under `name` by the component that added this
+/// one ([`Child::exposed`]), such as a path it computed. Only during
+/// `configure`.
+pub fn expose(name: &str, value: &impl Serialize) -> Result<()> {
+    let value = serde_json::to_string(value)?;
+    Ok(wit::expose(name, &value)?)
 }
 
 /// Offers `value` under `key` to components that require it.
@@ -146,7 +196,11 @@ impl Require {
     /// The values, each deserialised as `T` (`serde_json::Value` takes
     /// anything).
     pub fn values<T: DeserializeOwned>(&self) -> Result<Vec<T>> {
-        let json = wit::require(&self.key, self.host_only, self.strict, self.reverse)?;
+        let mut options = wit::RequireOptions::empty();
+        options.set(wit::RequireOptions::HOST_ONLY, self.host_only);
+        options.set(wit::RequireOptions::STRICT, self.strict);
+        options.set(wit::RequireOptions::REVERSE, self.reverse);
+        let json = wit::require(&self.key, options)?;
         serde_json::from_str(&json).map_err(|e| {
             let e = crate::error::json_message(&e);
             Error::Invalid(format!("the values provided under `{}`: {e}", self.key))
@@ -158,7 +212,7 @@ impl Require {
         let mut values = self.values::<T>()?;
         match values.len() {
             1 => Ok(values.remove(0)),
-            0 => Err(Error::Unsatisfied(format!(
+            0 => Err(Error::Failed(format!(
                 "no value is provided under `{}`",
                 self.key
             ))),

@@ -101,7 +101,7 @@ impl Command {
         Ok(wit::run(&self.to_wit())?.into())
     }
 
-    /// Runs the program and fails with [`Error::CommandFailed`] (naming the
+    /// Runs the program and fails with [`Error::Failed`] (naming the
     /// command, its status and the end of its stderr) unless it exits 0.
     pub fn check(&self) -> Result<Output> {
         let out = self.run()?;
@@ -204,7 +204,7 @@ impl Output {
         format!("[the first {from} of {} bytes of output are cut]\n{}", text.len(), &text[from..])
     }
 
-    /// The `CommandFailed` error for this output of `cmd`.
+    /// The `Failed` error for this output of `cmd`.
     pub fn failure(&self, cmd: &Command) -> Error {
         let mut msg = format!("`{cmd}` {}", self.describe_status());
         let tail = self.stderr_tail();
@@ -212,7 +212,7 @@ impl Output {
             msg.push_str(":\n");
             msg.push_str(&tail);
         }
-        Error::CommandFailed(msg)
+        Error::Failed(msg)
     }
 }
 

@@ -12,7 +12,7 @@ pub fn run(host: &str, cmd: &Command) -> Result<Output> {
 }
 
 /// Runs `cmd` on `host` and fails with
-/// [`Error::CommandFailed`](crate::Error::CommandFailed) unless it exits 0.
+/// [`Error::Failed`](crate::Error::Failed) unless it exits 0.
 pub fn check(host: &str, cmd: &Command) -> Result<Output> {
     let out = run(host, cmd)?;
     if out.success() {

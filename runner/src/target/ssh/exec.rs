@@ -6,8 +6,9 @@ use std::time::Duration;
 use russh::ChannelMsg;
 
 use super::SshHosts;
-use crate::host::grants::Grants;
-use crate::host::remote::{self, Program, ProgramOutput, REMOTE_OUTPUT_LIMIT, RemoteCommands, RemoteError};
+use crate::plan::grants::Grants;
+use crate::plan::program::{Program, ProgramOutput, RemoteError};
+use crate::system::remote::{self, REMOTE_OUTPUT_LIMIT, RemoteCommands};
 
 /// A command without its own timeout gets this long.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);

@@ -23,9 +23,9 @@ use super::session::Session;
 use super::{Target, TargetError};
 use crate::agent::{Event, HostOutcome};
 use crate::config::Environment;
-use crate::host::remote::RemoteCommands;
-use crate::model::plan::HostPlan;
-use crate::modules::Modules;
+use crate::plan::HostPlan;
+use crate::sources::Modules;
+use crate::system::remote::RemoteCommands;
 
 /// How to reach one host.
 #[derive(Debug, Clone)]

@@ -1,0 +1,188 @@
+//! Where a deployment's modules come from: the standard library inside the
+//! runner, and the deployment's own `components/<name>/` folders.
+
+mod build;
+pub mod sdk;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::plan::kinds::Kinds;
+use crate::wasm::{LoadedModule, Runtime};
+
+mod stdlib {
+    include!(concat!(env!("OUT_DIR"), "/stdlib.rs"));
+}
+
+/// Every module a deployment uses, and the kinds they export.
+pub struct Modules {
+    pub loaded: Arc<Vec<LoadedModule>>,
+    /// The bytes of each module of `loaded`, for shipping to an agent.
+    pub wasm: Vec<Vec<u8>>,
+    pub kinds: Arc<Kinds>,
+    /// The deployment's own component folders whose module could not be
+    /// built or loaded (already reported): roots of a kind of that name
+    /// are not checked again, since what it exports is unknown.
+    pub unbuilt: std::collections::BTreeSet<String>,
+}
+
+impl Modules {
+    pub fn module_of(&self, kind: &str) -> Option<&LoadedModule> {
+        self.kinds.get(kind).map(|k| &self.loaded[k.module])
+    }
+}
+
+/// A deployment's own component folder that holds a module.
+struct OwnModule {
+    name: String,
+    dir: PathBuf,
+    source: OwnSource,
+}
+
+enum OwnSource {
+    Crate,
+    /// `app.py`, built with componentize-py.
+    Python,
+    /// `index.js`, built with componentize-js.
+    JavaScript,
+    Prebuilt(PathBuf),
+}
+
+/// Loads the standard library and the deployment's own components
+/// (building those made from source when their sources changed). Every
+/// component that fails to build or load is reported, and the others are
+/// loaded all the same, so that later stages can report their problems
+/// in the same run.
+pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> (Modules, Diagnostics) {
+    let mut errors = Diagnostics::default();
+    let mut inputs = stdlib_inputs();
+    let mut unbuilt = std::collections::BTreeSet::new();
+    for own in own_modules(deployment) {
+        let shown = format!("components/{}", own.name);
+        let wasm = match &own.source {
+            OwnSource::Prebuilt(path) => std::fs::read(path)
+                .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown.clone())),
+            OwnSource::Crate | OwnSource::Python | OwnSource::JavaScript => {
+                let built = match own.source {
+                    OwnSource::Crate => build::build_crate(&own.name, &own.dir, cache_dir),
+                    OwnSource::Python => build::build_python(&own.name, &own.dir, cache_dir),
+                    _ => build::build_js(&own.name, &own.dir, cache_dir),
+                };
+                built.map_err(|e| e.at(shown.clone())).and_then(|path| {
+                    std::fs::read(&path)
+                        .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown.clone()))
+                })
+            }
+        };
+        match wasm {
+            Ok(bytes) => inputs.push((shown, bytes, Some(own.dir))),
+            Err(d) => {
+                errors.push(d);
+                unbuilt.insert(own.name);
+            }
+        }
+    }
+    let (mut modules, load_errors) = load_inputs(runtime, inputs);
+    errors.extend(load_errors);
+    modules.unbuilt.extend(unbuilt);
+    (modules, errors)
+}
+
+/// The standard library modules as inputs of [`from_inputs`].
+pub fn stdlib_inputs() -> Vec<(String, Vec<u8>, Option<PathBuf>)> {
+    stdlib::STDLIB.iter().map(|&(name, bytes)| (stdlib_name(name), bytes.to_vec(), None)).collect()
+}
+
+fn stdlib_name(name: &str) -> String {
+    format!("standard library module `{name}`")
+}
+
+/// The embedded standard library module whose sha256 is `hash`, with its name.
+pub fn embedded(hash: &str) -> Option<(String, &'static [u8])> {
+    use sha2::Digest;
+    static HASHES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let hashes = HASHES.get_or_init(|| {
+        stdlib::STDLIB
+            .iter()
+            .map(|(_, bytes)| sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect())
+            .collect()
+    });
+    let i = hashes.iter().position(|h| h == hash)?;
+    Some((stdlib_name(stdlib::STDLIB[i].0), stdlib::STDLIB[i].1))
+}
+
+/// Loads modules given as (name for messages, bytes, assets folder) and
+/// registers the kinds they export. The controller and the agent share it.
+pub fn from_inputs(runtime: &Runtime, inputs: Vec<(String, Vec<u8>, Option<PathBuf>)>) -> Result<Modules, Diagnostics> {
+    let (modules, errors) = load_inputs(runtime, inputs);
+    errors.into_result(modules)
+}
+
+/// [`from_inputs`], keeping the modules that loaded beside the problems
+/// of those that did not.
+fn load_inputs(runtime: &Runtime, inputs: Vec<(String, Vec<u8>, Option<PathBuf>)>) -> (Modules, Diagnostics) {
+    let mut errors = Diagnostics::default();
+    let mut unbuilt = std::collections::BTreeSet::new();
+    let mut loaded = Vec::new();
+    let mut wasm = Vec::new();
+    let mut kinds = Kinds::default();
+    for (name, bytes, assets) in inputs {
+        match runtime.load(&name, &bytes, assets) {
+            Ok((module, specs)) => {
+                let index = loaded.len();
+                let names: Vec<String> = loaded.iter().map(|m: &LoadedModule| m.name.clone()).collect();
+                if let Err(msg) = kinds.register(index, &name, specs, |i| names[i].clone()) {
+                    errors.push(Diagnostic::new(msg));
+                }
+                loaded.push(module);
+                wasm.push(bytes);
+            }
+            Err(e) => {
+                if let Some(own) = name.strip_prefix("components/") {
+                    unbuilt.insert(own.to_string());
+                }
+                errors.push(
+                    Diagnostic::new(e.to_string())
+                        .hint("rebuild it against the batou:deploy@0.1.0 contract (wit/) for wasm32-wasip2"),
+                )
+            }
+        }
+    }
+    (Modules { loaded: Arc::new(loaded), wasm, kinds: Arc::new(kinds), unbuilt }, errors)
+}
+
+fn own_modules(deployment: &Path) -> Vec<OwnModule> {
+    let mut found: Vec<OwnModule> = std::fs::read_dir(deployment.join("components"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let dir = e.path();
+            let prebuilt = dir.join(format!("{name}.wasm"));
+            let source = if dir.join("Cargo.toml").is_file() {
+                OwnSource::Crate
+            } else if dir.join("app.py").is_file() {
+                OwnSource::Python
+            } else if dir.join("index.js").is_file() {
+                OwnSource::JavaScript
+            } else if prebuilt.is_file() {
+                OwnSource::Prebuilt(prebuilt)
+            } else {
+                // A folder of assets only, for a root of a standard kind.
+                return None;
+            };
+            Some(OwnModule { name, dir, source })
+        })
+        .collect();
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    found
+}
+
+/// The folder holding a root's assets when its kind is not its own module.
+pub fn root_assets(deployment: &Path, root: &str) -> Option<PathBuf> {
+    let dir = deployment.join("components").join(root);
+    dir.is_dir().then_some(dir)
+}

@@ -1,0 +1,12 @@
+//! The capabilities a component imports, one module each.
+
+pub mod assets;
+mod files;
+
+pub use files::Writer;
+mod log;
+mod model;
+pub mod process;
+mod ssh;
+pub mod template;
+mod types;

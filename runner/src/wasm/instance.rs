@@ -1,0 +1,346 @@
+//! Live components: stores, instances, and lifecycle calls that end in a
+//! clear error instead of a crash when the guest misbehaves.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceAny;
+use wasmtime::{Engine, Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+use super::bindings::{self, DeploymentComponent, Failure, VerifyResult};
+use super::error::describe as describe_error;
+use super::module::{LoadedModule, Runtime};
+use super::state::{CallCtx, Phase, StoreData};
+use crate::plan::kinds::Kinds;
+use crate::plan::kinds::{AttributeSpec, AttributeType, KindSpec, ScalarType};
+
+/// How a lifecycle call of a component failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ComponentError {
+    /// The component returned a failure.
+    #[error("{}", describe_error(.0))]
+    Returned(Failure),
+    /// The component trapped (a panic, `unreachable`, a limit).
+    #[error("{0}")]
+    Trapped(String),
+}
+
+/// What a guest may write to stderr (panic messages) before it is cut.
+const STDERR_CAPACITY: usize = 64 << 10;
+
+/// The stores of one root's components. A module's components share a
+/// store (each is a resource in it), so the `file`, `presence` and
+/// `content` of a root do not pay for a fresh instance and fresh memory
+/// each. Since `model.add` configures a sub-component while its parent's
+/// configure runs, and a component instance cannot be entered twice, a
+/// module has one store per level of nesting that is busy at once. Roots
+/// never share a store.
+///
+/// A handle: clones share the stores. A component's `add` reaches the pool
+/// through its call context during configure.
+#[derive(Clone)]
+pub struct StorePool {
+    inner: Arc<Mutex<PoolInner>>,
+}
+
+struct PoolInner {
+    engine: Engine,
+    modules: Arc<Vec<LoadedModule>>,
+    kinds: Arc<Kinds>,
+    memory_limit: usize,
+    slots: Vec<Slot>,
+}
+
+struct Slot {
+    hash: String,
+    /// None while a call runs in it.
+    store: Option<ModuleStore>,
+}
+
+struct ModuleStore {
+    store: Store<StoreData>,
+    bindings: DeploymentComponent,
+}
+
+/// One component: a resource in one of its module's stores, its context
+/// while no call of it runs, and (after configure) its sub-components.
+pub struct LiveComponent {
+    store: usize,
+    instance: ResourceAny,
+    ctx: CallCtx,
+}
+
+impl LiveComponent {
+    pub fn ctx(&mut self) -> &mut CallCtx {
+        &mut self.ctx
+    }
+}
+
+impl StorePool {
+    pub fn new(runtime: &Runtime, modules: Arc<Vec<LoadedModule>>, kinds: Arc<Kinds>, memory_limit: usize) -> Self {
+        let inner = PoolInner { engine: runtime.engine.clone(), modules, kinds, memory_limit, slots: Vec::new() };
+        StorePool { inner: Arc::new(Mutex::new(inner)) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolInner> {
+        // A panic while the lock was held cannot leave the slots half
+        // changed: every change is one push or one take/put.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The module that exports `kind`, with its assets folder.
+    pub fn module_of(&self, kind: &str) -> Option<(LoadedModuleRef, Option<PathBuf>)> {
+        let inner = self.lock();
+        let entry = inner.kinds.get(kind)?;
+        let module = &inner.modules[entry.module];
+        Some((LoadedModuleRef { index: entry.module, hash: module.hash.clone() }, module.assets.clone()))
+    }
+
+    /// A free store of `module`, made if every one is busy.
+    fn store_for(&self, module: &LoadedModuleRef, call: &CallCtx) -> Result<usize, ComponentError> {
+        let mut inner = self.lock();
+        if let Some(i) = inner.slots.iter().position(|s| s.hash == module.hash && s.store.is_some()) {
+            return Ok(i);
+        }
+        let placeholder = call.placeholder();
+        let started = Instant::now();
+        let loaded = &inner.modules[module.index];
+        let mut store = new_store(&inner.engine, inner.kinds.clone(), placeholder, inner.memory_limit);
+        let bindings = loaded.pre.instantiate(&mut store).map_err(|e| trapped(&store, e, 0))?;
+        // For bench/languages.py: what instantiating a module costs.
+        tracing::info!(module = %loaded.name, us = started.elapsed().as_micros() as u64, "instantiated");
+        inner.slots.push(Slot { hash: module.hash.clone(), store: Some(ModuleStore { store, bindings }) });
+        Ok(inner.slots.len() - 1)
+    }
+
+    /// Creates a component of `kind` in a store of its module.
+    pub fn create(
+        &self,
+        module: &LoadedModuleRef,
+        call: CallCtx,
+        kind: &str,
+        attributes: &serde_json::Value,
+    ) -> Result<LiveComponent, ComponentError> {
+        let store = self.store_for(module, &call)?;
+        let mut ctx = call;
+        let attrs = attributes.to_string();
+        let instance = self.run(store, &mut ctx, Phase::Create, |b, s| {
+            b.batou_deploy_component().instance().call_create(s, kind, &attrs)
+        })?;
+        Ok(LiveComponent { store, instance, ctx })
+    }
+
+    /// Drops a component that will not be called again (and its
+    /// sub-components), so its module frees what it holds.
+    pub fn discard(&self, mut c: LiveComponent) {
+        for child in std::mem::take(&mut c.ctx.record.children) {
+            self.discard(child.live);
+        }
+        let mut inner = self.lock();
+        let Some(ms) = inner.slots[c.store].store.as_mut() else {
+            tracing::debug!("dropping a component whose store is busy");
+            return;
+        };
+        if let Err(e) = c.instance.resource_drop(&mut ms.store) {
+            tracing::debug!(error = %e, "dropping a component resource");
+        }
+    }
+
+    /// Runs configure; the sub-components it adds are configured during
+    /// their `add` and end up in the context's record.
+    pub fn configure(&self, c: &mut LiveComponent) -> Result<(), ComponentError> {
+        let r = c.instance;
+        c.ctx.pool = Some(self.clone());
+        let result = self.run(c.store, &mut c.ctx, Phase::Configure, |b, s| {
+            b.batou_deploy_component().instance().call_configure(s, r)
+        });
+        // The handle is for configure only; dropping it here also keeps a
+        // component's context from holding its own pool alive.
+        c.ctx.pool = None;
+        result
+    }
+
+    pub fn verify(&self, c: &mut LiveComponent) -> Result<VerifyResult, ComponentError> {
+        let r = c.instance;
+        self.run(c.store, &mut c.ctx, Phase::Verify, |b, s| b.batou_deploy_component().instance().call_verify(s, r))
+    }
+
+    pub fn update(&self, c: &mut LiveComponent) -> Result<(), ComponentError> {
+        let r = c.instance;
+        self.run(c.store, &mut c.ctx, Phase::Update, |b, s| b.batou_deploy_component().instance().call_update(s, r))
+    }
+
+    /// Runs one lifecycle call with the component's context in the store.
+    /// The store is taken out of its slot meanwhile, so that a nested
+    /// configure (from `add`) uses another one, and the pool is not locked
+    /// while the guest runs.
+    fn run<T>(
+        &self,
+        slot: usize,
+        ctx: &mut CallCtx,
+        phase: Phase,
+        f: impl FnOnce(&DeploymentComponent, &mut Store<StoreData>) -> wasmtime::Result<Result<T, Failure>>,
+    ) -> Result<T, ComponentError> {
+        let taken = self.lock().slots[slot].store.take();
+        let Some(mut ms) = taken else {
+            return Err(ComponentError::Trapped(format!(
+                "batou-run bug: the store of {} is busy; please report it",
+                ctx.path
+            )));
+        };
+        ctx.phase = phase;
+        ctx.call_started = Instant::now();
+        ctx.host_time = Duration::ZERO;
+        ctx.logged_bytes = 0;
+        std::mem::swap(&mut ms.store.data_mut().call, ctx);
+        let stderr_before = ms.store.data().stderr.contents().len();
+        let result = f(&ms.bindings, &mut ms.store);
+        let outcome = match result {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(ComponentError::Returned(e)),
+            Err(e) => Err(trapped(&ms.store, e, stderr_before)),
+        };
+        std::mem::swap(&mut ms.store.data_mut().call, ctx);
+        self.lock().slots[slot].store = Some(ms);
+        outcome
+    }
+}
+
+/// Which loaded module a component comes from.
+#[derive(Debug, Clone)]
+pub struct LoadedModuleRef {
+    index: usize,
+    pub hash: String,
+}
+
+fn new_store(engine: &Engine, kinds: Arc<Kinds>, call: CallCtx, memory_limit: usize) -> Store<StoreData> {
+    let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
+    // No preopened directories, no environment, no arguments, no sockets:
+    // a component reaches the target only through the batou interfaces.
+    let wasi = WasiCtxBuilder::new()
+        .stdout(stderr.clone())
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    let limits = StoreLimitsBuilder::new().memory_size(memory_limit).instances(64).trap_on_grow_failure(true).build();
+    let data = StoreData { wasi, table: Default::default(), limits, memory_limit, stderr, kinds, call };
+    let mut store = Store::new(engine, data);
+    store.limiter(|d| &mut d.limits);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        let call = &ctx.data().call;
+        let spent = call.call_started.elapsed().saturating_sub(call.host_time);
+        if spent > call.timeout {
+            ctx.data_mut().call.timed_out = true;
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        Ok(UpdateDeadline::Continue(1))
+    });
+    store
+}
+
+/// Calls `describe()` of a module.
+pub fn describe(runtime: &Runtime, module: &LoadedModule) -> Result<Vec<KindSpec>, ComponentError> {
+    let nowhere = crate::plan::host::HostInfo {
+        name: String::new(),
+        fqdn: String::new(),
+        data: serde_json::Value::Null,
+        environment: String::new(),
+    };
+    let call = CallCtx::new(
+        Arc::new(nowhere),
+        module.name.clone(),
+        std::path::PathBuf::from("/nonexistent"),
+        None,
+        Arc::new(NoAnswers),
+        Duration::from_secs(10),
+    );
+    let mut store = new_store(&runtime.engine, Arc::new(Kinds::default()), call, 256 << 20);
+    let bindings = module.pre.instantiate(&mut store).map_err(|e| trapped(&store, e, 0))?;
+    let result = bindings.batou_deploy_component().call_describe(&mut store);
+    let specs = result.map_err(|e| trapped(&store, e, 0))?;
+    Ok(specs.into_iter().map(kind_spec).collect())
+}
+
+/// The contract's kind spec as the plan keeps it.
+fn kind_spec(spec: bindings::KindSpec) -> KindSpec {
+    let scalar = |s: bindings::ScalarType| match s {
+        bindings::ScalarType::String => ScalarType::String,
+        bindings::ScalarType::Integer => ScalarType::Integer,
+        bindings::ScalarType::Float => ScalarType::Float,
+        bindings::ScalarType::Boolean => ScalarType::Boolean,
+        bindings::ScalarType::Mode => ScalarType::Mode,
+    };
+    let ty = |t: bindings::AttributeType| match t {
+        bindings::AttributeType::String => AttributeType::String,
+        bindings::AttributeType::Integer => AttributeType::Integer,
+        bindings::AttributeType::Float => AttributeType::Float,
+        bindings::AttributeType::Boolean => AttributeType::Boolean,
+        bindings::AttributeType::List => AttributeType::List,
+        bindings::AttributeType::ListOf(s) => AttributeType::ListOf(scalar(s)),
+        bindings::AttributeType::Table => AttributeType::Table,
+        bindings::AttributeType::Mode => AttributeType::Mode,
+        bindings::AttributeType::Choice(c) => AttributeType::Choice(c),
+        bindings::AttributeType::Any => AttributeType::Any,
+    };
+    KindSpec {
+        name: spec.name,
+        doc: spec.doc,
+        attributes: spec
+            .attributes
+            .into_iter()
+            .map(|a| AttributeSpec { name: a.name, type_: ty(a.type_), default: a.default, doc: a.doc })
+            .collect(),
+    }
+}
+
+struct NoAnswers;
+impl crate::plan::require::RequireAnswers for NoAnswers {
+    fn answer(&self, _: &str, _: bool) -> Option<Vec<serde_json::Value>> {
+        Some(Vec::new())
+    }
+}
+
+/// Turns a trap into the operator's words: which limit was hit, or what
+/// the guest printed before it died (a Rust panic message, say).
+fn trapped(store: &Store<StoreData>, e: wasmtime::Error, stderr_from: usize) -> ComponentError {
+    let data = store.data();
+    if data.call.timed_out {
+        return ComponentError::Trapped(format!(
+            "ran longer than the limit of {}s and was stopped (an endless loop?); raise `timeout` in [limits.{}] (or in [environment], for every root) if it needs longer",
+            data.call.timeout.as_secs_f64(),
+            root_of(&data.call.path)
+        ));
+    }
+    let contents = data.stderr.contents();
+    let stderr = String::from_utf8_lossy(contents.get(stderr_from..).unwrap_or_default()).into_owned();
+    let root = format!("{}", e.root_cause());
+    let mut message = if root.contains("forcing trap when growing memory") {
+        format!(
+            "exceeded the memory limit of {} MiB and was stopped; raise `memory_limit` in [limits.{}] (or in [environment], for every root) if it needs more",
+            data.memory_limit >> 20,
+            root_of(&data.call.path)
+        )
+    } else {
+        let trap = e.downcast_ref::<wasmtime::Trap>().map(|t| t.to_string()).unwrap_or(root);
+        format!("trapped: {trap}")
+    };
+    // What a panicking Rust guest printed, without the advice that only
+    // applies to native programs.
+    let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty() && !l.contains("RUST_BACKTRACE")).collect();
+    if !tail.is_empty() {
+        let start = tail.len().saturating_sub(5);
+        message.push_str(&format!("\n  component output: {}", tail[start..].join("\n    ")));
+    }
+    ComponentError::Trapped(message)
+}
+
+/// The root of a component path (`root > kind('name') > ...`).
+fn root_of(path: &str) -> &str {
+    path.split(" > ").next().unwrap_or(path)
+}

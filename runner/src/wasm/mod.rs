@@ -1,0 +1,14 @@
+//! The Wasm side of the runner: one engine, compiled modules cached on
+//! disk, and one store per component instance with its own limits.
+
+pub mod bindings;
+pub mod cache;
+pub mod caps;
+pub mod error;
+mod instance;
+mod module;
+pub mod state;
+
+pub use error::CapError;
+pub use instance::{ComponentError, LiveComponent, StorePool};
+pub use module::{LoadedModule, Runtime};

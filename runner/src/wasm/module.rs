@@ -1,0 +1,234 @@
+//! The engine, the compiled-module cache and `InstancePre` per module.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings::{DeploymentComponent, DeploymentComponentPre};
+use super::state::StoreData;
+use crate::plan::kinds::KindSpec;
+
+/// The contract this runner implements (`wit/`). A module targets the
+/// version in its import and export names (`batou:deploy/files@0.2.0`);
+/// those of the same minor version (before 1.0; the same major after) run,
+/// since a minor release only adds.
+pub const CONTRACT: &str = "0.2.0";
+
+/// Refuses a module built against a contract version this runner does
+/// not run, naming both versions, before linking would fail on a name.
+fn check_contract(name: &str, component: &Component, engine: &Engine) -> Result<(), LoadError> {
+    let ty = component.component_type();
+    let names: Vec<String> =
+        ty.imports(engine).map(|(n, _)| n.to_string()).chain(ty.exports(engine).map(|(n, _)| n.to_string())).collect();
+    for n in names {
+        let Some(rest) = n.strip_prefix("batou:deploy/") else { continue };
+        let found = rest.split_once('@').map(|(_, v)| v).unwrap_or("(no version)");
+        if !compatible(found, CONTRACT) {
+            let supported = CONTRACT.rsplit_once('.').map(|(mm, _)| format!("{mm}.x")).unwrap_or_default();
+            return Err(LoadError::Contract { name: name.to_string(), found: found.to_string(), supported });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a module targeting `found` runs on a runner of `ours`: the same
+/// major version, and before 1.0 the same minor one, and not newer.
+pub fn compatible(found: &str, ours: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64, u64)> {
+        let mut parts = v.split('.').map(|p| p.parse::<u64>().ok());
+        Some((parts.next()??, parts.next()??, parts.next()??))
+    };
+    let (Some(f), Some(o)) = (parse(found), parse(ours)) else { return false };
+    if f.0 != o.0 {
+        return false;
+    }
+    if o.0 == 0 { f.1 == o.1 && f.2 <= o.2 } else { (f.1, f.2) <= (o.1, o.2) }
+}
+
+/// How often the epoch advances; deadlines are checked at this grain.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Instances alive at once: a deploy keeps one store per level of the
+/// component tree being deployed, so this is far more than needed.
+const POOL_SLOTS: u32 = 128;
+/// The largest linear memory any component may have; `memory_limit` in
+/// the environment sets the limit actually enforced.
+pub const MAX_MEMORY: usize = 4 << 30;
+
+/// The engine, the linker with every capability, and the cache directory.
+pub struct Runtime {
+    pub engine: Engine,
+    linker: Linker<StoreData>,
+    cache_dir: PathBuf,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+/// A module ready to instantiate in microseconds.
+pub struct LoadedModule {
+    pub name: String,
+    /// sha256 of the module's bytes, hex.
+    pub hash: String,
+    pub pre: DeploymentComponentPre<StoreData>,
+    /// Where the module's own assets are, for deployment-own modules.
+    pub assets: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{name} is not a batou-run component module: {message}")]
+    Invalid { name: String, message: String },
+    #[error(
+        "{name} is built against batou:deploy@{found}; this batou-run runs modules of batou:deploy@{supported}: \
+         rebuild it from its sources against this runner's contract (a deploy builds a component's sources in \
+         components/ with the SDK of this runner), or use a batou-run that supports {found} (see docs/contract.md)"
+    )]
+    Contract { name: String, found: String, supported: String },
+    #[error("will not load compiled modules from the cache: {message}")]
+    NotPrivate { message: String },
+    #[error("cannot use the compiled-module cache at {path}: {source}")]
+    Cache { path: PathBuf, source: std::io::Error },
+}
+
+impl Runtime {
+    pub fn new(cache_dir: PathBuf) -> anyhow::Result<Runtime> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        // Thousands of short-lived instances per deploy: reusing memory
+        // slots saves an mmap/munmap pair and the page faults of a fresh
+        // mapping for each.
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(POOL_SLOTS)
+            .total_core_instances(POOL_SLOTS * 8)
+            .total_memories(POOL_SLOTS)
+            .total_tables(POOL_SLOTS * 8)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16)
+            .max_memory_size(MAX_MEMORY)
+            .linear_memory_keep_resident(256 << 10)
+            .table_keep_resident(64 << 10);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot start the Wasm engine: {e}"))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        DeploymentComponent::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking capabilities: {e}"))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.clone();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new().name("epoch".into()).spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        }
+        Ok(Runtime { engine, linker, cache_dir, ticker_stop })
+    }
+
+    /// Compiles `bytes` (or loads the compiled code from the cache) and
+    /// prepares instantiation. Also returns the kinds the module exports.
+    pub fn load(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        assets: Option<PathBuf>,
+    ) -> Result<(LoadedModule, Vec<KindSpec>), LoadError> {
+        let hash = sha256_hex(bytes);
+        let component = self.compiled(name, &hash, bytes)?;
+        check_contract(name, &component, &self.engine)?;
+        let invalid = |e: wasmtime::Error| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") };
+        let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
+        let pre = DeploymentComponentPre::new(pre).map_err(invalid)?;
+        let module = LoadedModule { name: name.to_string(), hash, pre, assets };
+        let kinds = super::instance::describe(self, &module)
+            .map_err(|e| LoadError::Invalid { name: name.to_string(), message: format!("describe() failed: {e}") })?;
+        Ok((module, kinds))
+    }
+
+    fn compiled(&self, name: &str, hash: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+        let dir = self.cache_dir.join("compiled");
+        super::cache::private_dir(&dir).map_err(|message| LoadError::NotPrivate { message })?;
+        let path = dir.join(format!("{hash}-{}.cwasm", self.engine_key()));
+        if let Some(file) = super::cache::open_private(&path) {
+            // The file just checked, by its descriptor (mapped, not read):
+            // swapping the name meanwhile changes nothing.
+            let checked = PathBuf::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)));
+            // SAFETY: the file was written by `precompile_component` of an
+            // engine with the same compatibility hash (it is in the name),
+            // into a folder of this user's that no one else may write, and
+            // the file itself is this user's and no one else's to write.
+            let loaded = if checked.exists() {
+                unsafe { Component::deserialize_file(&self.engine, &checked) }
+            } else {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut &file, &mut bytes)
+                    .map_err(wasmtime::Error::from)
+                    .and_then(|_| unsafe { Component::deserialize(&self.engine, &bytes) })
+            };
+            if let Ok(component) = loaded {
+                super::cache::touch(&path);
+                return Ok(component);
+            }
+            tracing::warn!(path = %path.display(), "ignoring an unreadable compiled-module cache entry");
+        }
+        let compiled = self
+            .engine
+            .precompile_component(bytes)
+            .map_err(|e| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") })?;
+        let cache_err = |source| LoadError::Cache { path: dir.clone(), source };
+        std::fs::create_dir_all(&dir).map_err(cache_err)?;
+        write_atomically(&path, &compiled).map_err(cache_err)?;
+        super::cache::evict(&dir, super::cache::limit_bytes(), &path);
+        // SAFETY: produced just now by this engine.
+        unsafe { Component::deserialize(&self.engine, &compiled) }
+            .map_err(|e| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") })
+    }
+
+    /// What makes compiled code compatible: the wasmtime version and the
+    /// engine settings.
+    fn engine_key(&self) -> String {
+        /// The bytes a `Hash` writes, fed to sha256: a key on disk must not
+        /// depend on `DefaultHasher`, whose algorithm may change.
+        struct Sha(Sha256);
+        impl Hasher for Sha {
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.update(bytes);
+            }
+            fn finish(&self) -> u64 {
+                unreachable!("only the digest is used")
+            }
+        }
+        let mut h = Sha(Sha256::new());
+        self.engine.precompile_compatibility_hash().hash(&mut h);
+        h.0.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    // Private whatever the umask: an entry others may write is not loaded.
+    let mut file = std::fs::File::options().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    file.write_all(data)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
