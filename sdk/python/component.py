@@ -50,8 +50,11 @@ class Instance(_exports.Instance):
         try:
             component = kind_class.__new__(kind_class)
             values: dict[str, Any] = json.loads(attributes)
+            # An attribute may have another name in Python than in the
+            # environment (`from_ = Attribute(str, name="from")`).
+            python_names = {a.name: a.attr for a in kind_class._attributes()}
             for name, value in values.items():
-                setattr(component, name, value)
+                setattr(component, python_names.get(name, name), value)
             init = getattr(component, "__post_init__", None)
             if init is not None:
                 init()

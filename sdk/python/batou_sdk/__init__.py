@@ -209,22 +209,34 @@ class Attribute(Generic[_T]):
       these strings.
 
     Without ``default`` the attribute is required; ``default=None`` makes
-    it optional (the component then receives ``None``). The runner checks
+    it optional (the component then receives ``None``). ``name`` is the
+    attribute's name in the environment when it differs from the Python
+    one (``from_ = Attribute(str, name="from")``: a keyword). The runner checks
     values against the type, with the file and line of a bad one, before
     the component sees them. A mistake in the declaration (an unknown
     type, a default that is no choice) fails the build.
     """
 
     @overload
-    def __init__(self: "Attribute[str]", type: None = None, default: Any = ..., doc: str = "", *, choices: list[str]) -> None: ...
+    def __init__(
+        self: "Attribute[str]", type: None = None, default: Any = ..., doc: str = "", *, choices: list[str], name: Optional[str] = None
+    ) -> None: ...
     @overload
-    def __init__(self: "Attribute[list[Any]]", type: None = None, default: Any = ..., doc: str = "", *, list_of: Any) -> None: ...
+    def __init__(
+        self: "Attribute[list[Any]]", type: None = None, default: Any = ..., doc: str = "", *, list_of: Any, name: Optional[str] = None
+    ) -> None: ...
     @overload
-    def __init__(self: "Attribute[int]", type: Literal["mode"], default: Any = ..., doc: str = "") -> None: ...
+    def __init__(
+        self: "Attribute[int]", type: Literal["mode"], default: Any = ..., doc: str = "", *, name: Optional[str] = None
+    ) -> None: ...
     @overload
-    def __init__(self: "Attribute[Any]", type: Literal["any"], default: Any = ..., doc: str = "") -> None: ...
+    def __init__(
+        self: "Attribute[Any]", type: Literal["any"], default: Any = ..., doc: str = "", *, name: Optional[str] = None
+    ) -> None: ...
     @overload
-    def __init__(self, type: "type[_T]", default: Any = ..., doc: str = "", *, choices: Optional[list[str]] = None) -> None: ...
+    def __init__(
+        self, type: "type[_T]", default: Any = ..., doc: str = "", *, choices: Optional[list[str]] = None, name: Optional[str] = None
+    ) -> None: ...
 
     def __init__(
         self,
@@ -234,6 +246,7 @@ class Attribute(Generic[_T]):
         *,
         choices: Optional[list[str]] = None,
         list_of: Any = None,
+        name: Optional[str] = None,
     ) -> None:
         if list_of is not None:
             if type not in (None, list) or choices is not None:
@@ -270,10 +283,13 @@ class Attribute(Generic[_T]):
         self.choices: Optional[list[str]] = choices
         self.default: Any = default
         self.doc: str = doc
-        self.name: str = ""
+        #: The name in the environment, and the Python attribute's.
+        self.name: str = name or ""
+        self.attr: str = ""
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+        self.attr = name
+        self.name = self.name or name
 
     @overload
     def __get__(self, obj: None, owner: type) -> "Attribute[_T]": ...
@@ -378,11 +394,13 @@ class Component:
         """Brings the target to the described state."""
 
     # The model (configure only).
-    def add(self, kind: str, name: str, **attributes: Any) -> Child:
+    def add(self, kind: str, name: str, /, **attributes: Any) -> Child:
         """Adds a sub-component of ``kind`` (any kind the runner knows, in
         any language) named ``name``, deployed before this one, and
         configures it at once: the :class:`Child` holds its path, its
         checked attributes (defaults filled in) and what it exposed.
+        ``kind`` and ``name`` are positional, so the child may have
+        attributes of those names (``self.add("child", "a", name="a")``).
 
         An unknown kind or a bad attribute raises ``invalid``; a child whose
         configure failed raises ``child-failed`` (the runner reports why
@@ -445,7 +463,7 @@ class Component:
         ``update``)."""
         return _model.changed()
 
-    def expand(self, source: str, **context: Any) -> str:
+    def expand(self, source: str, /, **context: Any) -> str:
         """Renders a Jinja2 template with ``host``, ``environment`` and the
         keyword arguments as its variables."""
         return render(source, **context)
@@ -464,7 +482,7 @@ def _require_options(host_only: bool, strict: bool, reverse: bool) -> Any:
 
 # --- templates ----------------------------------------------------------------
 
-def render(source: str, **context: Any) -> str:
+def render(source: str, /, **context: Any) -> str:
     """Renders a Jinja2 template (strict undefined) with the runner: the
     keyword arguments are its variables, beside ``host``, ``environment``
     and ``batou_generated_header``."""
@@ -482,7 +500,7 @@ def render_from(source: str, context: dict[str, Any], *, asset: Optional[str] = 
     return _call(_template.render_from, source, json.dumps(context), origin)
 
 
-def render_asset(name: str, **context: Any) -> str:
+def render_asset(name: str, /, **context: Any) -> str:
     """Renders the asset ``name`` as a template; errors name the asset and
     the line."""
     return render_from(assets.read_text(name), context, asset=name)
