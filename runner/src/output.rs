@@ -18,6 +18,11 @@ pub struct Output {
 }
 
 impl Output {
+    /// Output with no verbose messages and no grants listed.
+    pub fn plain(json: bool) -> Output {
+        Output { json, verbose: false, grants: false }
+    }
+
     pub fn event(&self, event: &Event) {
         if self.json {
             println_json(&serde_json::to_value(event).expect("events serialize"));
@@ -97,9 +102,18 @@ impl Output {
     }
 
     pub fn diagnostics(&self, errors: &Diagnostics) {
+        self.errors(errors, &json!({}));
+    }
+
+    /// Problems that end the command: `ERROR:` lines on stderr, or one
+    /// `error` event each, carrying also the fields of `extra` (an object).
+    pub fn errors(&self, errors: &Diagnostics, extra: &serde_json::Value) {
         if self.json {
             for d in &errors.0 {
                 let mut v = serde_json::to_value(d).expect("diagnostics serialize");
+                for (key, value) in extra.as_object().into_iter().flatten() {
+                    v[key] = value.clone();
+                }
                 v["event"] = json!("error");
                 println_json(&v);
             }
@@ -129,6 +143,12 @@ impl Output {
                 eprintln!("WARNING: {}", shown(&d.to_string()));
             }
         }
+    }
+
+    /// One JSON event line on stdout, whole (no other thread's output
+    /// comes into it).
+    pub fn json_line(&self, v: &serde_json::Value) {
+        println_json(v);
     }
 
     pub fn summary(&self, text: &str, fields: serde_json::Value) {

@@ -14,15 +14,29 @@ pub enum Language {
     Js,
 }
 
+/// Why nothing (or not everything) was written.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    /// What was asked for cannot be made: nothing was written.
+    #[error("{0}")]
+    Refused(String),
+    /// Writing failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// Where a deployment's Rust components find the SDK (vendored, so that a
 /// deployment builds the same with any later batou-run).
 const VENDOR: &str = ".batou-run/vendor";
 
 /// Writes a new deployment into `dir` (which must not exist, or be empty):
 /// an environment `dev` on this machine with one Rust component `hello`.
-pub fn deployment(dir: &Path) -> std::io::Result<Vec<String>> {
+pub fn deployment(dir: &Path) -> Result<Vec<String>, ScaffoldError> {
     if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
-        return Err(std::io::Error::other(format!("{} exists and is not empty", dir.display())));
+        return Err(ScaffoldError::Refused(format!("{} exists and is not empty", dir.display())));
+    }
+    if dir.exists() && !dir.is_dir() {
+        return Err(ScaffoldError::Refused(format!("{} exists and is not a folder", dir.display())));
     }
     std::fs::create_dir_all(dir.join("environments"))?;
     write(
@@ -68,18 +82,18 @@ pub fn deployment(dir: &Path) -> std::io::Result<Vec<String>> {
 /// Writes `components/<name>/` of the deployment `dir`: a kind `<name>`
 /// with an attribute `message`, which it writes to `<name>.txt` through a
 /// standard `file`.
-pub fn component(dir: &Path, name: &str, language: Language) -> std::io::Result<Vec<String>> {
+pub fn component(dir: &Path, name: &str, language: Language) -> Result<Vec<String>, ScaffoldError> {
     let valid = !name.is_empty()
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
         && name.starts_with(|c: char| c.is_ascii_lowercase());
     if !valid {
-        return Err(std::io::Error::other(format!(
+        return Err(ScaffoldError::Refused(format!(
             "`{name}` is not a component name: use lower-case letters, digits, `-` and `_`, starting with a letter"
         )));
     }
     let folder = dir.join("components").join(name);
     if folder.exists() {
-        return Err(std::io::Error::other(format!("{} exists already", folder.display())));
+        return Err(ScaffoldError::Refused(format!("{} exists already", folder.display())));
     }
     let files: Vec<(String, String)> = match language {
         Language::Rust => {

@@ -124,7 +124,7 @@ fn a_protocol_mismatch_is_explained() {
         .unwrap();
     agent.stdin.take().unwrap().write_all(&frame(r#"{"type":"hello","protocol":999}"#)).unwrap();
     let out = agent.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4), "an internal error");
     let replies = messages(&out.stdout);
     assert_eq!(replies[0]["type"], "hello", "{replies:?}");
     assert_eq!(replies[0]["protocol"], 2, "{replies:?}");
@@ -148,7 +148,7 @@ fn garbage_on_stdin_is_refused_with_a_fatal_message() {
         .unwrap();
     agent.stdin.take().unwrap().write_all(&[0x7f, 0xff, 0xff, 0xff, 0]).unwrap();
     let out = agent.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(4), "an internal error");
     let replies = messages(&out.stdout);
     assert_eq!(replies[0]["type"], "fatal", "{replies:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("larger than the limit"), "{out:?}");

@@ -79,7 +79,7 @@ fn a_choice_attribute_is_checked_by_the_runner_with_file_and_line() {
     let text = d.normalise(&run.stderr);
     assert!(text.contains("environments/dev.toml:8: localhost: f: attribute `ensure`"), "{text}");
     assert!(
-        text.contains(r#"must be one of "file", "directory", "symlink", not "dirctory" (did you mean 'directory'?"#),
+        text.contains(r#"must be one of "file", "directory", "symlink", not "dirctory" (did you mean 'directory'?)"#),
         "{text}"
     );
     assert!(!d.work("f").join("x").exists());
@@ -104,4 +104,46 @@ fn an_attribute_a_component_refuses_is_named_where_the_environment_sets_it() {
         "{text}"
     );
     assert!(text.contains("environments/dev.toml:11: localhost: q: create: attribute `weight`:"), "{text}");
+}
+
+#[test]
+fn a_child_that_fails_in_configure_is_reported_under_its_own_path() {
+    let d = nesting(
+        "[environment]\nconnect = \"local\"\n[hosts.localhost]\ncomponents = [\"p\"]\n\
+         [components.p]\nkind = \"parent\"\nname = \"ada\"\nchild_fails = true\n",
+    );
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    // The child's own failure, with the `wrong-phase` error it met, under
+    // the child's path; the parent's `add` returned `child-failed`, which
+    // the parent passed on, so nothing else is reported for the parent.
+    assert!(
+        run.stderr.contains(
+            "localhost: p > child('ada'): configure: child refuses (wrong phase: files.read is not allowed during configure"
+        ),
+        "{run:?}"
+    );
+    assert_eq!(run.stderr.matches("ERROR:").count(), 1, "{run:?}");
+    assert!(!d.work("p").join("summary.txt").exists());
+}
+
+#[test]
+fn a_writer_dropped_unfinished_leaves_the_file_as_it_was() {
+    let d = nesting(
+        "[environment]\nconnect = \"local\"\n[hosts.localhost]\ncomponents = [\"c\"]\n\
+         [components.c]\nkind = \"copy\"\nfrom = \"big\"\nto = \"copy\"\npiece = 1024\nabort = true\n",
+    );
+    std::fs::create_dir_all(d.work("c")).unwrap();
+    std::fs::write(d.work("c/big"), vec![7u8; 10_000]).unwrap();
+    std::fs::write(d.work("c/copy"), "the old bytes").unwrap();
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("localhost: c: update: aborted after 1024 bytes"), "{run:?}");
+    assert_eq!(std::fs::read_to_string(d.work("c/copy")).unwrap(), "the old bytes");
+    let mut names: Vec<String> = std::fs::read_dir(d.work("c"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["big", "copy"], "no temporary file is left");
 }

@@ -319,6 +319,28 @@ fn an_endless_configure_is_stopped_by_its_limit() {
 }
 
 #[test]
+fn sub_components_without_end_are_stopped_by_their_limits() {
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"deep\", \"wide\"]\n\
+         [components.deep]\nkind = \"escape\"\nattempt = \"add-itself\"\n\
+         [components.wide]\nkind = \"escape\"\nattempt = \"add-flood\"\n[limits.wide]\nmemory_limit = 64\n",
+    );
+    d.own_module("hostile", FIXTURE_HOSTILE);
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("nested sub-components deeper than 64 levels (does a kind add itself?)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("made the runner hold more than its memory limit of 64 MiB (its sub-components)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn hostile_components_are_refused_on_an_agent_over_ssh() {
     let Some(sshd) = Sshd::start(11) else { return };
     let uid = user_id(&sshd.user);

@@ -8,6 +8,7 @@ mod sshd;
 
 mod agent;
 mod builds;
+mod cli;
 mod contract;
 mod deploy;
 mod edge_cases;

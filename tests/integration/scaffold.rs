@@ -13,7 +13,7 @@ fn a_new_deployment_and_its_components_deploy_as_is() {
     assert!(dir.join("README.md").is_file() && dir.join(".batou-run/vendor/sdk/rust/Cargo.toml").is_file());
     // A second `new` into it is refused: nothing is overwritten.
     let again = batou(&["new", d], &[]);
-    assert_eq!(again.code, 1, "{again:?}");
+    assert_eq!(again.code, 2, "a usage error: {again:?}");
     assert!(again.stderr.contains("exists and is not empty"), "{}", again.stderr);
 
     let mut roots = vec!["hello".to_string()];
@@ -47,7 +47,7 @@ fn a_new_deployment_and_its_components_deploy_as_is() {
 fn a_component_name_must_be_a_kind_name() {
     let d = Deployment::new("[hosts.localhost]\ncomponents = []\n");
     let run = batou(&["component", "new", "Bad Name", "-d", d.path().to_str().unwrap()], &[]);
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 2, "a usage error: {run:?}");
     assert!(run.stderr.contains("is not a component name"), "{}", run.stderr);
     assert!(!d.path().join("components").exists());
 }

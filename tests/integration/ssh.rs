@@ -255,11 +255,11 @@ fn a_host_behind_a_jump_host_is_reached_through_it() {
     let config = std::fs::read_to_string(d.path().join("ssh_config")).unwrap();
     d.write("ssh_config", &config.replace("ProxyJump jump", "ProxyJump jump,other"));
     let chain = target.run(d.path(), &["deploy", "dev"]);
-    assert_eq!(chain.code, 1, "{chain:?}");
+    assert_eq!(chain.code, 2, "a configuration error: {chain:?}");
     assert!(
-        chain
-            .stderr
-            .contains("host target: ssh_config says `ProxyJump jump,other`: batou-run goes through one jump host"),
+        chain.stderr.contains(
+            "ERROR: ssh_config:5: target: `ProxyJump jump,other` is a chain of jump hosts: batou-run goes through one jump host"
+        ),
         "{chain:?}"
     );
 }

@@ -208,7 +208,7 @@ impl<'a> Agent<'a> {
         outcome: &mut HostOutcome,
     ) -> Result<bool, Failed> {
         outcome.components += 1;
-        let children = std::mem::take(&mut live.ctx().record.children);
+        let children = std::mem::take(&mut live.ctx().model.record.children);
         let mut changed = false;
         let mut children = children.into_iter();
         for planned in &node.children {
@@ -224,7 +224,7 @@ impl<'a> Agent<'a> {
                 }
             }
         }
-        live.ctx().children_changed = changed;
+        live.ctx().model.children_changed = changed;
         let verdict = pool.verify(&mut live);
         self.flush_logs(host, logs);
         match verdict {
@@ -242,7 +242,7 @@ impl<'a> Agent<'a> {
                     reason,
                     predicted: self.predict,
                 });
-                for d in std::mem::take(&mut live.ctx().diffs) {
+                for d in std::mem::take(&mut live.ctx().log.diffs) {
                     (self.sink)(Event::Diff {
                         host: host.name.clone(),
                         component: node.path.clone(),
@@ -326,7 +326,7 @@ impl Lineage for Replay {
             assets: planned.assets.clone().map(Arc::new),
             assets_name: planned.assets_name.clone(),
             answers: Arc::new(Recorded(planned.required.clone())),
-            lineage: parent.lineage.clone(),
+            lineage: parent.model.lineage.clone(),
         })
     }
 }
@@ -334,7 +334,7 @@ impl Lineage for Replay {
 /// Whether a replayed tree provides, requires and adds what the plan
 /// recorded: the path of the first component that differs, and how.
 fn same_as_planned(node: &Node, live: &mut LiveComponent) -> Result<(), (String, &'static str)> {
-    let record = &mut live.ctx().record;
+    let record = &mut live.ctx().model.record;
     let what = if record.children.len() != node.children.len() {
         Some("it added different sub-components")
     } else if record.provided != node.provided {

@@ -7,9 +7,11 @@ use std::io::{BufReader, BufWriter};
 use std::os::fd::FromRawFd;
 use std::path::PathBuf;
 
-use super::{Failure, cache_dir};
+use super::{CliError, cache_dir};
 use crate::agent::serve::serve;
 
+/// Serve the agent protocol on stdin/stdout (started by a controller,
+/// locally or over SSH; not for interactive use).
 #[derive(clap::Args)]
 pub struct AgentArgs {
     /// The cache folder (modules, assets, compiled code); by default the
@@ -18,14 +20,14 @@ pub struct AgentArgs {
     cache: Option<PathBuf>,
 }
 
-pub fn run(args: AgentArgs) -> Result<(), Failure> {
+pub fn run(args: AgentArgs) -> Result<(), CliError> {
     let cache = match args.cache {
         Some(dir) => dir,
-        None => cache_dir().map_err(|d| anyhow::anyhow!("{d}"))?,
+        None => cache_dir()?,
     };
     let (input, output) =
         take_stdio().map_err(|e| anyhow::anyhow!("batou-run agent: cannot set up stdin/stdout: {e}"))?;
-    exit_when_controller_is_gone();
+    exit_when_controller_is_gone()?;
     tracing::debug!(cache = %cache.display(), "agent started");
     serve(BufReader::new(input), BufWriter::new(output), &cache)
         .map_err(|e| anyhow::anyhow!("batou-run agent: {e}").into())
@@ -35,7 +37,7 @@ pub fn run(args: AgentArgs) -> Result<(), Failure> {
 /// session's sshd when the connection drops, or the controller itself): an
 /// agent nobody listens to must not go on changing the host. Files are
 /// written atomically, so what is cut off at most leaves a temporary file.
-fn exit_when_controller_is_gone() {
+fn exit_when_controller_is_gone() -> Result<(), CliError> {
     // SAFETY: prctl and getppid take and return plain integers.
     unsafe {
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) != 0 {
@@ -43,10 +45,10 @@ fn exit_when_controller_is_gone() {
         }
         // The parent may have gone before the request above.
         if libc::getppid() == 1 {
-            eprintln!("batou-run agent: the process that started it is gone; stopping");
-            std::process::exit(3);
+            return Err(CliError::ControllerGone);
         }
     }
+    Ok(())
 }
 
 /// Takes stdin and stdout for the protocol and points file descriptors 0

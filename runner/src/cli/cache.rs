@@ -2,9 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Failure, cache_dir};
+use serde_json::json;
+
+use super::{CliError, cache_dir};
+use crate::output::Output;
 use crate::wasm::cache::{DEFAULT_LIMIT_MIB, entries, limit_bytes};
 
+/// Show or empty the cache of compiled modules and built components.
 #[derive(clap::Args)]
 pub struct CacheArgs {
     #[command(subcommand)]
@@ -41,19 +45,20 @@ const PARTS: &[(&str, &str)] = &[
     ("build-stamps", "build fingerprints of an earlier batou-run"),
 ];
 
-pub fn run(args: CacheArgs) -> Result<(), Failure> {
+pub fn run(args: CacheArgs, out: &Output) -> Result<(), CliError> {
     let dir = match args.cache {
         Some(dir) => dir,
-        None => cache_dir().map_err(|d| anyhow::anyhow!("{d}"))?,
+        None => cache_dir()?,
     };
     match args.action {
-        Action::Info => info(&dir),
-        Action::Clean { compiled } => clean(&dir, compiled),
+        Action::Info => info(&dir, out),
+        Action::Clean { compiled } => clean(&dir, compiled, out),
     }
 }
 
-fn info(dir: &Path) -> Result<(), Failure> {
-    println!("Cache: {}", dir.display());
+fn info(dir: &Path, out: &Output) -> Result<(), CliError> {
+    let mut text = format!("Cache: {}\n", dir.display());
+    let mut parts = serde_json::Map::new();
     let mut total = 0;
     for (name, what) in PARTS {
         let path = dir.join(name);
@@ -62,21 +67,28 @@ fn info(dir: &Path) -> Result<(), Failure> {
         }
         let (files, bytes) = usage(&path);
         total += bytes;
-        println!("  {name:<14} {:>10}  {files:>6} files  {what}", human(bytes));
+        text.push_str(&format!("  {name:<14} {:>10}  {files:>6} files  {what}\n", human(bytes)));
+        parts.insert(name.to_string(), json!({"files": files, "bytes": bytes}));
     }
     let compiled = entries(&dir.join("compiled"));
+    let compiled_bytes: u64 = compiled.iter().map(|e| e.size).sum();
     let limit = limit_bytes();
-    println!(
-        "Compiled modules: {} ({} of a limit of {}; BATOU_RUN_CACHE_LIMIT_MIB sets it, default {DEFAULT_LIMIT_MIB}); least recently used go first.",
+    text.push_str(&format!(
+        "Compiled modules: {} ({} of a limit of {}; BATOU_RUN_CACHE_LIMIT_MIB sets it, default {DEFAULT_LIMIT_MIB}); least recently used go first.\n",
         compiled.len(),
-        human(compiled.iter().map(|e| e.size).sum()),
+        human(compiled_bytes),
         human(limit)
+    ));
+    text.push_str(&format!("Total: {}", human(total)));
+    out.summary(
+        &text,
+        json!({"cache": dir, "parts": parts, "compiled": {"modules": compiled.len(), "bytes": compiled_bytes,
+               "limit_bytes": limit}, "bytes": total}),
     );
-    println!("Total: {}", human(total));
     Ok(())
 }
 
-fn clean(dir: &Path, compiled_only: bool) -> Result<(), Failure> {
+fn clean(dir: &Path, compiled_only: bool, out: &Output) -> Result<(), CliError> {
     let mut freed = 0;
     for (name, _) in PARTS {
         if compiled_only && *name != "compiled" {
@@ -89,7 +101,7 @@ fn clean(dir: &Path, compiled_only: bool) -> Result<(), Failure> {
         freed += usage(&path).1;
         std::fs::remove_dir_all(&path).map_err(|e| anyhow::anyhow!("cannot remove {}: {e}", path.display()))?;
     }
-    println!("Removed {} from {}.", human(freed), dir.display());
+    out.summary(&format!("Removed {} from {}.", human(freed), dir.display()), json!({"cache": dir, "bytes": freed}));
     Ok(())
 }
 

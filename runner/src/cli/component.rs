@@ -3,9 +3,14 @@
 
 use std::path::PathBuf;
 
-use super::Failure;
+use serde_json::json;
+
+use super::new::scaffold_error;
+use super::{CliError, check_deployment, created};
+use crate::output::Output;
 use crate::scaffold::{self, Language};
 
+/// Create a component of the deployment (Rust, Python or JavaScript).
 #[derive(clap::Args)]
 pub struct ComponentArgs {
     #[command(subcommand)]
@@ -27,20 +32,16 @@ enum Action {
     },
 }
 
-pub fn run(args: ComponentArgs) -> Result<(), Failure> {
+pub fn run(args: ComponentArgs, out: &Output) -> Result<(), CliError> {
     let Action::New { name, lang, deployment } = args.action;
-    if !deployment.join("environments").is_dir() {
-        return Err(anyhow::anyhow!(
-            "{} is not a deployment (no environments/ folder); create one with `batou-run new DIR`",
-            deployment.display()
-        )
-        .into());
-    }
-    let made =
-        scaffold::component(&deployment, &name, lang).map_err(|e| anyhow::anyhow!("batou-run component new: {e}"))?;
+    check_deployment(&deployment)?;
+    let made = scaffold::component(&deployment, &name, lang).map_err(scaffold_error)?;
     for file in made {
-        println!("created {}", deployment.join(file).display());
+        created(out, &deployment.join(file));
     }
-    println!("Use it: add \"{name}\" to a host's `components` in environments/<env>.toml, then deploy.");
+    out.summary(
+        &format!("Use it: add \"{name}\" to a host's `components` in environments/<env>.toml, then deploy."),
+        json!({"component": name}),
+    );
     Ok(())
 }

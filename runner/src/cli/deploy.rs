@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::{Failure, cache_dir};
+use super::{CliError, cache_dir, check_deployment};
 use crate::config::{Connect, Environment, Loaded, load_environment};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage, choices_hint};
 use crate::orchestrate::{self, Report};
@@ -15,11 +15,12 @@ use crate::plan::HostPlan;
 use crate::sources::Modules;
 use crate::target::local::Local;
 use crate::target::process::Process;
-use crate::target::ssh::{Ssh, SshHosts};
+use crate::target::ssh::{Ssh, SshHosts, SshSetupError};
 use crate::target::{Target, TargetError};
 use crate::wasm::Runtime;
 use crate::{controller, lock, sources};
 
+/// Bring every host of an environment to the state its components describe.
 #[derive(clap::Args)]
 pub struct DeployArgs {
     /// The environment: environments/ENV.toml or environments/ENV/environment.toml.
@@ -34,9 +35,6 @@ pub struct DeployArgs {
     /// without touching any host.
     #[arg(long, short = 'c', conflicts_with = "predict")]
     consistency: bool,
-    /// One JSON event per line on stdout.
-    #[arg(long)]
-    json: bool,
     /// Also show components' debug messages.
     #[arg(long, short = 'v')]
     verbose: bool,
@@ -58,25 +56,17 @@ pub struct DeployArgs {
     accept_new_host_keys: bool,
 }
 
-pub fn run(args: DeployArgs) -> Result<(), Failure> {
-    let out = Output { json: args.json, verbose: args.verbose, grants: args.predict || args.verbose };
-    let started = Instant::now();
-    let result = deploy(&args, &out, started);
-    if let Err(Failure::Config(d)) = &result {
-        out.diagnostics(d);
+impl DeployArgs {
+    /// What the deploy shows, and how (`--json` is the command line's).
+    pub fn output(&self, json: bool) -> Output {
+        Output { json, verbose: self.verbose, grants: self.predict || self.verbose }
     }
-    result
 }
 
-fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failure> {
+pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
+    let started = Instant::now();
     let deployment = &args.deployment;
-    if !deployment.join("environments").is_dir() {
-        return Err(Diagnostics::from(
-            Diagnostic::new(format!("{} is not a deployment: it has no environments/ folder", deployment.display()))
-                .hint("run batou-run from the deployment's directory, or pass --deployment DIR"),
-        )
-        .into());
-    }
+    check_deployment(deployment)?;
     let deployment = deployment.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", deployment.display()))?;
     // Every problem found before a host is touched is reported in one go:
     // each stage goes on with what the one before could make sense of.
@@ -86,6 +76,20 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
     if let Err(e) = check_hosts(&env, &args.hosts) {
         errors.extend(e.in_stage(Stage::Environment));
     }
+    // One connection per host for the whole deploy, shared by the host's
+    // agent and by the `ssh` capability of components on other hosts. The
+    // SSH settings are read here (nothing connects yet), so that what
+    // cannot be followed is reported with the other problems, by `-c` too.
+    let ssh_hosts = match env.connect {
+        Connect::Ssh => match SshHosts::new(&env, &args.deployment, args.accept_new_host_keys) {
+            Ok(hosts) => Some(Arc::new(hosts)),
+            Err(e) => {
+                errors.extend(ssh_setup_error(e)?.in_stage(Stage::Environment));
+                None
+            }
+        },
+        Connect::Local => None,
+    };
     // One deploy of a deployment at a time, from before configure (which
     // may build the deployment's components) to the summary.
     let _lock = if args.consistency { None } else { Some(lock::acquire(&deployment).map_err(Diagnostics::from)?) };
@@ -119,18 +123,10 @@ fn deploy(args: &DeployArgs, out: &Output, started: Instant) -> Result<(), Failu
     let selected = |name: &str| args.hosts.is_empty() || args.hosts.iter().any(|h| h == name);
     let jobs = args.jobs.map(|j| j as usize).or(env.jobs).unwrap_or(1);
     let options = orchestrate::Options { jobs, predict: args.predict, selected: &selected };
-    // One connection per host for the whole deploy, shared by the host's
-    // agent and by the `ssh` capability of components on other hosts.
-    let ssh_hosts = match env.connect {
-        Connect::Ssh => Some(Arc::new(
-            SshHosts::new(&env, &args.deployment, args.accept_new_host_keys).map_err(|e| anyhow::anyhow!(e))?,
-        )),
-        Connect::Local => None,
-    };
-    let make_target = |host: &HostPlan| target(args, ssh_hosts.as_ref(), &cache, &runtime, &modules, host);
+    let make_target = |host: &HostPlan| target(&args, ssh_hosts.as_ref(), &cache, &runtime, &modules, host);
     let report = orchestrate::deploy(&plan, &options, &make_target, out);
-    summary(args, &env.name, env.connect == Connect::Ssh, &report, started, out);
-    if report.ok() { Ok(()) } else { Err(Failure::Deploy) }
+    summary(&args, &env.name, env.connect == Connect::Ssh, &report, started, out);
+    if report.ok() { Ok(()) } else { Err(CliError::Deploy) }
 }
 
 /// The target that deploys `host`, made in the host's worker thread.
@@ -156,6 +152,26 @@ fn target<'a>(
         return Ok(Box::new(process));
     }
     Ok(Box::new(Local::new(runtime, modules)))
+}
+
+/// SSH settings that cannot be followed are the configuration's mistake,
+/// each with its file and line; a runtime that does not start is not.
+fn ssh_setup_error(e: SshSetupError) -> Result<Diagnostics, CliError> {
+    match e {
+        SshSetupError::Config(refused) => {
+            let mut errors = Diagnostics::default();
+            for (host, e) in refused {
+                let mut d = Diagnostic::new(e.problem()).at(e.location()).hint(e.hint());
+                if let Some(host) = host {
+                    d = d.on_host(host);
+                }
+                errors.push(d);
+            }
+            Ok(errors)
+        }
+        SshSetupError::NoHome(_) => Ok(Diagnostic::new(e.to_string()).hint("set HOME to your home folder").into()),
+        SshSetupError::Runtime(_) => Err(CliError::Internal(e.into())),
+    }
 }
 
 /// `--host` must name hosts of the environment.

@@ -1,81 +1,100 @@
-//! The `batou-run` command line: one module per command; error kinds map
-//! to exit codes.
+//! The `batou-run` command line: one module per command, each with its
+//! help on its own arguments struct; every command ends in a
+//! [`CliError`], whose kind alone decides the exit code (`error.rs`).
 
 mod agent;
 mod cache;
 mod component;
 mod deploy;
+pub mod error;
 mod new;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::diagnostic::Diagnostics;
+pub use self::error::CliError;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::output::Output;
 
 #[derive(Parser)]
 #[command(name = "batou-run", version, about = "Deploy with sandboxed WebAssembly components, the batou way")]
+#[command(after_help = "Exit codes: 0 done; 1 a deploy failed; 2 a usage or configuration error \
+(nothing was touched); 3 the agent's controller is gone; 4 an internal error.")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// One JSON event per line on stdout, errors included (`agent`
+    /// always speaks its protocol there, and reports errors on stderr).
+    #[arg(long, global = true)]
+    json: bool,
 }
 
+/// The commands; each one's help is on its arguments struct.
 #[derive(Subcommand)]
 enum Command {
-    /// Bring every host of an environment to the state its components describe.
     Deploy(deploy::DeployArgs),
-    /// Create a deployment that deploys as is.
     New(new::NewArgs),
-    /// Create a component of the deployment (Rust, Python or JavaScript).
     Component(component::ComponentArgs),
-    /// Show or empty the cache of compiled modules and built components.
     Cache(cache::CacheArgs),
-    /// Serve the agent protocol on stdin/stdout (started by a controller,
-    /// locally or over SSH; not for interactive use).
     Agent(agent::AgentArgs),
-}
-
-/// How a command ended, as the exit code says it.
-pub enum Failure {
-    /// A component failed while deploying (exit 1).
-    Deploy,
-    /// The deployment's configuration is wrong (exit 2); already reported.
-    Config(Diagnostics),
-    /// The runner itself could not work (exit 1).
-    Internal(anyhow::Error),
-}
-
-impl From<Diagnostics> for Failure {
-    fn from(d: Diagnostics) -> Self {
-        Failure::Config(d)
-    }
-}
-
-impl From<anyhow::Error> for Failure {
-    fn from(e: anyhow::Error) -> Self {
-        Failure::Internal(e)
-    }
 }
 
 pub fn main() -> ExitCode {
     init_tracing();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version are not errors.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return CliError::from(e).exit(&Output::plain(json_asked())),
+    };
+    let out = match &cli.command {
+        Command::Deploy(args) => args.output(cli.json),
+        // stdout is the agent protocol's.
+        Command::Agent(_) => Output::plain(false),
+        _ => Output::plain(cli.json),
+    };
     let result = match cli.command {
-        Command::Deploy(args) => deploy::run(args),
+        Command::Deploy(args) => deploy::run(args, &out),
         Command::Agent(args) => agent::run(args),
-        Command::Cache(args) => cache::run(args),
-        Command::New(args) => new::run(args),
-        Command::Component(args) => component::run(args),
+        Command::Cache(args) => cache::run(args, &out),
+        Command::New(args) => new::run(args, &out),
+        Command::Component(args) => component::run(args, &out),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Deploy) => ExitCode::from(1),
-        Err(Failure::Config(_)) => ExitCode::from(2),
-        Err(Failure::Internal(e)) => {
-            eprintln!("ERROR: {}", crate::output::shown(&format!("{e:#}")));
-            ExitCode::from(1)
-        }
+        Ok(()) => ExitCode::from(error::code::OK),
+        Err(e) => e.exit(&out),
+    }
+}
+
+/// Whether `--json` is on a command line clap refused (before a `--`).
+fn json_asked() -> bool {
+    std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "--json")
+}
+
+/// `dir` holds a deployment (an `environments/` folder), as every command
+/// that works on one checks, with the same words.
+pub fn check_deployment(dir: &Path) -> Result<(), CliError> {
+    if dir.join("environments").is_dir() {
+        return Ok(());
+    }
+    Err(CliError::Usage(
+        Diagnostic::new(format!("{} is not a deployment: it has no environments/ folder", dir.display()))
+            .hint("run batou-run from the deployment's directory, pass --deployment DIR, or create one with `batou-run new DIR`")
+            .into(),
+    ))
+}
+
+/// A file a command made: `created PATH`, or a `created` event.
+fn created(out: &Output, path: &Path) {
+    if out.json {
+        out.json_line(&serde_json::json!({"event": "created", "path": path}));
+    } else {
+        println!("created {}", crate::output::shown(&path.display().to_string()));
     }
 }
 
@@ -107,9 +126,25 @@ pub fn cache_dir() -> Result<PathBuf, Diagnostics> {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     #[test]
     fn the_command_line_is_consistent() {
-        use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    /// Each command's help comes from its arguments struct.
+    #[test]
+    fn every_command_has_its_help() {
+        let cli = super::Cli::command();
+        let about = |name: &str| {
+            let command = cli.find_subcommand(name).unwrap_or_else(|| panic!("no command {name}"));
+            command.get_about().map(|a| a.to_string()).unwrap_or_default()
+        };
+        assert!(about("deploy").starts_with("Bring every host"), "{}", about("deploy"));
+        assert!(about("new").starts_with("Create a deployment"), "{}", about("new"));
+        assert!(about("component").starts_with("Create a component"), "{}", about("component"));
+        assert!(about("cache").starts_with("Show or empty the cache"), "{}", about("cache"));
+        assert!(about("agent").starts_with("Serve the agent protocol"), "{}", about("agent"));
     }
 }

@@ -4,4 +4,4 @@ mod environment;
 pub mod grants;
 pub mod source;
 
-pub use environment::{Connect, Environment, Loaded, RootConfig, load_environment};
+pub use environment::{Connect, Environment, HostConfig, Loaded, RootConfig, load_environment};

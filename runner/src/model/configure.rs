@@ -72,8 +72,8 @@ impl<'a> Configurator<'a> {
         ctx.sandbox = spec.sandbox.clone();
         ctx.remote = self.remote.clone();
         ctx.templates = spec.templates.clone();
-        ctx.lineage = lineage;
-        ctx.logs = spec.logs.clone();
+        ctx.model.lineage = lineage;
+        ctx.log.book = spec.logs.clone();
         ctx
     }
 
@@ -110,7 +110,7 @@ impl<'a> Configurator<'a> {
         let mut live =
             pool.create(&module, call, spec.kind, spec.attributes).map_err(|e| refused(&e, format!("create: {e}")))?;
         let result = pool.configure(&mut live);
-        let record = &mut live.ctx().record;
+        let record = &mut live.ctx().model.record;
         if !record.unsatisfied.is_empty() {
             let keys = record.unsatisfied.clone();
             let provided = provided_in(&mut live);
@@ -159,8 +159,8 @@ impl<'a> Configurator<'a> {
 
 /// Every value provided in a configured tree.
 fn provided_in(live: &mut LiveComponent) -> Vec<(String, Value)> {
-    let mut out = live.ctx().record.provided.clone();
-    for child in &mut live.ctx().record.children {
+    let mut out = live.ctx().model.record.provided.clone();
+    for child in &mut live.ctx().model.record.children {
         out.extend(provided_in(&mut child.live));
     }
     out
@@ -169,7 +169,7 @@ fn provided_in(live: &mut LiveComponent) -> Vec<(String, Value)> {
 /// The plan node of a configured component and its sub-components.
 fn node_of(pool: &StorePool, added: Added, live: &mut LiveComponent) -> Node {
     let ctx = live.ctx();
-    let record = &mut ctx.record;
+    let record = &mut ctx.model.record;
     let children = std::mem::take(&mut record.children);
     let module = pool.module_of(&added.kind).map(|(m, _)| m.hash).unwrap_or_default();
     let mut node = Node {
@@ -180,8 +180,8 @@ fn node_of(pool: &StorePool, added: Added, live: &mut LiveComponent) -> Node {
         attributes: added.attributes,
         assets: ctx.assets.as_deref().cloned(),
         assets_name: ctx.templates.assets.clone(),
-        required: std::mem::take(&mut ctx.record.required),
-        provided: std::mem::take(&mut ctx.record.provided),
+        required: std::mem::take(&mut ctx.model.record.required),
+        provided: std::mem::take(&mut ctx.model.record.provided),
         children: Vec::with_capacity(children.len()),
     };
     for mut child in children {
@@ -209,7 +209,7 @@ impl Lineage for Planning {
             assets_name: assets.as_deref().map(|d| asset_folder_name(d)),
             assets,
             answers: self.answers.clone(),
-            lineage: parent.lineage.clone(),
+            lineage: parent.model.lineage.clone(),
         })
     }
 }

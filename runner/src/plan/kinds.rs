@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use serde::{Deserialize, Serialize};
 
-use crate::diagnostic::choices_hint;
+use crate::diagnostic::{choices_hint, did_you_mean};
 
 /// A kind a module exports, as the runner keeps it (the contract's
 /// `kind-spec`, free of the bindings).
@@ -247,7 +247,11 @@ fn check_type(ty: &AttributeType, value: Value, optional: bool) -> Result<Value,
                 return Ok(value);
             }
             let hint = match value.as_str() {
-                Some(v) => format!(", not \"{v}\" ({})", choices_hint(v, choices.iter().map(String::as_str))),
+                // The choices are in the message already: only the near one.
+                Some(v) => match did_you_mean(v, choices.iter().map(String::as_str)) {
+                    Some(near) => format!(", not \"{v}\" (did you mean '{near}'?)"),
+                    None => format!(", not \"{v}\""),
+                },
                 None => format!(", not {}", json_type(&value)),
             };
             return Err(format!("{}{hint}", ty.describe()));
@@ -367,6 +371,8 @@ mod tests {
                     attr("path", AttributeType::String, None),
                     attr("mode", AttributeType::Mode, Some("null")),
                     attr("leading", AttributeType::Boolean, Some("false")),
+                    attr("ensure", AttributeType::Choice(vec!["file".into(), "directory".into()]), Some("\"file\"")),
+                    attr("modes", AttributeType::ListOf(ScalarType::Mode), Some("[]")),
                 ],
             }],
             |_| "std".into(),
@@ -389,7 +395,7 @@ mod tests {
     #[test]
     fn fills_defaults_and_normalises_modes() {
         let out = kinds().check("file", json!({"path": "a", "mode": "rw-r--r--"}).as_object().unwrap()).unwrap();
-        assert_eq!(out, json!({"path": "a", "mode": 0o644, "leading": false}));
+        assert_eq!(out, json!({"path": "a", "mode": 0o644, "leading": false, "ensure": "file", "modes": []}));
     }
 
     #[test]
@@ -400,6 +406,25 @@ mod tests {
         assert!(text[0].contains("unknown attribute `paht`") && text[0].contains("did you mean 'path'?"), "{text:?}");
         assert!(text[1].contains("missing required attribute `path`"), "{text:?}");
         assert!(text[2].contains("`leading` of kind `file` must be a boolean"), "{text:?}");
+    }
+
+    #[test]
+    fn choices_and_typed_lists_are_checked_element_by_element() {
+        let ok = kinds()
+            .check("file", json!({"path": "a", "ensure": "directory", "modes": ["0640", 0o755]}).as_object().unwrap());
+        assert_eq!(ok.unwrap()["modes"], json!([0o640, 0o755]), "typed list elements are converted like the type");
+        let errs = kinds()
+            .check("file", json!({"path": "a", "ensure": "dirctory", "modes": [0o640, "rwx"]}).as_object().unwrap())
+            .unwrap_err();
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errs.len(), 2, "{text:?}");
+        assert!(
+            text[0].contains(r#"must be one of "file", "directory", not "dirctory" (did you mean 'directory'?)"#),
+            "{text:?}"
+        );
+        assert!(text[1].contains("must be a list of file modes (item 2 is a string)"), "{text:?}");
+        let errs = kinds().check("file", json!({"path": "a", "modes": "0640"}).as_object().unwrap()).unwrap_err();
+        assert!(errs[0].to_string().contains("must be a list of file modes, not a string"), "{errs:?}");
     }
 
     #[test]

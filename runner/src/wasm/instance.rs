@@ -136,7 +136,7 @@ impl StorePool {
     /// Drops a component that will not be called again (and its
     /// sub-components), so its module frees what it holds.
     pub fn discard(&self, mut c: LiveComponent) {
-        for child in std::mem::take(&mut c.ctx.record.children) {
+        for child in std::mem::take(&mut c.ctx.model.record.children) {
             self.discard(child.live);
         }
         let mut inner = self.lock();
@@ -153,13 +153,13 @@ impl StorePool {
     /// their `add` and end up in the context's record.
     pub fn configure(&self, c: &mut LiveComponent) -> Result<(), ComponentError> {
         let r = c.instance;
-        c.ctx.pool = Some(self.clone());
+        c.ctx.model.pool = Some(self.clone());
         let result = self.run(c.store, &mut c.ctx, Phase::Configure, |b, s| {
             b.batou_deploy_component().instance().call_configure(s, r)
         });
         // The handle is for configure only; dropping it here also keeps a
         // component's context from holding its own pool alive.
-        c.ctx.pool = None;
+        c.ctx.model.pool = None;
         result
     }
 
@@ -192,9 +192,9 @@ impl StorePool {
             )));
         };
         ctx.phase = phase;
-        ctx.call_started = Instant::now();
-        ctx.host_time = Duration::ZERO;
-        ctx.logged_bytes = 0;
+        ctx.clock.started = Instant::now();
+        ctx.clock.host_time = Duration::ZERO;
+        ctx.log.bytes = 0;
         std::mem::swap(&mut ms.store.data_mut().call, ctx);
         let stderr_before = ms.store.data().stderr.contents().len();
         let result = f(&ms.bindings, &mut ms.store);
@@ -234,9 +234,9 @@ fn new_store(engine: &Engine, kinds: Arc<Kinds>, call: CallCtx, memory_limit: us
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|mut ctx| {
         let call = &ctx.data().call;
-        let spent = call.call_started.elapsed().saturating_sub(call.host_time);
-        if spent > call.timeout {
-            ctx.data_mut().call.timed_out = true;
+        let spent = call.clock.started.elapsed().saturating_sub(call.clock.host_time);
+        if spent > call.clock.timeout {
+            ctx.data_mut().call.clock.timed_out = true;
             return Ok(UpdateDeadline::Interrupt);
         }
         Ok(UpdateDeadline::Continue(1))
@@ -310,10 +310,10 @@ impl crate::plan::require::RequireAnswers for NoAnswers {
 /// the guest printed before it died (a Rust panic message, say).
 fn trapped(store: &Store<StoreData>, e: wasmtime::Error, stderr_from: usize) -> ComponentError {
     let data = store.data();
-    if data.call.timed_out {
+    if data.call.clock.timed_out {
         return ComponentError::Trapped(format!(
             "ran longer than the limit of {}s and was stopped (an endless loop?); raise `timeout` in [limits.{}] (or in [environment], for every root) if it needs longer",
-            data.call.timeout.as_secs_f64(),
+            data.call.clock.timeout.as_secs_f64(),
             root_of(&data.call.path)
         ));
     }

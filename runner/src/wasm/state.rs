@@ -120,30 +120,51 @@ pub struct CallCtx {
     pub real_workdir: PathBuf,
     /// The folder `assets.read` reads from.
     pub assets: Option<Arc<PathBuf>>,
-    /// What names the component's templates in errors.
+    /// What names the component's templates in errors (`template`).
     pub templates: Origins,
+    /// The root's grants, enforced (shared by the root's whole tree) for
+    /// `files`, `process` and `ssh`.
+    pub sandbox: Arc<Sandbox>,
+    /// Where `ssh.run` goes.
+    pub remote: Arc<dyn RemoteCommands>,
+    /// `model`: what configure declares and how sub-components are made.
+    pub model: ModelState,
+    /// `log`: messages and diffs.
+    pub log: LogState,
+    /// The lifecycle call's deadline.
+    pub clock: Clock,
+    /// What the runner holds for this component (diffs, provided values),
+    /// charged against its memory_limit for its whole life.
+    pub held_bytes: usize,
+}
+
+/// The state of the `model` capability.
+pub struct ModelState {
     pub answers: Arc<dyn RequireAnswers>,
     /// Where a sub-component's setup comes from.
     pub lineage: Arc<dyn Lineage>,
     /// The root's stores, during configure (for `add`).
     pub pool: Option<StorePool>,
-    /// The root's grants, enforced (shared by the root's whole tree).
-    pub sandbox: Arc<Sandbox>,
-    /// Where `ssh.run` goes.
-    pub remote: Arc<dyn RemoteCommands>,
     pub record: ConfigureRecord,
     /// Whether any sub-component changed (for `model.changed`).
     pub children_changed: bool,
+}
+
+/// The state of the `log` capability.
+pub struct LogState {
+    /// Shared by the root's tree, in the order logged.
+    pub book: LogBook,
     pub diffs: Vec<FileDiff>,
-    pub logs: LogBook,
-    pub logged_bytes: usize,
-    /// What the runner holds for this component (diffs, provided values),
-    /// charged against its memory_limit for its whole life.
-    pub held_bytes: usize,
+    /// Bytes logged in the current call, against LOG_LIMIT_BYTES.
+    pub bytes: usize,
+}
+
+/// The deadline of a lifecycle call.
+pub struct Clock {
     /// Time spent in capability calls (such as commands) during the
     /// current lifecycle call; it does not count against the deadline.
     pub host_time: Duration,
-    pub call_started: Instant,
+    pub started: Instant,
     pub timeout: Duration,
     pub timed_out: bool,
 }
@@ -168,21 +189,18 @@ impl CallCtx {
             workdir,
             assets,
             templates: Default::default(),
-            answers,
-            lineage: Arc::new(NoChildren),
-            pool: None,
             sandbox: Arc::new(Sandbox::nothing()),
             remote: Arc::new(NoRemote),
-            record: ConfigureRecord::default(),
-            children_changed: false,
-            diffs: Vec::new(),
-            logs: LogBook::default(),
-            logged_bytes: 0,
+            model: ModelState {
+                answers,
+                lineage: Arc::new(NoChildren),
+                pool: None,
+                record: ConfigureRecord::default(),
+                children_changed: false,
+            },
+            log: LogState { book: LogBook::default(), diffs: Vec::new(), bytes: 0 },
+            clock: Clock { host_time: Duration::ZERO, started: Instant::now(), timeout, timed_out: false },
             held_bytes: 0,
-            host_time: Duration::ZERO,
-            call_started: Instant::now(),
-            timeout,
-            timed_out: false,
         }
     }
 
@@ -194,13 +212,13 @@ impl CallCtx {
             self.path.clone(),
             self.workdir.clone(),
             None,
-            self.answers.clone(),
-            self.timeout,
+            self.model.answers.clone(),
+            self.clock.timeout,
         );
         ctx.sandbox = self.sandbox.clone();
         ctx.remote = self.remote.clone();
         ctx.templates = self.templates.clone();
-        ctx.logs = self.logs.clone();
+        ctx.log.book = self.log.book.clone();
         ctx
     }
 
@@ -213,20 +231,20 @@ impl CallCtx {
             self.workdir.clone(),
             setup.assets,
             setup.answers,
-            self.timeout,
+            self.clock.timeout,
         );
         ctx.real_workdir = self.real_workdir.clone();
         ctx.sandbox = self.sandbox.clone();
         ctx.remote = self.remote.clone();
-        ctx.lineage = setup.lineage;
+        ctx.model.lineage = setup.lineage;
         ctx.templates = Origins { assets: setup.assets_name, attributes: self.templates.attributes.clone() };
-        ctx.logs = self.logs.clone();
+        ctx.log.book = self.log.book.clone();
         ctx
     }
 
     /// Logs a line under this component's path.
     pub fn log(&self, level: Level, message: String) {
-        self.logs.lock().unwrap_or_else(|e| e.into_inner()).push((self.path.clone(), level, message));
+        self.log.book.lock().unwrap_or_else(|e| e.into_inner()).push((self.path.clone(), level, message));
     }
 
     /// Refuses a capability outside the lifecycle steps that may use it.

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use self::bootstrap::AgentBinary;
 use self::bridge::Exit;
+use self::config::{SshConfig, SshConfigError};
 use self::connect::{Connection, Endpoint, Trust, connect, default_identity_files, expand_home};
 use super::session::Session;
 use super::{Target, TargetError};
@@ -36,13 +37,30 @@ struct Route {
     service_user: Option<String>,
 }
 
+/// Why the SSH hosts of an environment cannot be set up, before any
+/// connection is made.
+#[derive(Debug, thiserror::Error)]
+pub enum SshSetupError {
+    /// The ssh_config file cannot be read, or lines of it are refused
+    /// (with the host each concerns).
+    #[error("{}", .0.iter().map(|(host, e)| match host {
+        Some(host) => format!("host {host}: {e}"),
+        None => e.to_string(),
+    }).collect::<Vec<_>>().join("; "))]
+    Config(Vec<(Option<String>, SshConfigError)>),
+    #[error("{0}; batou-run needs it to find ~/.ssh (known_hosts, keys, config)")]
+    NoHome(#[from] crate::home::NoHome),
+    #[error("cannot start the SSH runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
 /// The hosts of an SSH environment: how to reach each, and the
 /// connections made so far (one per host, kept for the whole deploy and
 /// shared by the host's agent and the `ssh` capability).
 pub struct SshHosts {
     runtime: tokio::runtime::Runtime,
-    /// Each host's route, or why it has none.
-    routes: BTreeMap<String, Result<Route, String>>,
+    /// Each host's route.
+    routes: BTreeMap<String, Route>,
     trust: Trust,
     connections: Mutex<BTreeMap<String, Arc<Connection>>>,
 }
@@ -50,19 +68,28 @@ pub struct SshHosts {
 impl SshHosts {
     /// Reads the SSH settings of `env` (and `ssh_config` in the deployment,
     /// else ~/.ssh/config). `accept_new_host_keys` is the command line's.
-    pub fn new(env: &Environment, deployment: &Path, accept_new_host_keys: bool) -> Result<Self, String> {
-        let home = crate::home::home()
-            .map_err(|e| format!("{e}; batou-run needs it to find ~/.ssh (known_hosts, keys, config)"))?;
-        let config_file =
-            [deployment.join("ssh_config"), home.join(".ssh").join("config")].into_iter().find(|p| p.is_file());
-        let config_text = match &config_file {
-            Some(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
-            None => String::new(),
+    pub fn new(env: &Environment, deployment: &Path, accept_new_host_keys: bool) -> Result<Self, SshSetupError> {
+        let home = crate::home::home()?;
+        // The deployment's own file is shown as the environment files are,
+        // by its name in the deployment.
+        let config = [(deployment.join("ssh_config"), "ssh_config".to_string()), {
+            let path = home.join(".ssh").join("config");
+            let shown = path.display().to_string();
+            (path, shown)
+        }]
+        .into_iter()
+        .find(|(p, _)| p.is_file());
+        let config = match config {
+            Some((path, shown)) => SshConfig::read(&path, shown).map_err(|e| SshSetupError::Config(vec![(None, e)]))?,
+            None => SshConfig::default(),
         };
         let local_user = local_user();
         let identity = env.identity_file.as_deref().map(|f| expand_home(f, &home));
-        let endpoint = |alias: &str, address: Option<&str>, user: Option<&str>, port: Option<u16>| {
-            let entry = config::lookup(&config_text, alias);
+        let endpoint = |entry: config::HostEntry,
+                        alias: &str,
+                        address: Option<&str>,
+                        user: Option<&str>,
+                        port: Option<u16>| {
             let identity_files = match &identity {
                 Some(file) => vec![file.clone()],
                 None => default_identity_files(&home, &entry.identity_files),
@@ -75,27 +102,34 @@ impl SshHosts {
             };
             (endpoint, entry.proxy_jump)
         };
+        let route = |alias: &str, host: &crate::config::HostConfig| -> Result<Route, SshConfigError> {
+            let (target, proxy_jump) =
+                endpoint(config.lookup(alias)?, alias, host.address.as_deref(), host.user.as_deref(), host.port);
+            // The jump host's own settings come from its entry (a ProxyJump
+            // there is not followed).
+            let jump = proxy_jump.map(|j| {
+                let (user, jump_host, port) = config::parse_jump(&j).expect("checked by lookup");
+                endpoint(config.lookup_jump_host(&jump_host), &jump_host, None, user.as_deref(), port).0
+            });
+            let service_user = host.service_user.clone().or(env.service_user.clone()).filter(|u| *u != target.user);
+            Ok(Route { target, jump, service_user })
+        };
         let mut routes = BTreeMap::new();
+        let mut refused = Vec::new();
         for host in &env.hosts {
             let alias = match &env.host_domain {
                 Some(domain) => format!("{}.{domain}", host.name),
                 None => host.name.clone(),
             };
-            let (target, proxy_jump) = endpoint(&alias, host.address.as_deref(), host.user.as_deref(), host.port);
-            if let Some(chain) = proxy_jump.as_ref().filter(|j| j.contains(',')) {
-                let why =
-                    format!("ssh_config says `ProxyJump {chain}`: batou-run goes through one jump host, not a chain");
-                routes.insert(host.name.clone(), Err(why));
-                continue;
+            match route(&alias, host) {
+                Ok(route) => {
+                    routes.insert(host.name.clone(), route);
+                }
+                Err(e) => refused.push((Some(host.name.clone()), e)),
             }
-            // The jump host's own settings come from its entry (a ProxyJump
-            // there is not followed).
-            let jump = proxy_jump.map(|j| {
-                let (user, jump_host, port) = config::parse_jump(&j);
-                endpoint(&jump_host, None, user.as_deref(), port).0
-            });
-            let service_user = host.service_user.clone().or(env.service_user.clone()).filter(|u| *u != target.user);
-            routes.insert(host.name.clone(), Ok(Route { target, jump, service_user }));
+        }
+        if !refused.is_empty() {
+            return Err(SshSetupError::Config(refused));
         }
         let known_hosts = match &env.known_hosts {
             Some(file) => expand_home(file, &home),
@@ -106,7 +140,7 @@ impl SshHosts {
             .thread_name("batou-run-ssh")
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the SSH runtime: {e}"))?;
+            .map_err(SshSetupError::Runtime)?;
         Ok(SshHosts {
             runtime,
             routes,
@@ -116,11 +150,7 @@ impl SshHosts {
     }
 
     fn route(&self, host: &str) -> Result<&Route, String> {
-        match self.routes.get(host) {
-            Some(Ok(route)) => Ok(route),
-            Some(Err(why)) => Err(why.clone()),
-            None => Err("no SSH settings for this host".into()),
-        }
+        self.routes.get(host).ok_or_else(|| "no SSH settings for this host".into())
     }
 
     /// The connection to `host`, made (and logged in) on first use.

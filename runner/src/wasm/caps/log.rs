@@ -25,7 +25,7 @@ impl log::Host for StoreData {
         {
             return Err(wasmtime::Error::msg(message));
         }
-        self.call.diffs.push(FileDiff { path, old, new });
+        self.call.log.diffs.push(FileDiff { path, old, new });
         Ok(())
     }
 }
@@ -33,8 +33,8 @@ impl log::Host for StoreData {
 impl StoreData {
     /// Ends a component that floods the output.
     fn charge_log(&mut self, bytes: usize) -> wasmtime::Result<()> {
-        self.call.logged_bytes += bytes;
-        if self.call.logged_bytes > LOG_LIMIT_BYTES {
+        self.call.log.bytes += bytes;
+        if self.call.log.bytes > LOG_LIMIT_BYTES {
             return Err(wasmtime::Error::msg(format!(
                 "logged more than {} KiB in one {} call; stopped",
                 LOG_LIMIT_BYTES >> 10,

@@ -10,6 +10,9 @@ use crate::wasm::bindings::batou::deploy::model;
 use crate::wasm::error::describe_call;
 use crate::wasm::state::{Child, Phase, StoreData};
 
+/// How deep sub-components may nest below a root.
+const MAX_DEPTH: usize = 64;
+
 impl model::Host for StoreData {
     fn host_name(&mut self) -> wasmtime::Result<String> {
         Ok(self.call.host.name.clone())
@@ -39,13 +42,25 @@ impl model::Host for StoreData {
         self.call.allow("model.add", &[Phase::Configure])?;
         let result = self.check_added(&kind, &name, &attributes);
         if let Err(CapError::Guest(e)) = &result {
-            self.call.record.errors.push(describe_call(e));
+            self.call.model.record.errors.push(describe_call(e));
         }
         let added = Added { kind, name, attributes: result? };
+        // Each level of nesting is a nested call on this thread's stack,
+        // and each sub-component is held until its root is deployed.
+        let depth = self.call.path.matches(" > ").count() + 1;
+        if depth >= MAX_DEPTH {
+            return Err(CapError::Trap(format!(
+                "nested sub-components deeper than {MAX_DEPTH} levels (does a kind add itself?) and was stopped"
+            )));
+        }
+        self.hold(
+            added.attributes.to_string().len() + added.kind.len() + added.name.len() + 512,
+            "its sub-components",
+        )?;
         let started = Instant::now();
         let outcome = self.configure_child(added);
         // The child's time is its own, not its parent's.
-        self.call.host_time += started.elapsed();
+        self.call.clock.host_time += started.elapsed();
         outcome
     }
 
@@ -54,7 +69,7 @@ impl model::Host for StoreData {
         self.hold(name.len() + value.len(), "the values it exposed")?;
         let value: Value = serde_json::from_str(&value)
             .map_err(|e| CapError::invalid(format!("expose `{name}`: the value is not JSON: {e}")))?;
-        self.call.record.exposed.insert(name, value);
+        self.call.model.record.exposed.insert(name, value);
         Ok(())
     }
 
@@ -64,7 +79,7 @@ impl model::Host for StoreData {
         self.hold(key.len() + value.len(), "the values it provided")?;
         let value: Value = serde_json::from_str(&value)
             .map_err(|e| CapError::invalid(format!("provide `{key}`: the value is not JSON: {e}")))?;
-        self.call.record.provided.push((key, value));
+        self.call.model.record.provided.push((key, value));
         Ok(())
     }
 
@@ -73,25 +88,25 @@ impl model::Host for StoreData {
         let host_only = options.contains(model::RequireOptions::HOST_ONLY);
         let strict = options.contains(model::RequireOptions::STRICT);
         let reverse = options.contains(model::RequireOptions::REVERSE);
-        let Some(values) = self.call.answers.answer(&key, host_only) else {
+        let Some(values) = self.call.model.answers.answer(&key, host_only) else {
             let msg = format!(
                 "require `{key}` was not asked when the plan was made: configure must be deterministic (same attributes and required values, same calls)"
             );
-            self.call.record.errors.push(msg.clone());
+            self.call.model.record.errors.push(msg.clone());
             return Err(CapError::invalid(msg));
         };
         let answer = serde_json::to_string(&values).map_err(CapError::bug)?;
-        if strict && values.is_empty() && !self.call.record.unsatisfied.iter().any(|(k, _)| *k == key) {
+        if strict && values.is_empty() && !self.call.model.record.unsatisfied.iter().any(|(k, _)| *k == key) {
             // As in batou, configure goes on with the empty list; the
             // resolver configures this component again when values change.
-            self.call.record.unsatisfied.push((key.clone(), host_only));
+            self.call.model.record.unsatisfied.push((key.clone(), host_only));
         }
-        self.call.record.required.push(RequireRecord { key, host_only, strict, reverse, values });
+        self.call.model.record.required.push(RequireRecord { key, host_only, strict, reverse, values });
         Ok(answer)
     }
 
     fn changed(&mut self) -> wasmtime::Result<bool> {
-        Ok(self.call.children_changed)
+        Ok(self.call.model.children_changed)
     }
 }
 
@@ -100,7 +115,7 @@ impl StoreData {
         if name.is_empty() {
             return Err(CapError::invalid(format!("add `{kind}`: the sub-component needs a non-empty name")));
         }
-        if self.call.record.children.iter().any(|c| c.added.kind == kind && c.added.name == name) {
+        if self.call.model.record.children.iter().any(|c| c.added.kind == kind && c.added.name == name) {
             return Err(CapError::invalid(format!(
                 "add `{kind}('{name}')`: a sub-component of that kind and name was already added; names must be unique below a component"
             )));
@@ -119,12 +134,12 @@ impl StoreData {
     /// Creates and configures the sub-component `added` in a free store of
     /// its module: configure runs now, so the parent reads the result.
     fn configure_child(&mut self, added: Added) -> Result<model::Child, CapError> {
-        let pool = self.call.pool.clone().ok_or_else(|| CapError::bug("model.add outside configure"))?;
-        let index = self.call.record.children.len();
-        let setup = match self.call.lineage.child(&self.call, index, &added) {
+        let pool = self.call.model.pool.clone().ok_or_else(|| CapError::bug("model.add outside configure"))?;
+        let index = self.call.model.record.children.len();
+        let setup = match self.call.model.lineage.child(&self.call, index, &added) {
             Ok(setup) => setup,
             Err(message) => {
-                self.call.record.errors.push(message.clone());
+                self.call.model.record.errors.push(message.clone());
                 return Err(CapError::invalid(message));
             }
         };
@@ -134,8 +149,8 @@ impl StoreData {
             return Err(CapError::bug(format!("kind `{}` was checked but has no module", added.kind)));
         };
         let fail = |call: &mut crate::wasm::state::CallCtx, message: String| {
-            if call.record.failed.is_none() {
-                call.record.failed = Some((path.clone(), message));
+            if call.model.record.failed.is_none() {
+                call.model.record.failed = Some((path.clone(), message));
             }
             CapError::child_failed(format!("{path} failed; see its error"))
         };
@@ -144,7 +159,7 @@ impl StoreData {
             Err(e) => return Err(fail(&mut self.call, format!("create: {e}"))),
         };
         let result = pool.configure(&mut live);
-        let record = &mut live.ctx().record;
+        let record = &mut live.ctx().model.record;
         // What went wrong below the child is the root's failure too.
         let failed = record.failed.take();
         let mut errors = std::mem::take(&mut record.errors);
@@ -157,8 +172,8 @@ impl StoreData {
         // A child that lacks a required value is configured again with
         // its root; its unsatisfied keys are the root's.
         for key in unsatisfied {
-            if !self.call.record.unsatisfied.contains(&key) {
-                self.call.record.unsatisfied.push(key);
+            if !self.call.model.record.unsatisfied.contains(&key) {
+                self.call.model.record.unsatisfied.push(key);
             }
         }
         let failure = match (failed, result) {
@@ -176,12 +191,12 @@ impl StoreData {
         };
         if let Some((p, m)) = failure {
             pool.discard(live);
-            if self.call.record.failed.is_none() {
-                self.call.record.failed = Some((p, m));
+            if self.call.model.record.failed.is_none() {
+                self.call.model.record.failed = Some((p, m));
             }
             return Err(CapError::child_failed(format!("{path} failed; see its error")));
         }
-        self.call.record.children.push(Child { added, live });
+        self.call.model.record.children.push(Child { added, live });
         Ok(view)
     }
 }

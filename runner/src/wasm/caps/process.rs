@@ -41,7 +41,7 @@ impl process::Host for StoreData {
         let env = environment(sandbox.grants(), &cmd.env);
         let started = Instant::now();
         let result = run_command(&program, &cmd, &env, &Cwd::Handle(handle, cwd), OUTPUT_LIMIT);
-        self.call.host_time += started.elapsed();
+        self.call.clock.host_time += started.elapsed();
         let out = result?;
         Ok(CommandOutput { status: out.status, stdout: out.stdout, stderr: out.stderr })
     }

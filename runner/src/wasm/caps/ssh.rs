@@ -29,7 +29,7 @@ impl ssh::Host for StoreData {
         let started = Instant::now();
         let result = self.call.remote.run(sandbox.grants(), &host, &cmd);
         // Waiting for another host does not count against the deadline.
-        self.call.host_time += started.elapsed();
+        self.call.clock.host_time += started.elapsed();
         let output = result?;
         Ok(CommandOutput { status: output.status, stdout: output.stdout, stderr: output.stderr })
     }

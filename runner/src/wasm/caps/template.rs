@@ -34,7 +34,7 @@ impl StoreData {
     fn timed_render(&mut self, source: &str, context: &str, origin: Option<&Origin>) -> Result<String, CapError> {
         let started = std::time::Instant::now();
         let result = self.render_template(source, context, origin);
-        self.call.host_time += started.elapsed();
+        self.call.clock.host_time += started.elapsed();
         result
     }
 
@@ -49,7 +49,7 @@ impl StoreData {
         vars.entry("environment").or_insert_with(|| json!({"name": host.environment}));
         vars.entry("batou_generated_header").or_insert_with(|| json!(generated_header(&self.call.path)));
         let name = template_name(&self.call.templates, source, origin);
-        let bounds = Bounds::of(self.call.timeout, self.memory_limit);
+        let bounds = Bounds::of(self.call.clock.timeout, self.memory_limit);
         render_named(&name, source, vars, &bounds)
     }
 }
