@@ -25,10 +25,6 @@ pub enum ScaffoldError {
     Io(#[from] std::io::Error),
 }
 
-/// Where a deployment's Rust components find the SDK (vendored, so that a
-/// deployment builds the same with any later batou-run).
-const VENDOR: &str = ".batou-run/vendor";
-
 /// Writes a new deployment into `dir` (which must not exist, or be empty):
 /// an environment `dev` on this machine with one Rust component `hello`.
 pub fn deployment(dir: &Path) -> Result<Vec<String>, ScaffoldError> {
@@ -55,7 +51,9 @@ pub fn deployment(dir: &Path) -> Result<Vec<String>, ScaffoldError> {
     write(
         dir,
         ".gitignore",
-        "# What deploys make: the workdirs of a local environment, the lock.\n/work/\n/.batou-run/lock\n",
+        "# What deploys make: the workdirs of a local environment, the lock.\n/work/\n/.batou-run/lock\n\
+         # Where cargo finds batou-run's SDK on this machine, for an editor\n\
+         # (see a component's Cargo.toml): a path of this machine's.\n/.cargo/\n",
     )?;
     write(
         dir,
@@ -70,9 +68,17 @@ pub fn deployment(dir: &Path) -> Result<Vec<String>, ScaffoldError> {
            attributes, and what each root is granted (`[grants.<root>]`).\n\
          - `components/<name>/`: this deployment's own components (a Rust crate,\n  \
            an `app.py` or an `index.js`), built by batou-run when their sources\n  \
-           change; their other files are assets.\n\
-         - `.batou-run/vendor/`: the Rust SDK and the contract the Rust\n  \
-           components build against.\n",
+           change. Every file of a component's folder is one of its assets\n  \
+           and a source of its build, except what the folder's `.gitignore`\n  \
+           (or `.batou-run-ignore`) names and `.git`, `.env`, `.env.*`,\n  \
+           `node_modules/`, `target/`, `__pycache__/` and `*.wasm`: those stay\n  \
+           on this machine.\n\n\
+         A Rust component depends on `batou-sdk = \"X.Y\"`, the SDK batou-run\n\
+         carries (its builds use that copy). For an editor (rust-analyzer) to\n\
+         see it, tell cargo where it is on this machine:\n\n\
+         ```sh\n\
+         mkdir -p .cargo && echo \"patch.crates-io.batou-sdk.path = '$(batou-run component sdk)'\" > .cargo/config.toml\n\
+         ```\n",
     )?;
     let mut made = vec!["environments/dev.toml".to_string(), "README.md".into(), ".gitignore".into()];
     made.extend(component(dir, "hello", Language::Rust)?);
@@ -96,10 +102,7 @@ pub fn component(dir: &Path, name: &str, language: Language) -> Result<Vec<Strin
         return Err(ScaffoldError::Refused(format!("{} exists already", folder.display())));
     }
     let files: Vec<(String, String)> = match language {
-        Language::Rust => {
-            sdk::vendor_rust(&dir.join(VENDOR))?;
-            vec![("Cargo.toml".into(), rust_manifest(name)), ("src/lib.rs".into(), rust_source(name))]
-        }
+        Language::Rust => vec![("Cargo.toml".into(), rust_manifest(name)), ("src/lib.rs".into(), rust_source(name))],
         Language::Python => vec![("app.py".into(), python_source(name))],
         Language::Js => vec![("index.js".into(), js_source(name))],
     };
@@ -119,10 +122,19 @@ fn write(dir: &Path, rel: &str, text: &str) -> std::io::Result<()> {
 }
 
 fn rust_manifest(name: &str) -> String {
+    let sdk = sdk::rust_requirement();
     format!(
         r#"# The component `{name}`: a Rust crate built to a WebAssembly component.
 # batou-run builds it (`cargo build --release --target wasm32-wasip2`)
 # whenever a file of it changes.
+#
+# batou-sdk is the SDK batou-run carries (its version follows the
+# contract's): batou-run's builds take that copy, wherever this folder is.
+# For an editor (rust-analyzer) or a `cargo build` of your own, tell cargo
+# where it is on this machine, in the deployment's folder (.cargo/ is
+# ignored by git, as the path is this machine's; write it again after
+# upgrading batou-run):
+#   mkdir -p .cargo && echo "patch.crates-io.batou-sdk.path = '$(batou-run component sdk)'" > .cargo/config.toml
 [package]
 name = "{name}"
 version = "0.1.0"
@@ -133,7 +145,7 @@ publish = false
 crate-type = ["cdylib"]
 
 [dependencies]
-batou-sdk = {{ path = "../../{VENDOR}/sdk/rust" }}
+batou-sdk = "{sdk}"
 serde = {{ version = "1", features = ["derive"] }}
 serde_json = "1"
 

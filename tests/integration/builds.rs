@@ -95,3 +95,39 @@ fn a_new_deployment_builds_once_and_identical_sources_elsewhere_reuse_the_build(
     assert!(!built(&elsewhere), "{}", elsewhere.stderr);
     assert_eq!(written, format!("once {run_id}: Hello from batou-run\n"));
 }
+
+#[test]
+fn a_crate_asking_for_another_sdk_than_the_runners_is_told_both_versions_and_what_to_write() {
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("site");
+    batou(&["new", dir.to_str().unwrap()]).ok();
+    let manifest = dir.join("components/hello/Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let wanted = crate::scaffold::sdk_requirement();
+    let line = format!("batou-sdk = \"{wanted}\"");
+    assert!(text.contains(&line), "{text}");
+    let version: String = std::fs::read_to_string(crate::harness::repo().join("sdk/rust/Cargo.toml"))
+        .unwrap()
+        .parse::<toml::Table>()
+        .unwrap()["package"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (dependency, says) in [
+        (
+            "batou-sdk = \"99.0\"".to_string(),
+            "asks for batou-sdk \"99.0\", but this batou-run carries batou-sdk".to_string(),
+        ),
+        (
+            "batou-sdk = { path = \"../../../sdk/rust\" }".to_string(),
+            "depends on batou-sdk by path, but batou-run provides its SDK itself".to_string(),
+        ),
+    ] {
+        std::fs::write(&manifest, text.replace(&line, &dependency)).unwrap();
+        let run = batou(&["deploy", "dev", "-d", dir.to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.contains(&says) && run.stderr.contains(&version), "{}", run.stderr);
+        assert!(run.stderr.contains(&format!("write `{line}`")), "{}", run.stderr);
+        assert!(!built(&run), "refused before cargo ran: {}", run.stderr);
+    }
+}

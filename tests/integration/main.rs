@@ -22,6 +22,7 @@ mod layers;
 mod polyglot;
 mod resolver;
 mod scaffold;
+mod shipping;
 mod ssh;
 mod ssh_capability;
 mod ssh_faults;

@@ -1,6 +1,6 @@
 //! `batou-run new` and `batou-run component new`: what they write builds
 //! and deploys as is, in every language; `batou-run cache info|clean`.
-use crate::harness::{Deployment, batou, toolchains};
+use crate::harness::{Deployment, batou, repo, toolchains};
 
 #[test]
 fn a_new_deployment_and_its_components_deploy_as_is() {
@@ -10,7 +10,12 @@ fn a_new_deployment_and_its_components_deploy_as_is() {
     let dir = parent.path().join("site");
     let d = dir.to_str().unwrap();
     batou(&["new", d], &[]).ok();
-    assert!(dir.join("README.md").is_file() && dir.join(".batou-run/vendor/sdk/rust/Cargo.toml").is_file());
+    assert!(dir.join("README.md").is_file());
+    // The SDK is not copied into the deployment: the crate asks for the
+    // runner's version of it (sdk/rust/Cargo.toml's), which builds use.
+    assert!(!dir.join(".batou-run").exists());
+    let manifest = std::fs::read_to_string(dir.join("components/hello/Cargo.toml")).unwrap();
+    assert!(manifest.contains(&format!("\nbatou-sdk = \"{}\"\n", sdk_requirement())), "{manifest}");
     // A second `new` into it is refused: nothing is overwritten.
     let again = batou(&["new", d], &[]);
     assert_eq!(again.code, 2, "a usage error: {again:?}");
@@ -41,6 +46,25 @@ fn a_new_deployment_and_its_components_deploy_as_is() {
     }
     let second = batou(&["deploy", "dev", "-d", d], &tools).ok();
     assert!(second.changed().is_empty(), "{}", second.stdout);
+}
+
+/// `major.minor` of sdk/rust/Cargo.toml's version.
+pub(crate) fn sdk_requirement() -> String {
+    let manifest: toml::Table =
+        std::fs::read_to_string(repo().join("sdk/rust/Cargo.toml")).unwrap().parse().expect("TOML");
+    let version = manifest["package"]["version"].as_str().unwrap();
+    version.rsplit_once('.').unwrap().0.to_string()
+}
+
+#[test]
+fn component_sdk_names_the_sdk_builds_use_for_an_editor() {
+    let run = batou(&["component", "sdk"], &[]).ok();
+    let path = std::path::PathBuf::from(run.stdout.trim());
+    let manifest = std::fs::read_to_string(path.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains("name = \"batou-sdk\""), "{manifest}");
+    assert_eq!(manifest, std::fs::read_to_string(repo().join("sdk/rust/Cargo.toml")).unwrap());
+    // Its bindings are generated from the contract two folders up.
+    assert!(path.join("../../wit/component.wit").is_file());
 }
 
 #[test]

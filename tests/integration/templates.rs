@@ -165,13 +165,7 @@ context = { servers = [{ name = "a", address = "10.0.0.1" }, { name = "b", addre
 fn a_template_asset_of_a_deployments_own_component_is_named_by_its_path() {
     // The tutorial, as deploy.rs copies it, with a misspelt variable in
     // its component's template.
-    let repo = crate::harness::repo();
-    let tree = tempfile::tempdir().unwrap();
-    for part in ["examples/tutorial-helloworld", "sdk/rust", "wit"] {
-        std::fs::create_dir_all(tree.path().join(part)).unwrap();
-        crate::deploy::copy_tree(&repo.join(part), &tree.path().join(part));
-    }
-    let d = Deployment::at(tree.path().join("examples/tutorial-helloworld"));
+    let d = crate::deploy::tutorial_copy();
     d.write(
         "components/hello/hello.txt",
         "# {{ batou_generated_header }}\n{{ component.greeting }}, {{ component.nmae }}!\n",

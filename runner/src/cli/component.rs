@@ -1,5 +1,6 @@
 //! `batou-run component new NAME --lang rust|python|js`: a component of
-//! the deployment that builds and deploys as is.
+//! the deployment that builds and deploys as is; `batou-run component
+//! sdk`: where the Rust SDK that builds use is, for an editor.
 
 use std::path::PathBuf;
 
@@ -30,10 +31,17 @@ enum Action {
         #[arg(long, short = 'd', default_value = ".")]
         deployment: PathBuf,
     },
+    /// Print the folder of the Rust SDK (crate batou-sdk) that builds use,
+    /// for an editor: `patch.crates-io.batou-sdk.path = '<it>'` in a
+    /// .cargo/config.toml of the deployment.
+    Sdk,
 }
 
 pub fn run(args: ComponentArgs, out: &Output) -> Result<(), CliError> {
-    let Action::New { name, lang, deployment } = args.action;
+    let (name, lang, deployment) = match args.action {
+        Action::New { name, lang, deployment } => (name, lang, deployment),
+        Action::Sdk => return sdk(out),
+    };
     check_deployment(&deployment)?;
     let made = scaffold::component(&deployment, &name, lang).map_err(scaffold_error)?;
     for file in made {
@@ -43,5 +51,16 @@ pub fn run(args: ComponentArgs, out: &Output) -> Result<(), CliError> {
         &format!("Use it: add \"{name}\" to a host's `components` in environments/<env>.toml, then deploy."),
         json!({"component": name}),
     );
+    Ok(())
+}
+
+/// Writes the embedded SDK to the cache (as a build does) and prints the
+/// Rust crate's folder.
+fn sdk(out: &Output) -> Result<(), CliError> {
+    let cache = super::cache_dir()?;
+    crate::wasm::cache::private_dir(&cache).map_err(|e| anyhow::anyhow!("batou-run component sdk: {e}"))?;
+    let sdk = crate::sources::sdk::materialise(&cache).map_err(|d| anyhow::anyhow!("batou-run component sdk: {d}"))?;
+    let path = sdk.dir.join(crate::sources::sdk::RUST_CRATE).display().to_string();
+    out.summary(&path, json!({"sdk": path}));
     Ok(())
 }

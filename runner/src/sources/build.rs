@@ -3,12 +3,27 @@
 //! (`index.js`) with componentize-js, against the contract and SDKs
 //! embedded in the runner.
 //!
+//! A crate depends on the SDK by version (`batou-sdk = "0.2"`), never by a
+//! path into batou-run's repository: cargo is told to take the runner's
+//! own copy (`--config patch.crates-io.batou-sdk.path=...`), so that a
+//! deployment builds wherever it is, and a requirement that does not
+//! match the runner's SDK is refused before cargo runs, naming both.
+//!
 //! A built module is kept in `<cache>/builds/<key>.wasm`, where the key is
 //! the sha256 of everything that went into it: the language, the
 //! toolchain's identity, the SDK, and the path and content of every source
-//! file (a crate's path dependencies included). Two deployments whose
-//! components share a name never share a build unless their sources are
-//! the same bytes, and a build is reused whatever folder it came from.
+//! file (a crate's path dependencies included). The source files are the
+//! component's files as `modules::walk` finds them, the very files that
+//! ship to hosts as its assets: what the rule ignores (`.env`,
+//! `node_modules/`, `__pycache__/`, `target/`, what `.gitignore` says)
+//! neither ships nor rebuilds; anything else may be read by the build
+//! (`include_str!`, an import, a data file) and counts. Two deployments
+//! whose components share a name never share a build unless their sources
+//! are the same bytes, and a build is reused whatever folder it came from.
+//!
+//! A build leaves nothing in the component's folder but what the user
+//! commits (a crate's `Cargo.lock`): cargo writes to the shared target
+//! folder, and Python and JavaScript build from a staged copy.
 
 use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
@@ -26,9 +41,15 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     let manifest = dir.join("Cargo.toml");
     let lib_name = lib_name(&manifest)?;
     let dirs = crate_dirs(dir);
-    let toolchain = rust_toolchain(dir);
-    let before = Inputs::read(&dirs);
-    let built = cache_dir.join("builds").join(format!("{}.wasm", before.key("rust", &toolchain)));
+    let mut uses_sdk = false;
+    for d in &dirs {
+        uses_sdk |= check_sdk_requirement(&d.join("Cargo.toml"))?;
+    }
+    let sdk = super::sdk::materialise(cache_dir)?;
+    let toolchain = format!("sdk {}\n{}", sdk.hash, rust_toolchain(dir));
+    let before = Inputs::read(&dirs)?;
+    let key = before.key("rust", &toolchain);
+    let built = cache_dir.join("builds").join(format!("{key}.wasm"));
     if built.is_file() {
         return Ok(built);
     }
@@ -42,9 +63,27 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     std::fs::create_dir_all(&target_dir).map_err(|e| io(&target_dir, e))?;
     let _lock = lock(&target_dir.join(".batou-run-lock")).map_err(|e| io(&target_dir, e))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+    let mut command = Command::new(cargo);
+    command.args(["rustc", "--lib", "--release", "--target", "wasm32-wasip2"]);
+    if uses_sdk {
+        // The runner's SDK, whatever the crate's surroundings say (a value
+        // given with --config overrides cargo's config files).
+        let sdk_path = toml::Value::String(sdk.dir.join(super::sdk::RUST_CRATE).display().to_string());
+        command.arg("--config").arg(format!("patch.crates-io.batou-sdk.path={sdk_path}"));
+    }
+    let output = command
+        .arg("--manifest-path")
         .arg(&manifest)
+        // Cargo knows a crate in the shared target folder by its name and
+        // its path within its workspace ("src/lib.rs"), so a crate of the
+        // same name elsewhere, whose files are older than the last build,
+        // would pass for built and get the other's module. The key, passed
+        // to the crate's compiler only (not to its dependencies, which
+        // stay shared), makes every new set of sources a build of its own;
+        // it changes no byte of the module.
+        .arg("--")
+        .arg("--cfg")
+        .arg(format!("batou_build=\"{key}\""))
         .env("CARGO_TARGET_DIR", &target_dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
@@ -58,8 +97,12 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
         let hint = if stderr.contains("wasm32-wasip2") && stderr.contains("target may not be installed") {
             "run `rustup target add wasm32-wasip2`".to_string()
         } else {
+            // The SDK's folder by the command that prints it: the same
+            // text whatever the cache and the SDK's hash.
+            let patch =
+                if uses_sdk { " --config \"patch.crates-io.batou-sdk.path='$(batou-run component sdk)'\"" } else { "" };
             format!(
-                "fix the component's source; rerun with `cargo build --release --target wasm32-wasip2 --manifest-path {}` to see the build alone",
+                "fix the component's source; rerun with `cargo build --release --target wasm32-wasip2{patch} --manifest-path {}` to see the build alone",
                 manifest.display()
             )
         };
@@ -77,13 +120,18 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
     // The first build writes Cargo.lock: the module is what those sources
     // and that lock file make, so it is kept under the key of the sources
     // as they are now, which the next deploy computes.
-    let after = Inputs::read(&dirs);
+    let after = Inputs::read(&dirs)?;
     let key = if after.same_sources(&before) { after.key("rust", &toolchain) } else { output_key(&wasm)? };
     store(&wasm, &cache_dir.join("builds"), &key)
 }
 
 /// Builds `components/<name>/app.py` with componentize-py and the Python
 /// SDK, and returns the `.wasm` path.
+///
+/// The component's files are staged in a folder of their own: the build
+/// imports the module, and Python writes `__pycache__/` beside what it
+/// imports, which must not appear in the user's folder; and only the
+/// component's files (not a `.env`) are on the path the toolchain bundles.
 pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Diagnostic> {
     let sdk = super::sdk::materialise(cache_dir)?;
     let tool = super::sdk::componentize_py();
@@ -92,23 +140,56 @@ pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf,
         Err(build) => build,
     };
     tracing::info!(component = name, "building with componentize-py");
-    let output = Command::new(&tool)
-        .arg("-d")
-        .arg(sdk.dir.join("wit"))
-        .args(["-w", "deployment-component", "componentize", "-p"])
-        .arg(sdk.dir.join("sdk/python"))
-        .arg("-p")
-        .arg(dir)
-        .arg("app")
-        .arg("-o")
-        .arg(&build.tmp)
-        .current_dir(dir)
-        .output()
-        .map_err(|e| {
-            Diagnostic::new(format!("cannot run {} to build the Python component `{name}`: {e}", tool.display()))
-                .hint(super::sdk::COMPONENTIZE_PY_HINT)
-        })?;
+    let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
+    let out_dir = build.wasm.parent().expect("in a folder");
+    let work = tempfile_dir(out_dir).map_err(|e| io(out_dir, e))?;
+    let stage = work.join("src");
+    let output = stage_files(source_files(dir)?.iter(), &stage).and_then(|()| {
+        Command::new(&tool)
+            .arg("-d")
+            .arg(sdk.dir.join("wit"))
+            .args(["-w", "deployment-component", "componentize", "-p"])
+            .arg(sdk.dir.join("sdk/python"))
+            .arg("-p")
+            .arg(&stage)
+            .arg("app")
+            .arg("-o")
+            .arg(&build.tmp)
+            .current_dir(&stage)
+            // Nor beside the SDK in the cache.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .output()
+            .map_err(|e| {
+                Diagnostic::new(format!("cannot run {} to build the Python component `{name}`: {e}", tool.display()))
+                    .hint(super::sdk::COMPONENTIZE_PY_HINT)
+            })
+    });
+    let _ = std::fs::remove_dir_all(&work);
+    // Errors name the user's files, not the staged copies.
+    let output = unstaged(output?, &stage, dir);
     build.finish(name, output, "python", &format!("cd {} && {} ... componentize app", dir.display(), tool.display()))
+}
+
+/// Copies the files (relative path, local path) into `stage`.
+fn stage_files<'a>(files: impl Iterator<Item = &'a (String, PathBuf)>, stage: &Path) -> Result<(), Diagnostic> {
+    let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(stage).map_err(|e| io(stage, e))?;
+    for (rel, path) in files {
+        let target = stage.join(rel);
+        std::fs::create_dir_all(target.parent().expect("a folder")).map_err(|e| io(&target, e))?;
+        std::fs::copy(path, &target).map_err(|e| io(&target, e))?;
+    }
+    Ok(())
+}
+
+/// A toolchain's output with the staging folder's path replaced by the
+/// component's folder.
+fn unstaged(mut output: std::process::Output, stage: &Path, dir: &Path) -> std::process::Output {
+    let (from, to) = (stage.display().to_string(), dir.display().to_string());
+    for text in [&mut output.stdout, &mut output.stderr] {
+        *text = String::from_utf8_lossy(text).replace(&from, &to).into_bytes();
+    }
+    output
 }
 
 /// Builds `components/<name>/index.js` with componentize-js and the
@@ -128,18 +209,16 @@ pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Dia
     tracing::info!(component = name, "building with componentize-js");
     let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
     let out_dir = build.wasm.parent().expect("in a folder");
+    let sources = source_files(dir)?;
     let work = tempfile_dir(out_dir).map_err(|e| io(out_dir, e))?;
     let stage = work.join("src");
-    for rel in source_files(dir) {
-        let is_js = rel.extension().is_some_and(|e| e == "js" || e == "mjs" || e == "json");
-        if !is_js {
-            continue;
-        }
-        let target = stage.join(&rel);
-        std::fs::create_dir_all(target.parent().expect("a folder")).map_err(|e| io(&target, e))?;
-        std::fs::copy(dir.join(&rel), &target).map_err(|e| io(&target, e))?;
+    let js = sources.iter().filter(|(rel, _)| [".js", ".mjs", ".json"].iter().any(|e| rel.ends_with(e)));
+    if let Err(e) = stage_files(js, &stage).and_then(|()| {
+        std::fs::copy(sdk.dir.join("sdk/js/batou.js"), stage.join("batou.js")).map(drop).map_err(|e| io(&stage, e))
+    }) {
+        let _ = std::fs::remove_dir_all(&work);
+        return Err(e);
     }
-    std::fs::copy(sdk.dir.join("sdk/js/batou.js"), stage.join("batou.js")).map_err(|e| io(&stage, e))?;
     let output = Command::new(&tool)
         .arg("index.js")
         .arg("--wit")
@@ -158,6 +237,7 @@ pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Dia
         Diagnostic::new(format!("cannot run {} to build the JavaScript component `{name}`: {e}", tool.display()))
             .hint(super::sdk::COMPONENTIZE_JS_HINT)
     })?;
+    let output = unstaged(output, &stage, dir);
     build.finish(name, output, "javascript", &format!("cd {} && {} index.js ...", dir.display(), tool.display()))
 }
 
@@ -179,7 +259,7 @@ fn guest_build(
     tool: &Path,
 ) -> Result<Result<PathBuf, GuestBuild>, Diagnostic> {
     let toolchain = format!("sdk {}\n{}", sdk.hash, tool_identity(tool));
-    let key = Inputs::read(&[dir.to_path_buf()]).key(language, &toolchain);
+    let key = Inputs::read(&[dir.to_path_buf()])?.key(language, &toolchain);
     let out_dir = cache_dir.join("builds");
     let wasm = out_dir.join(format!("{key}.wasm"));
     if wasm.is_file() {
@@ -278,9 +358,81 @@ fn read_manifest(manifest: &Path) -> Result<toml::Table, Diagnostic> {
         .map_err(|e| Diagnostic::new(format!("{} is not valid TOML: {}", manifest.display(), e.message())))
 }
 
-/// The crate's folder and those of its path dependencies, transitively;
-/// for the SDK (`batou-sdk`), also the contract it is generated from
-/// (`wit/`, two folders up, as the SDK's bindings name it).
+/// Refuses a manifest whose `batou-sdk` dependency the runner's SDK does
+/// not satisfy: one by path or git (it would build against another
+/// contract than the runner links, or not build elsewhere), or one asking
+/// for another version. Cargo would otherwise look for `batou-sdk` on
+/// crates.io and fail with a message that does not say what to change.
+/// Says whether the manifest depends on the SDK.
+fn check_sdk_requirement(manifest: &Path) -> Result<bool, Diagnostic> {
+    let Ok(doc) = read_manifest(manifest) else {
+        // Cargo says what is wrong with it.
+        return Ok(false);
+    };
+    let mut uses = false;
+    let have = super::sdk::rust_version();
+    let line = format!("batou-sdk = \"{}\"", super::sdk::rust_requirement());
+    let targets = doc.get("target").and_then(|t| t.as_table());
+    let tables = ["dependencies", "build-dependencies"]
+        .into_iter()
+        .filter_map(|s| doc.get(s))
+        .chain(
+            targets
+                .into_iter()
+                .flat_map(|t| t.values())
+                .flat_map(|t| ["dependencies", "build-dependencies"].into_iter().filter_map(|s| t.get(s))),
+        )
+        .filter_map(|t| t.as_table());
+    for table in tables {
+        for (key, dep) in table {
+            let package = dep.get("package").and_then(|p| p.as_str()).unwrap_or(key);
+            if package != "batou-sdk" {
+                continue;
+            }
+            uses = true;
+            if dep.get("workspace").is_some() {
+                continue;
+            }
+            let wrong = |what: String| {
+                Diagnostic::new(format!(
+                    "{} {what}, but batou-run provides its SDK itself (batou-sdk {have}, the version of the contract it runs)",
+                    manifest.display()
+                ))
+                .hint(format!("write `{line}` in [dependencies]: batou-run builds against its own copy of it"))
+            };
+            if let Some(how) = ["path", "git"].into_iter().find(|k| dep.get(*k).is_some()) {
+                let refused = wrong(format!("depends on batou-sdk by {how}"));
+                if dep.get("path").and_then(|p| p.as_str()).is_some_and(|p| p.contains(".batou-run/vendor")) {
+                    // Written by `batou-run new` before the SDK came from the runner.
+                    return Err(refused.hint(format!(
+                        "write `{line}` in [dependencies] and remove .batou-run/vendor/: batou-run builds against its own copy"
+                    )));
+                }
+                return Err(refused);
+            }
+            let wanted = dep.as_str().or_else(|| dep.get("version").and_then(|v| v.as_str()));
+            let Some(wanted) = wanted else {
+                return Err(wrong("names no version of batou-sdk".to_string()));
+            };
+            let req = semver::VersionReq::parse(wanted).map_err(|e| {
+                wrong(format!("asks for batou-sdk \"{wanted}\", which is no version requirement ({e})"))
+            })?;
+            if !req.matches(have) {
+                return Err(Diagnostic::new(format!(
+                    "{} asks for batou-sdk \"{wanted}\", but this batou-run carries batou-sdk {have} (the SDK's version follows the contract's)",
+                    manifest.display()
+                ))
+                .hint(format!(
+                    "write `{line}` and build the component against that SDK, or deploy with a batou-run whose SDK matches \"{wanted}\""
+                )));
+            }
+        }
+    }
+    Ok(uses)
+}
+
+/// The crate's folder and those of its path dependencies, transitively
+/// (the SDK is none: it counts by its hash).
 fn crate_dirs(dir: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
@@ -290,10 +442,6 @@ fn crate_dirs(dir: &Path) -> Vec<PathBuf> {
             continue;
         }
         if let Ok(doc) = read_manifest(&d.join("Cargo.toml")) {
-            let is_sdk = doc.get("package").and_then(|p| p.get("name")).and_then(|n| n.as_str()) == Some("batou-sdk");
-            if is_sdk {
-                todo.push(d.join("../../wit"));
-            }
             for section in ["dependencies", "build-dependencies"] {
                 for dep in doc.get(section).and_then(|s| s.as_table()).into_iter().flat_map(|t| t.values()) {
                     if let Some(path) = dep.get("path").and_then(|p| p.as_str()) {
@@ -349,18 +497,18 @@ fn tool_identity(tool: &Path) -> String {
 struct Inputs(Vec<(String, [u8; 32])>);
 
 impl Inputs {
-    fn read(dirs: &[PathBuf]) -> Inputs {
+    fn read(dirs: &[PathBuf]) -> Result<Inputs, Diagnostic> {
         let mut entries = Vec::new();
         for (i, dir) in dirs.iter().enumerate() {
-            for rel in source_files(dir) {
+            for (rel, path) in source_files(dir)? {
                 // A file that cannot be read is part of the key as such,
                 // and cargo or the toolchain will say what is wrong with it.
-                let digest = std::fs::read(dir.join(&rel)).map(|b| Sha256::digest(&b).into()).unwrap_or([0; 32]);
-                entries.push((format!("{i}/{}", rel.display()), digest));
+                let digest = std::fs::read(&path).map(|b| Sha256::digest(&b).into()).unwrap_or([0; 32]);
+                entries.push((format!("{i}/{rel}"), digest));
             }
         }
         entries.sort();
-        Inputs(entries)
+        Ok(Inputs(entries))
     }
 
     /// The same sources, whatever became of a Cargo.lock the build wrote.
@@ -388,36 +536,8 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// The files of a component's folder that make its module, relative to
-/// it and sorted: not build output (`target/`, `node_modules/`,
-/// `__pycache__/`, `.wasm` files) and not hidden files.
-fn source_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    walk(dir, Path::new(""), &mut out);
-    out.sort();
-    out
-}
-
-fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir.join(rel)) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let text = name.to_string_lossy();
-        if text == "target"
-            || text == "node_modules"
-            || text == "__pycache__"
-            || text.starts_with('.')
-            || text.ends_with(".wasm")
-        {
-            continue;
-        }
-        // Not followed: a symlink to a folder could loop.
-        let Ok(meta) = entry.metadata() else { continue };
-        if meta.is_dir() {
-            walk(dir, &rel.join(&name), out);
-        } else {
-            out.push(rel.join(&name));
-        }
-    }
+/// it and sorted: its files as they ship (`modules::walk`), and symlinks
+/// to files outside it, which the toolchain reads through.
+fn source_files(dir: &Path) -> Result<Vec<(String, PathBuf)>, Diagnostic> {
+    crate::system::walk::sources(dir).map_err(|e| Diagnostic::new(e.to_string()))
 }

@@ -1,6 +1,9 @@
-//! The contract (`wit/`) and the guest SDKs for languages whose toolchains
-//! build from source files (Python, JavaScript), embedded in the runner so
-//! that a deployment needs nothing but the toolchain itself.
+//! The contract (`wit/`) and the guest SDKs (Rust, Python, JavaScript),
+//! embedded in the runner and written to `<cache>/sdk/<hash>/` for the
+//! toolchains, so that a deployment needs nothing but the toolchain
+//! itself, wherever it is: a Rust component depends on `batou-sdk =
+//! "X.Y"` and its build patches that to the runner's copy; Python and
+//! JavaScript get theirs on the toolchain's search path.
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +13,8 @@ use crate::diagnostic::Diagnostic;
 
 /// Files written below the materialised SDK folder, by relative path, laid
 /// out as in batou-run's repository (the Rust SDK finds `../../wit`).
+/// Nothing else of `sdk/rust` is needed: its own Cargo.lock is not read
+/// when it is a dependency.
 const FILES: &[(&str, &str)] = &[
     ("wit/types.wit", include_str!("../../../wit/types.wit")),
     ("wit/model.wit", include_str!("../../../wit/model.wit")),
@@ -42,6 +47,28 @@ const FILES: &[(&str, &str)] = &[
 pub const COMPONENTIZE_PY_HINT: &str = "install componentize-py (PyPI) and put it on PATH, e.g. \
     `python3 -m venv ~/.local/batou-py && ~/.local/batou-py/bin/pip install componentize-py==0.25.1 && \
     export PATH=~/.local/batou-py/bin:$PATH`, or set BATOU_RUN_COMPONENTIZE_PY to its path";
+
+/// The Rust SDK's crate, below the SDK folder.
+pub const RUST_CRATE: &str = "sdk/rust";
+
+/// The version of the embedded Rust SDK (its Cargo.toml's, which follows
+/// the contract's): read from the one file, so that it is written once.
+pub fn rust_version() -> &'static semver::Version {
+    static VERSION: std::sync::OnceLock<semver::Version> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let manifest = FILES.iter().find(|(p, _)| *p == "sdk/rust/Cargo.toml").expect("embedded").1;
+        let doc: toml::Table = toml::from_str(manifest).expect("sdk/rust/Cargo.toml is TOML");
+        let version = doc["package"]["version"].as_str().expect("sdk/rust/Cargo.toml has a version");
+        semver::Version::parse(version).expect("sdk/rust/Cargo.toml's version is semver")
+    })
+}
+
+/// The requirement a component crate writes for the embedded SDK
+/// (`batou-sdk = "0.2"`): its major and minor version.
+pub fn rust_requirement() -> String {
+    let v = rust_version();
+    format!("{}.{}", v.major, v.minor)
+}
 
 /// The SDK folder on disk.
 pub struct Sdk {
@@ -92,13 +119,13 @@ pub fn componentize_py() -> PathBuf {
     std::env::var_os("BATOU_RUN_COMPONENTIZE_PY").map(PathBuf::from).unwrap_or_else(|| "componentize-py".into())
 }
 
-/// Writes the Rust SDK and the contract into `dir` (`sdk/rust/`, `wit/`),
-/// for a deployment's Rust components to depend on by path.
-pub fn vendor_rust(dir: &Path) -> std::io::Result<()> {
-    for (path, text) in FILES.iter().filter(|(p, _)| p.starts_with("sdk/rust/") || p.starts_with("wit/")) {
-        let target = dir.join(path);
-        std::fs::create_dir_all(target.parent().expect("a folder"))?;
-        std::fs::write(target, text)?;
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_rust_sdks_version_is_its_cargo_tomls() {
+        let manifest: toml::Table = toml::from_str(include_str!("../../../sdk/rust/Cargo.toml")).unwrap();
+        assert_eq!(super::rust_version().to_string(), manifest["package"]["version"].as_str().unwrap());
+        let v = super::rust_version();
+        assert_eq!(super::rust_requirement(), format!("{}.{}", v.major, v.minor));
     }
-    Ok(())
 }

@@ -7,6 +7,7 @@ pub mod process;
 pub mod remote;
 pub mod sandbox;
 pub mod users;
+pub mod walk;
 
 pub use error::SysError;
 

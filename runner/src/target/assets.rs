@@ -1,11 +1,13 @@
 //! Asset folders as the controller ships them: a manifest (relative path
 //! to sha256 of each file) whose files travel as blobs.
 //!
-//! Shipped: every regular file of the folder (a symlink counts as the file
-//! it points to), a crate's `Cargo.toml` and sources included, so that a
-//! component reads the same files wherever it runs. Not shipped: `target/`
-//! and `.git/` folders (build output and history, large and never read by
-//! a component) and `*.wasm` files (the module itself travels as a module).
+//! Shipped: the component's files as `modules::walk` finds them, a crate's
+//! `Cargo.toml` and sources included, so that a component reads the same
+//! files wherever it runs. Not shipped: what the walk's rule ignores
+//! (built in: `.git`, `.env`, `.env.*`, `node_modules/`, `target/`,
+//! `__pycache__/` and `*.wasm`, as the module itself travels as a module;
+//! then the folder's `.gitignore` and `.batou-run-ignore`), and symlinks
+//! leading out of the folder.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -39,9 +41,16 @@ mod tests {
     #[test]
     fn build_output_and_modules_are_not_shipped() {
         let dir = tempfile::tempdir().unwrap();
-        for (rel, content) in
-            [("a.txt", "a"), ("sub/b.j2", "b"), ("target/x", "x"), (".git/HEAD", "h"), ("m.wasm", "w")]
-        {
+        for (rel, content) in [
+            ("a.txt", "a"),
+            ("sub/b.j2", "b"),
+            ("target/x", "x"),
+            (".git/HEAD", "h"),
+            ("m.wasm", "w"),
+            (".env", "SECRET=1"),
+            ("node_modules/x/i.js", "n"),
+            ("__pycache__/y.pyc", "p"),
+        ] {
             let p = dir.path().join(rel);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, content).unwrap();

@@ -1,31 +1,31 @@
 //! `assets`: files shipped beside a component, read-only.
 //!
-//! Which files are a component's assets is decided here, once: the
-//! controller ships exactly these to an agent ([`shipped`], used by
-//! `target::assets`), and `assets.list` lists exactly these, so a listing
-//! is the same on the controller, in-process and on an agent.
+//! Which files are a component's assets is decided by one walk
+//! (`system::walk`: built-in ignores, the folder's `.gitignore` and
+//! `.batou-run-ignore`), which also decides what a build's key is made of:
+//! the controller ships exactly these to an agent ([`shipped`], used by
+//! `target::assets`), `assets.list` lists exactly these and `assets.read`
+//! reads only these, so a component sees the same files on the
+//! controller, in-process and on an agent.
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use crate::system::error::io_error;
+use crate::system::walk::Walk;
 use crate::wasm::CapError;
 use crate::wasm::bindings::batou::deploy::assets;
 use crate::wasm::state::StoreData;
 
-/// Folder names whose contents are no assets: build output and history,
-/// large and never read by a component.
-pub const SKIPPED_DIRS: &[&str] = &["target", ".git"];
-
 impl assets::Host for StoreData {
     fn read(&mut self, name: String) -> Result<Vec<u8>, CapError> {
-        let dir = self.asset_folder(&name)?;
+        let dir = self.shipped_folder(&name)?;
         Ok(crate::system::sandbox::read_beneath(&dir, &name, self.memory_limit)?)
     }
 
     fn read_at(&mut self, name: String, offset: u64, length: u32) -> Result<Vec<u8>, CapError> {
         use std::io::{Read, Seek, SeekFrom};
-        let dir = self.asset_folder(&name)?;
+        let dir = self.shipped_folder(&name)?;
         let mut file = crate::system::sandbox::open_beneath_file(&dir, &name)?;
         let length = u64::from(length).min(self.memory_limit as u64);
         file.seek(SeekFrom::Start(offset)).map_err(|e| io_error(&dir.join(&name), e))?;
@@ -36,7 +36,7 @@ impl assets::Host for StoreData {
 
     fn digest(&mut self, name: String) -> Result<String, CapError> {
         use sha2::{Digest, Sha256};
-        let dir = self.asset_folder(&name)?;
+        let dir = self.shipped_folder(&name)?;
         let mut file = crate::system::sandbox::open_beneath_file(&dir, &name)?;
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 64 << 10];
@@ -57,6 +57,24 @@ impl assets::Host for StoreData {
 }
 
 impl StoreData {
+    /// The asset folder of a file that travels with the component: what
+    /// does not travel is not read here either, so a deploy in process
+    /// does not see a `.env` that an agent never gets. (A name with `..`
+    /// or `/` at the start is refused by the read.)
+    fn shipped_folder(&self, name: &str) -> Result<std::sync::Arc<PathBuf>, CapError> {
+        let dir = self.asset_folder(name)?;
+        let path = Path::new(name);
+        if !path.is_absolute() && path.components().all(|c| matches!(c, Component::Normal(_))) {
+            let walk = Walk::new(&dir).map_err(|e| io_error(&dir, e.into()))?;
+            if let Some(why) = walk.ignored_by(name, false).map_err(|e| io_error(&dir, e.into()))? {
+                return Err(CapError::not_found(format!(
+                    "asset `{name}` is not one of the component's files (ignored by {why}): it stays on the controller"
+                )));
+            }
+        }
+        Ok(dir)
+    }
+
     /// The component's asset folder, or why it has none.
     fn asset_folder(&self, name: &str) -> Result<std::sync::Arc<PathBuf>, CapError> {
         self.call.assets.clone().ok_or_else(|| {
@@ -80,22 +98,28 @@ pub fn list_beneath(dir: &Path, name: &str) -> Result<Vec<String>, CapError> {
             "asset folder `{name}`: asset names are relative paths inside the component's folder, without `..`"
         )));
     }
+    let walk = Walk::new(dir).map_err(|e| io_error(dir, e.into()))?;
     // Every folder on the way must be one that travels: a real folder
-    // (a symlink to a folder does not), not build output.
+    // (a symlink to a folder does not), not ignored.
     let mut folder = dir.to_path_buf();
     for part in path.iter() {
         folder.push(part);
         match std::fs::symlink_metadata(&folder) {
-            Ok(meta) if meta.is_dir() && !SKIPPED_DIRS.iter().any(|s| part == *s) => {}
+            Ok(meta) if meta.is_dir() => {}
             Ok(_) => {
                 return Err(CapError::invalid(format!(
-                    "asset `{name}` is not a folder of assets (a symlink to a folder, and `target/` and `.git/`, are not shipped)"
+                    "asset `{name}` is not a folder of assets (a symlink to a folder is not shipped)"
                 )));
             }
             Err(e) => return Err(io_error(&folder, e).into()),
         }
     }
-    let files = shipped_within(&folder, dir).map_err(|e| io_error(&folder, e))?;
+    if let Some(why) = walk.ignored_by(rel, true).map_err(|e| io_error(dir, e.into()))? {
+        return Err(CapError::invalid(format!(
+            "asset `{name}` is not a folder of assets: it is ignored by {why}, and not shipped"
+        )));
+    }
+    let files = walk.files_beneath(rel).map_err(|e| io_error(&folder, e.into()))?;
     if files.is_empty() {
         // Such a folder does not reach an agent at all.
         return Err(CapError::not_found(format!("asset folder `{name}` holds no asset files")));
@@ -103,60 +127,17 @@ pub fn list_beneath(dir: &Path, name: &str) -> Result<Vec<String>, CapError> {
     Ok(files.into_iter().map(|(rel, _)| rel).collect())
 }
 
-/// The asset files beneath `dir`, sorted by their path relative to it
-/// (`/` between names), each with its local path: every regular file (a
-/// symlink counts as the file it points to), not in a `target/` or
-/// `.git/` folder, and no `*.wasm` file (a module travels as a module).
+/// The asset files of the asset folder `dir`, sorted by their path
+/// relative to it (`/` between names), each with its local path: the
+/// component's files as `modules::walk` finds them (regular files and
+/// symlinks to files within the folder, nothing ignored).
 ///
 /// A symlink that leads out of the folder is not an asset: a component
 /// reads its assets beneath their folder wherever it runs (locally the
 /// read refuses it), so such a link must not make the controller ship the
 /// file it points to (a key in `~/.ssh`, say) to every host.
 pub fn shipped(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
-    shipped_within(dir, dir)
-}
-
-/// [`shipped`] for a folder beneath the asset folder `assets`: a symlink
-/// counts when it stays within `assets`, as it does for what travels.
-fn shipped_within(dir: &Path, assets: &Path) -> io::Result<Vec<(String, PathBuf)>> {
-    let mut files = Vec::new();
-    let root = assets.canonicalize()?;
-    walk(dir, &root, "", &mut files)?;
-    files.sort();
-    Ok(files)
-}
-
-fn walk(dir: &Path, root: &Path, prefix: &str, files: &mut Vec<(String, PathBuf)>) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{} is not a UTF-8 file name; rename it", path.display()),
-            ));
-        };
-        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            if !SKIPPED_DIRS.contains(&name.as_str()) {
-                walk(&path, root, &rel, files)?;
-            }
-        } else if name.ends_with(".wasm") {
-            continue;
-        } else if kind.is_file() {
-            files.push((rel, path));
-        } else if kind.is_symlink() && path.is_file() {
-            if path.canonicalize().is_ok_and(|target| target.starts_with(root)) {
-                files.push((rel, path));
-            } else {
-                tracing::warn!(path = %path.display(), "not an asset: a symlink leading out of its component's folder");
-            }
-        } else {
-            tracing::debug!(path = %path.display(), "not an asset: not a regular file");
-        }
-    }
-    Ok(())
+    Ok(crate::system::walk::files(dir)?)
 }
 
 #[cfg(test)]
