@@ -211,7 +211,7 @@ batou_sdk::export!(Main);
 
 fn python_source(name: &str) -> String {
     format!(
-        r#""""The component `{name}`, built with componentize-py.
+        r#""""The component `{name}`, built with componentize-py (batou_sdk, contract 0.2).
 
 Import everything at the top of the file: the build runs the module once
 and keeps what it imported.
@@ -226,8 +226,9 @@ class Main(Component):
     kind = "{name}"
     message = Attribute(str, default="Hello from {name}", doc="What {name}.txt says")
 
-    def configure(self):
-        # The standard `file` does the work.
+    def configure(self) -> None:
+        # The standard `file` does the work; `add` configures it at once
+        # and returns it (its path, attributes and what it exposed).
         self.add("file", "{name}.txt", path="{name}.txt", content=self.message + "\n", is_template=False)
 "#
     )
@@ -235,7 +236,9 @@ class Main(Component):
 
 fn js_source(name: &str) -> String {
     format!(
-        r#"// The component `{name}`, built with componentize-js.
+        r#"// The component `{name}`, built with componentize-js (batou.js, contract 0.2).
+// batou-run puts its batou.js beside this file when it builds; the types
+// are in batou-run's sdk/js/batou.d.ts, for editors.
 
 import {{ Component, exportKinds }} from "./batou.js";
 
@@ -247,7 +250,8 @@ class Main extends Component {{
   }};
 
   configure() {{
-    // The standard `file` does the work.
+    // The standard `file` does the work; `add` configures it at once and
+    // returns it (its path, attributes and what it exposed).
     this.add("file", "{name}.txt", {{ path: "{name}.txt", content: this.message + "\n", is_template: false }});
   }}
 }}

@@ -3,10 +3,19 @@ configured component, dispatched to the batou_sdk kind it was created as.
 
 componentize-py looks for an exported interface's resources in a module
 named after the interface; this is it. Component authors never import it.
+
+Every step catches what the component raises and returns the contract's
+`failure`: `batou_sdk.AttributeProblem` as `attribute`, a
+`batou_sdk.Error` of a call as `call` (with its case), any other as
+`failed` (a foreign exception with its type and the file and line it came
+from). Nothing a component raises as an `Exception` traps.
 """
+
+from __future__ import annotations
 
 import json
 import traceback
+from typing import Any
 
 from componentize_py_types import Err
 from wit_world.exports import component as _exports
@@ -15,31 +24,37 @@ from wit_world.imports import types as _types
 import batou_sdk
 
 
-def _failure(error):
-    """The WIT error for an exception, with where it came from when it is
-    not one of batou_sdk's own."""
-    wit = batou_sdk._to_wit_error(error)
-    if not isinstance(error, (batou_sdk.Error, batou_sdk.UpdateNeeded)):
+def _failure(error: BaseException) -> Err[Any]:
+    """The contract's failure for an exception, with where it came from
+    when it is not one of batou_sdk's own."""
+    failure = batou_sdk._to_failure(error)
+    own = (batou_sdk.Error, batou_sdk.UpdateNeeded, batou_sdk.AttributeProblem)
+    if isinstance(failure, _types.Failure_Failed) and not isinstance(error, own):
         frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.endswith("component.py")]
         if frames:
             last = frames[-1]
-            wit = type(wit)(f"{wit.value} (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})")
-    return Err(wit)
+            failure = _types.Failure_Failed(f"{failure.value} (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno})")
+    return Err(failure)
 
 
 class Instance(_exports.Instance):
-    def __init__(self, component):
+    def __init__(self, component: batou_sdk.Component) -> None:
         self.component = component
 
     @classmethod
-    def create(cls, kind, attributes):
+    def create(cls, kind: str, attributes: str) -> "Instance":
         kind_class = batou_sdk.Component._kinds.get(kind)
         if kind_class is None:
-            raise Err(_types.Error_Invalid(f"this module has no kind `{kind}`"))
+            known = ", ".join(batou_sdk.Component._kinds) or "none"
+            raise Err(_types.Failure_Failed(f"this module has no kind `{kind}`; it exports: {known}"))
         try:
             component = kind_class.__new__(kind_class)
-            for name, value in json.loads(attributes).items():
-                setattr(component, name, value)
+            values: dict[str, Any] = json.loads(attributes)
+            # An attribute may have another name in Python than in the
+            # environment (`from_ = Attribute(str, name="from")`).
+            python_names = {a.name: a.attr for a in kind_class._attributes()}
+            for name, value in values.items():
+                setattr(component, python_names.get(name, name), value)
             init = getattr(component, "__post_init__", None)
             if init is not None:
                 init()
@@ -47,13 +62,13 @@ class Instance(_exports.Instance):
             raise _failure(error)
         return cls(component)
 
-    def configure(self):
+    def configure(self) -> None:
         try:
             self.component.configure()
         except Exception as error:
             raise _failure(error)
 
-    def verify(self):
+    def verify(self) -> Any:
         try:
             self.component.verify()
         except batou_sdk.UpdateNeeded as needed:
@@ -62,7 +77,7 @@ class Instance(_exports.Instance):
             raise _failure(error)
         return _types.VerifyResult_UpToDate()
 
-    def update(self):
+    def update(self) -> None:
         try:
             self.component.update()
         except Exception as error:

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::fixtures::FIXTURE_NOTICE;
+use crate::fixtures::{FIXTURE_NESTING, FIXTURE_NOTICE};
 use crate::harness::{Deployment, Run, repo, toolchains};
 
 const ENV: &str = r#"
@@ -171,4 +171,123 @@ fn a_python_component_lists_assets_and_resolves_paths() {
 #[test]
 fn a_javascript_component_lists_assets_and_resolves_paths() {
     lists_assets_and_resolves(Language::Js);
+}
+
+/// A deployment of `env` whose own component `nesting` (the kinds
+/// `parent`, `child`, `copy` and `port` of tests/fixtures/nesting) is
+/// written in `language`.
+fn nesting(language: Language, env: &str) -> Deployment {
+    let d = Deployment::new(env);
+    match language {
+        Language::Rust => d.own_module("nesting", FIXTURE_NESTING),
+        Language::Python => copy(&repo().join("tests/languages/python/nesting"), &d.path().join("components/nesting")),
+        Language::Js => copy(&repo().join("tests/languages/js/nesting"), &d.path().join("components/nesting")),
+    }
+    d
+}
+
+/// `--verbose` output with the deployment's folder and the timing taken out.
+fn verbose(d: &Deployment, run: &Run) -> String {
+    d.normalise(&output(run))
+}
+
+/// A parent reads what its child exposed and the child's checked
+/// attributes (defaults filled in) as `add` returns, and the path the
+/// standard `file` computed; their logs interleave. The same output and
+/// files as the Rust fixture.
+fn builds_on_its_child(language: Language) {
+    let Some(tools) = toolchain(language) else { return };
+    let env = "[environment]\nconnect = \"local\"\n[hosts.localhost]\ncomponents = [\"p\"]\n\
+               [components.p]\nkind = \"parent\"\nname = \"ada\"\n";
+    let reference = nesting(Language::Rust, env);
+    let expected = reference.run(&["deploy", "dev", "--verbose"]).ok();
+    let d = nesting(language, env);
+    let with: Vec<(&str, &std::ffi::OsStr)> = tools.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let run = d.run_with(&["deploy", "dev", "--verbose"], &with).ok();
+    assert_eq!(verbose(&d, &run), verbose(&reference, &expected), "{language:?}");
+    let summary = std::fs::read_to_string(d.work("p/summary.txt")).unwrap();
+    assert_eq!(summary, format!("hello ada x3 / 3 / {}/out.txt\n", d.work("p").display()));
+    assert_eq!(std::fs::read_to_string(d.work("p/out.txt")).unwrap(), "hello ada x3");
+    let text = run.stdout;
+    let before = text.find("parent: before add").expect(&text);
+    let child = text.find("p > child('ada'): info: child: configure").expect(&text);
+    let after = text.find("parent: after add, p > child('ada') said \"hello ada x3\" (size 3)").expect(&text);
+    assert!(before < child && child < after, "{text}");
+    let again = deploy(&d, &tools).ok();
+    assert!(again.stdout.contains("0 of 4 components changed"), "{language:?}: {}", again.stdout);
+}
+
+#[test]
+fn a_python_parent_builds_on_what_its_child_exposes() {
+    builds_on_its_child(Language::Python);
+}
+
+#[test]
+fn a_javascript_parent_builds_on_what_its_child_exposes() {
+    builds_on_its_child(Language::Js);
+}
+
+/// `copy` reads a file in pieces (`read_at`) and writes the copy in pieces
+/// through a writer (`create_writer`), with the mode of a new file.
+///
+/// Not with a file larger than the memory limit, as the Rust fixture is
+/// tested: componentize-py 0.25.1 and componentize-js 0.23.0 both keep the
+/// bytes of every `list<u8>` argument passed to the runner (each `append`
+/// and `write` grows the component's memory by the piece), so what a
+/// Python or JavaScript component writes still counts against its memory.
+fn copies_in_pieces(language: Language) {
+    let Some(tools) = toolchain(language) else { return };
+    let env = "[environment]\nconnect = \"local\"\n[hosts.localhost]\ncomponents = [\"c\"]\n\
+               [components.c]\nkind = \"copy\"\nfrom = \"big\"\nto = \"copy\"\npiece = 65536\n";
+    let d = nesting(language, env);
+    let big: Vec<u8> = (0..(3u32 << 20) + 12345).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    std::fs::create_dir_all(d.work("c")).unwrap();
+    std::fs::write(d.work("c/big"), &big).unwrap();
+    let with: Vec<(&str, &std::ffi::OsStr)> = tools.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+    let run = d.run_with(&["deploy", "dev", "--verbose"], &with).ok();
+    assert!(run.stdout.contains(&format!("c: info: copied {} bytes", big.len())), "{language:?}: {run:?}");
+    assert!(std::fs::read(d.work("c/copy")).unwrap() == big, "{language:?}");
+    assert_eq!(std::fs::metadata(d.work("c/copy")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(deploy(&d, &tools).ok().changed().is_empty(), "{language:?}");
+}
+
+#[test]
+fn a_python_component_copies_a_file_in_pieces() {
+    copies_in_pieces(Language::Python);
+}
+
+#[test]
+fn a_javascript_component_copies_a_file_in_pieces() {
+    copies_in_pieces(Language::Js);
+}
+
+/// An attribute a component refuses (`AttributeProblem`) is named where
+/// the environment sets it, as the Rust fixture's `bad_attribute`.
+fn refuses_an_attribute(language: Language) {
+    let Some(tools) = toolchain(language) else { return };
+    let env = "[environment]\nconnect = \"local\"\n[hosts.localhost]\ncomponents = [\"p\"]\n\
+               [components.p]\nkind = \"port\"\nnumber = 70000\n";
+    let reference = nesting(Language::Rust, env);
+    let expected = reference.deploy();
+    let d = nesting(language, env);
+    let run = deploy(&d, &tools);
+    assert_eq!(run.code, 2, "{run:?}");
+    let text = d.normalise(&run.stderr);
+    assert!(
+        text.contains(
+            "environments/dev.toml:7: localhost: p: configure: attribute `number`: 70000 is no port: use 1 to 65535"
+        ),
+        "{language:?}: {text}"
+    );
+    assert_eq!(text, reference.normalise(&expected.stderr), "{language:?}");
+}
+
+#[test]
+fn a_python_component_refuses_an_attribute_where_the_environment_sets_it() {
+    refuses_an_attribute(Language::Python);
+}
+
+#[test]
+fn a_javascript_component_refuses_an_attribute_where_the_environment_sets_it() {
+    refuses_an_attribute(Language::Js);
 }

@@ -11,6 +11,7 @@ mod builds;
 mod cli;
 mod contract;
 mod deploy;
+mod edge_cases;
 mod errors;
 mod faults;
 mod hardening;

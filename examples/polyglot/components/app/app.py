@@ -13,7 +13,7 @@ class App(Component):
 
     workers = Attribute(int, default=2, doc="How many worker processes")
 
-    def configure(self):
+    def configure(self) -> None:
         url = self.require_one("web-url")
         ini = f"[app]\nupstream = {url}\nworkers = {self.workers}\nhost = {self.host.name}\n"
         self.add("file", "app.ini", path="app.ini", content=ini, is_template=False)
@@ -26,8 +26,8 @@ class Banner(Component):
     path = Attribute(str, doc="Where the banner goes")
     text = Attribute(str, doc="What it says")
 
-    def verify(self):
+    def verify(self) -> None:
         ensure_content(self.path, self.text + "\n")
 
-    def update(self):
+    def update(self) -> None:
         files.write(self.path, self.text + "\n", mode=0o644)

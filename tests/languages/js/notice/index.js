@@ -8,7 +8,7 @@ class Notice extends Component {
   static attributes = {
     path: { type: 'string', doc: 'Where the notice goes' },
     title: { type: 'string', doc: 'Its heading' },
-    lines: { type: 'list', default: [], doc: 'Its lines' },
+    lines: { type: 'list', of: 'string', default: [], doc: 'Its lines' },
     mode: { type: 'mode', default: 0o640, doc: 'Its permission bits' },
   };
 
