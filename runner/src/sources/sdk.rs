@@ -28,6 +28,8 @@ const FILES: &[(&str, &str)] = &[
     ("sdk/python/batou_sdk/__init__.py", include_str!("../../../sdk/python/batou_sdk/__init__.py")),
     ("sdk/python/component.py", include_str!("../../../sdk/python/component.py")),
     ("sdk/js/batou.js", include_str!("../../../sdk/js/batou.js")),
+    // For editors: the types of batou.js (componentize-js does not read it).
+    ("sdk/js/batou.d.ts", include_str!("../../../sdk/js/batou.d.ts")),
     ("sdk/rust/Cargo.toml", include_str!("../../../sdk/rust/Cargo.toml")),
     ("sdk/rust/src/__private.rs", include_str!("../../../sdk/rust/src/__private.rs")),
     ("sdk/rust/src/assets.rs", include_str!("../../../sdk/rust/src/assets.rs")),
