@@ -170,7 +170,7 @@ impl<'a> Agent<'a> {
             logs: logs.clone(),
         };
         let answers: Arc<dyn RequireAnswers> = Arc::new(Recorded(node.required.clone()));
-        let lineage = Arc::new(Replay { root: Arc::new(node.clone()) });
+        let lineage = Arc::new(Replay::new(node.clone()));
         let mut live = match self.configurator.create_and_configure(&pool, &spec, answers, lineage) {
             Ok(live) => live,
             Err(ConfigureFailure::Failed { path, message, .. }) => {
@@ -293,17 +293,29 @@ impl RequireAnswers for Recorded {
 /// the answers the plan recorded for it, and must be the one planned.
 struct Replay {
     root: Arc<Node>,
+    /// Where each planned component is in the tree (its child indices),
+    /// by path: found once, not by a walk per `add`.
+    at: std::collections::HashMap<String, Vec<usize>>,
 }
 
 impl Replay {
-    fn planned(&self, path: &str) -> Option<&Node> {
-        let mut found = None;
-        self.root.walk(&mut |n| {
-            if found.is_none() && n.path == path {
-                found = Some(n);
+    fn new(root: Node) -> Replay {
+        fn index(node: &Node, trail: &mut Vec<usize>, at: &mut std::collections::HashMap<String, Vec<usize>>) {
+            at.entry(node.path.clone()).or_insert_with(|| trail.clone());
+            for (i, child) in node.children.iter().enumerate() {
+                trail.push(i);
+                index(child, trail, at);
+                trail.pop();
             }
-        });
-        found
+        }
+        let mut at = std::collections::HashMap::new();
+        index(&root, &mut Vec::new(), &mut at);
+        Replay { root: Arc::new(root), at }
+    }
+
+    fn planned(&self, path: &str) -> Option<&Node> {
+        let trail = self.at.get(path)?;
+        trail.iter().try_fold(&*self.root, |node, &i| node.children.get(i))
     }
 }
 
