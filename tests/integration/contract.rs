@@ -147,3 +147,21 @@ fn a_writer_dropped_unfinished_leaves_the_file_as_it_was() {
     names.sort();
     assert_eq!(names, ["big", "copy"], "no temporary file is left");
 }
+
+#[test]
+fn a_typed_list_of_the_standard_library_is_checked_item_by_item() {
+    let d = Deployment::new(
+        "[environment]\nconnect = \"local\"\n[hosts.localhost]\ncomponents = [\"d\"]\n\
+         [components.d]\nkind = \"directory\"\npath = \"site\"\nexclude = [\"*.pyc\", 3]\n",
+    );
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    let text = d.normalise(&run.stderr);
+    assert!(
+        text.contains(
+            "environments/dev.toml:8: localhost: d: attribute `exclude` of kind `directory` must be a list of strings (item 2 is an integer)"
+        ),
+        "{text}"
+    );
+    assert!(!d.work("d").join("site").exists());
+}

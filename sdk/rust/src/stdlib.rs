@@ -114,9 +114,9 @@ pub struct Directory {
     /// A folder of the component's assets whose files are copied into it, as they are (no template), each a `file`
     pub source: Option<String>,
     /// Patterns (rsync's --exclude) of source files neither copied nor removed: `*.pyc`, `cache/`, `/top-only`
-    // A `list` as it always was (not a list of strings): the runner's
-    // checks and messages stay the same.
-    #[attr(list, default = serde_json::json!([]))]
+    // A list of strings: the runner checks each pattern before the
+    // component sees it.
+    #[attr(default = serde_json::json!([]))]
     pub exclude: Vec<String>,
     /// Also remove what is in it but not in `source` (except what `exclude` matches)
     #[attr(default = false)]

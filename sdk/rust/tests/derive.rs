@@ -158,7 +158,7 @@ fn hand_built_standard_kinds() -> Vec<Kind> {
             .attr(Attr::string("source").optional().doc(
                 "A folder of the component's assets whose files are copied into it, as they are (no template), each a `file`",
             ))
-            .attr(Attr::list("exclude").default(json!([])).doc(
+            .attr(Attr::list_of("exclude", Scalar::String).default(json!([])).doc(
                 "Patterns (rsync's --exclude) of source files neither copied nor removed: `*.pyc`, `cache/`, `/top-only`",
             ))
             .attr(
