@@ -106,7 +106,12 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
                 manifest.display()
             )
         };
-        let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        // Cargo's waits for another cargo's lock say nothing about the
+        // component: leave them out of what the operator reads.
+        let tail: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("Blocking waiting for file lock"))
+            .collect();
         let start = tail.len().saturating_sub(30);
         return Err(
             Diagnostic::new(format!("building component `{name}` failed:\n{}", tail[start..].join("\n"))).hint(hint)
