@@ -114,14 +114,7 @@ fn messages(mut bytes: &[u8]) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_protocol_mismatch_is_explained() {
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_batou-run"))
-        .args(["agent", "--cache"])
-        .arg(cache_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut agent = crate::harness::agent_process();
     agent.stdin.take().unwrap().write_all(&frame(r#"{"type":"hello","protocol":999}"#)).unwrap();
     let out = agent.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "an internal error");
@@ -138,14 +131,7 @@ fn a_protocol_mismatch_is_explained() {
 
 #[test]
 fn garbage_on_stdin_is_refused_with_a_fatal_message() {
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_batou-run"))
-        .args(["agent", "--cache"])
-        .arg(cache_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut agent = crate::harness::agent_process();
     agent.stdin.take().unwrap().write_all(&[0x7f, 0xff, 0xff, 0xff, 0]).unwrap();
     let out = agent.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "an internal error");

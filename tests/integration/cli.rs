@@ -193,14 +193,7 @@ fn clap_usage_errors_exit_2_and_help_is_no_error() {
 fn an_internal_error_has_a_code_of_its_own() {
     // An agent spoken to with garbage cannot work: not the deployment's
     // mistake, nor a failed deploy.
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_batou-run"))
-        .args(["agent", "--cache"])
-        .arg(cache_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut agent = crate::harness::agent_process();
     std::io::Write::write_all(&mut agent.stdin.take().unwrap(), b"not a frame at all").unwrap();
     let out = agent.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "{out:?}");

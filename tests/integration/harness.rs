@@ -219,3 +219,16 @@ pub fn toolchains() -> Option<Vec<(&'static str, std::ffi::OsString)>> {
     }
     Some(vec![("BATOU_RUN_COMPONENTIZE_PY", py.into_os_string()), ("BATOU_RUN_COMPONENTIZE_JS", js.into_os_string())])
 }
+
+/// `batou-run agent` with the test cache and piped stdin, stdout and
+/// stderr, for tests that speak (or garble) its protocol.
+pub fn agent_process() -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_batou-run"))
+        .args(["agent", "--cache"])
+        .arg(cache_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
