@@ -143,7 +143,7 @@ mod tests {
         };
         assert!(about("deploy").starts_with("Bring every host"), "{}", about("deploy"));
         assert!(about("new").starts_with("Create a deployment"), "{}", about("new"));
-        assert!(about("component").starts_with("Create a component"), "{}", about("component"));
+        assert!(about("component").starts_with("Create, build, inspect and share"), "{}", about("component"));
         assert!(about("cache").starts_with("Show or empty the cache"), "{}", about("cache"));
         assert!(about("agent").starts_with("Serve the agent protocol"), "{}", about("agent"));
     }
