@@ -82,6 +82,9 @@ impl Deployment {
             .arg("--deployment")
             .arg(self.path())
             .env("BATOU_RUN_CACHE", cache_dir())
+            // CI=true makes batou.lock read-only (as --locked): a test
+            // that wants that says so itself.
+            .env_remove("CI")
             .envs(env.iter().copied())
             .output()
             .expect("run batou-run");
@@ -145,6 +148,7 @@ pub fn batou(args: &[&str], env: &[(&str, std::ffi::OsString)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_batou-run"))
         .args(args)
         .env("BATOU_RUN_CACHE", cache_dir())
+        .env_remove("CI")
         .envs(env.iter().map(|(k, v)| (*k, v)))
         .output()
         .expect("run batou-run");
