@@ -16,7 +16,7 @@ use crate::plan::grants::Grants;
 use crate::plan::host::HostInfo;
 use crate::plan::origins::{Origins, asset_folder_name};
 use crate::plan::require::RequireAnswers;
-use crate::plan::{HostPlan, Limits, Node, Plan, RootPlan, RootRef};
+use crate::plan::{HostPlan, Limits, ModuleUse, Node, Plan, RootPlan, RootRef};
 use crate::sources::{Modules, root_assets};
 use crate::system::remote::NoRemote;
 use crate::system::sandbox::Sandbox;
@@ -97,12 +97,25 @@ pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &M
             workdir: root.workdir.clone(),
             grants: root.grants.clone(),
             limits: root.limits,
+            modules: modules_used(&node, modules),
             node,
             waits_for,
             attribute_locations: root.attribute_locations.clone(),
         });
     }
     Ok(Plan { environment: env.name.clone(), hosts })
+}
+
+/// The modules a root's tree runs, each once, with where it came from.
+fn modules_used(node: &Node, modules: &Modules) -> Vec<ModuleUse> {
+    let mut used: Vec<ModuleUse> = Vec::new();
+    node.walk(&mut |n| {
+        if !used.iter().any(|u| u.sha256 == n.module) {
+            let origin = modules.loaded.iter().position(|m| m.hash == n.module).and_then(|i| modules.origins.get(i));
+            used.push(ModuleUse { origin: origin.cloned().unwrap_or_default(), sha256: n.module.clone() });
+        }
+    });
+    used
 }
 
 struct RootConfigurer<'a> {
@@ -171,11 +184,19 @@ fn roots(env: &Environment, deployment: &Path, modules: &Modules) -> (Vec<Root>,
             }
             if modules.kinds.get(&kind).is_none() {
                 let own = deployment.join("components").join(&kind);
-                let hint = format!(
+                let mut hint = format!(
                     "{}; or write it in components/{kind}/ (a Rust crate or a prebuilt {kind}.wasm){}",
                     crate::diagnostic::choices_hint(&kind, modules.kinds.names()),
                     if config.is_none() { ", or add a [components.NAME] table with `kind`" } else { "" }
                 );
+                if !modules.unloaded_external.is_empty() {
+                    // What a module exports is known only once it loads.
+                    let names: Vec<String> = modules.unloaded_external.iter().map(|n| format!("`{n}`")).collect();
+                    hint = format!(
+                        "the kind may be one of batou.toml's module {} that could not be loaded (see above); {hint}",
+                        names.join(", ")
+                    );
+                }
                 let message = if own.is_dir() {
                     format!("unknown component kind `{kind}`: components/{kind}/ has no Cargo.toml and no {kind}.wasm")
                 } else {

@@ -12,6 +12,8 @@ use serde::Serialize;
 pub enum Stage {
     /// Reading the environment file.
     Environment,
+    /// The modules of batou.toml and their pins in batou.lock.
+    Modules,
     /// Building and loading the deployment's own components.
     Build,
     /// Checking each root's kind and attributes.
@@ -24,6 +26,7 @@ impl Stage {
     fn heading(self) -> &'static str {
         match self {
             Stage::Environment => "In the environment:",
+            Stage::Modules => "Modules of batou.toml:",
             Stage::Build => "Building components:",
             Stage::Kinds => "Kinds and attributes:",
             Stage::Configure => "Configure:",

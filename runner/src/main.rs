@@ -1,12 +1,14 @@
 //! batou-run: deploys software with sandboxed WebAssembly components.
 
 mod agent;
+mod atomic_file;
 mod cli;
 mod config;
 mod controller;
+mod deploy_lock;
 mod diagnostic;
+mod fetch;
 mod home;
-mod lock;
 mod model;
 mod orchestrate;
 mod output;

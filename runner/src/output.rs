@@ -57,16 +57,19 @@ impl Output {
                 drop(out);
                 eprintln!("DENIED: {}: {}: {}; {}", shown(host), shown(component), shown(asked), shown(advice));
             }
-            Event::Grants { host, root, used, unused } => {
+            Event::Grants { host, root, used, unused, modules } => {
                 if !self.grants {
                     return;
                 }
                 // Not `host: component` lines: those are changes.
                 if used.is_empty() && unused.is_empty() {
                     let _ = writeln!(out, "Grants of {}:{} (none used)", shown(host), shown(root));
-                    return;
+                } else {
+                    let _ = writeln!(out, "Grants of {}:{}", shown(host), shown(root));
                 }
-                let _ = writeln!(out, "Grants of {}:{}", shown(host), shown(root));
+                for module in modules {
+                    let _ = writeln!(out, "    module {}  sha256:{}", shown(&module.origin), shown(&module.sha256));
+                }
                 let width = used.iter().map(|(_, g)| g).chain(unused).map(|g| g.to_string().len()).max().unwrap_or(0);
                 for (component, grant) in used {
                     let _ = writeln!(out, "    {:width$}  used by {}", shown(&grant.to_string()), shown(component));

@@ -137,6 +137,7 @@ impl<'a> Agent<'a> {
             root: root.name.clone(),
             used: used.into_iter().collect(),
             unused,
+            modules: root.modules.clone(),
         });
     }
 

@@ -141,11 +141,7 @@ fn safe_relative(rel: &str) -> Result<PathBuf, StoreError> {
 }
 
 fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, data)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::atomic_file::write(path, data, 0o600)
 }
 
 #[cfg(test)]

@@ -7,18 +7,20 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::{CliError, cache_dir, check_deployment};
+use crate::config::deployment::load_deployment_config;
 use crate::config::{Connect, Environment, Loaded, load_environment};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage, choices_hint};
 use crate::orchestrate::{self, Report};
 use crate::output::Output;
 use crate::plan::HostPlan;
 use crate::sources::Modules;
+use crate::sources::external::{LockMode, Update};
 use crate::target::local::Local;
 use crate::target::process::Process;
 use crate::target::ssh::{Ssh, SshHosts, SshSetupError};
 use crate::target::{Target, TargetError};
 use crate::wasm::Runtime;
-use crate::{controller, lock, sources};
+use crate::{controller, deploy_lock, sources};
 
 /// Bring every host of an environment to the state its components describe.
 #[derive(clap::Args)]
@@ -54,6 +56,10 @@ pub struct DeployArgs {
     /// key is always refused).
     #[arg(long)]
     accept_new_host_keys: bool,
+    /// Never write batou.lock: a module of batou.toml it does not pin is
+    /// an error (the default when the variable CI is set).
+    #[arg(long)]
+    locked: bool,
 }
 
 impl DeployArgs {
@@ -92,10 +98,19 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     };
     // One deploy of a deployment at a time, from before configure (which
     // may build the deployment's components) to the summary.
-    let _lock = if args.consistency { None } else { Some(lock::acquire(&deployment).map_err(Diagnostics::from)?) };
+    let _lock =
+        if args.consistency { None } else { Some(deploy_lock::acquire(&deployment).map_err(Diagnostics::from)?) };
     let cache = cache_dir()?;
+    let mode = lock_mode(args.locked, args.predict || args.consistency);
+    let (fetched, unresolved) = match resolve_modules(&deployment, &cache, mode, &Update::Nothing, out) {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            errors.extend(e.in_stage(Stage::Modules));
+            (Vec::new(), Vec::new())
+        }
+    };
     let runtime = Runtime::new(cache.clone())?;
-    let (modules, build_errors) = sources::load(&runtime, &deployment, &cache);
+    let (modules, build_errors) = sources::load(&runtime, &deployment, &cache, fetched, unresolved);
     errors.extend(build_errors.in_stage(Stage::Build));
     let plan = match controller::plan(&env, &deployment, &runtime, &modules) {
         Ok(plan) => errors.into_result(plan)?,
@@ -127,6 +142,68 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     let report = orchestrate::deploy(&plan, &options, &make_target, out);
     summary(&args, &env.name, env.connect == Connect::Ssh, &report, started, out);
     if report.ok() { Ok(()) } else { Err(CliError::Deploy) }
+}
+
+/// Whether this run may write batou.lock: not with `--locked`, not in CI
+/// (a pipeline deploys what was committed); a predict or a consistency
+/// check, which change nothing, only say what they would pin.
+pub fn lock_mode(locked: bool, changes_nothing: bool) -> LockMode {
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    if locked {
+        LockMode::ReadOnly("--locked")
+    } else if ci {
+        LockMode::ReadOnly("CI is set (as --locked)")
+    } else if changes_nothing {
+        LockMode::DryRun
+    } else {
+        LockMode::Write
+    }
+}
+
+/// Resolves batou.toml's modules against batou.lock, telling the user
+/// about every pin made or moved. Errors are returned whole, the names of
+/// the modules that could not be resolved beside what could.
+pub fn resolve_modules(
+    deployment: &Path,
+    cache: &Path,
+    mode: LockMode,
+    update: &Update,
+    out: &Output,
+) -> Result<(Vec<sources::external::Fetched>, Vec<String>), Diagnostics> {
+    let config = load_deployment_config(deployment)?;
+    let resolution = sources::external::resolve(deployment, cache, &config, mode, update);
+    for change in &resolution.changes {
+        pinned(out, change, resolution.written);
+    }
+    let fetched: std::collections::BTreeSet<&str> = resolution.modules.iter().map(|m| m.name.as_str()).collect();
+    let unresolved =
+        config.modules.iter().filter(|m| !fetched.contains(m.name.as_str())).map(|m| m.name.clone()).collect();
+    if resolution.errors.is_empty() { Ok((resolution.modules, unresolved)) } else { Err(resolution.errors) }
+}
+
+/// A pin made or moved: `batou.lock: pinned NAME to sha256:… (resolved)`.
+fn pinned(out: &Output, change: &sources::external::PinChange, written: bool) {
+    let verb = match (&change.old, written) {
+        (None, true) => "pinned",
+        (Some(_), true) => "moved the pin of",
+        (None, false) => "would pin",
+        (Some(_), false) => "would move the pin of",
+    };
+    if out.json {
+        out.json_line(&json!({
+            "event": "pinned", "module": change.name, "written": written,
+            "source": change.new.source, "resolved": change.new.resolved, "sha256": change.new.sha256,
+            "previous": change.old.as_ref().map(|o| &o.sha256),
+        }));
+    } else {
+        let from = change.old.as_ref().map(|o| format!(" (was {})", o.sha256)).unwrap_or_default();
+        println!(
+            "batou.lock: {verb} `{}` to {}{from} ({})",
+            crate::output::shown(&change.name),
+            change.new.sha256,
+            crate::output::shown(&change.new.resolved)
+        );
+    }
 }
 
 /// The target that deploys `host`, made in the host's worker thread.

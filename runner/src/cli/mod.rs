@@ -7,6 +7,7 @@ mod cache;
 mod component;
 mod deploy;
 pub mod error;
+mod lock;
 mod new;
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,7 @@ enum Command {
     Deploy(deploy::DeployArgs),
     New(new::NewArgs),
     Component(component::ComponentArgs),
+    Lock(lock::LockArgs),
     Cache(cache::CacheArgs),
     Agent(agent::AgentArgs),
 }
@@ -62,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Deploy(args) => deploy::run(args, &out),
         Command::Agent(args) => agent::run(args),
         Command::Cache(args) => cache::run(args, &out),
+        Command::Lock(args) => lock::run(args, &out),
         Command::New(args) => new::run(args, &out),
         Command::Component(args) => component::run(args, &out),
     };
@@ -144,6 +147,7 @@ mod tests {
         assert!(about("deploy").starts_with("Bring every host"), "{}", about("deploy"));
         assert!(about("new").starts_with("Create a deployment"), "{}", about("new"));
         assert!(about("component").starts_with("Create, build, inspect and share"), "{}", about("component"));
+        assert!(about("lock").starts_with("Pin the modules of batou.toml"), "{}", about("lock"));
         assert!(about("cache").starts_with("Show or empty the cache"), "{}", about("cache"));
         assert!(about("agent").starts_with("Serve the agent protocol"), "{}", about("agent"));
     }

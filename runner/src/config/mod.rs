@@ -1,5 +1,6 @@
 //! The deployment as the user wrote it: `environments/<env>.toml`.
 
+pub mod deployment;
 mod environment;
 pub mod grants;
 pub mod source;

@@ -30,7 +30,17 @@ pub enum Event {
     Denied { host: String, component: String, asked: String, advice: String },
     /// After a root: the grants its components used, and those the
     /// environment declared that none used.
-    Grants { host: String, root: String, used: Vec<(String, Grant)>, unused: Vec<Grant> },
+    Grants {
+        host: String,
+        root: String,
+        used: Vec<(String, Grant)>,
+        unused: Vec<Grant>,
+        /// The modules the root's components run: where each came from
+        /// and its sha256, so the grants are read beside whose code uses
+        /// them.
+        #[serde(default)]
+        modules: Vec<crate::plan::ModuleUse>,
+    },
 }
 
 /// Reads a [`Level`] as it is serialised (lowercase), for events that

@@ -94,6 +94,20 @@ pub struct RootPlan {
     /// the plan's order anyway; another host's roots are waited for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waits_for: Vec<RootRef>,
+    /// The modules its components run, in the order the tree first uses
+    /// them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modules: Vec<ModuleUse>,
+}
+
+/// A module as `-P` names it beside the grants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModuleUse {
+    /// The standard library, `components/NAME`, or the resolved source
+    /// of a module of batou.toml (`oci://…@sha256:…`).
+    pub origin: String,
+    /// sha256 of its bytes, hex.
+    pub sha256: String,
 }
 
 /// A root on a host, as `host:root` in messages.

@@ -1,8 +1,12 @@
 //! Where a deployment's modules come from: the standard library inside the
-//! runner, and the deployment's own `components/<name>/` folders.
+//! runner, the deployment's own `components/<name>/` folders, and the
+//! modules `batou.toml` names, pinned by `batou.lock` (`external.rs`).
 
 mod build;
+pub mod external;
+pub mod lockfile;
 pub mod sdk;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,10 +25,16 @@ pub struct Modules {
     /// The bytes of each module of `loaded`, for shipping to an agent.
     pub wasm: Vec<Vec<u8>>,
     pub kinds: Arc<Kinds>,
+    /// Where each module of `loaded` came from, for `-P`: the standard
+    /// library, a component folder, or the resolved source of batou.toml.
+    pub origins: Vec<String>,
     /// The deployment's own component folders whose module could not be
     /// built or loaded (already reported): roots of a kind of that name
     /// are not checked again, since what it exports is unknown.
     pub unbuilt: std::collections::BTreeSet<String>,
+    /// The modules of batou.toml that could not be fetched or loaded
+    /// (already reported): the kinds they export are unknown.
+    pub unloaded_external: std::collections::BTreeSet<String>,
 }
 
 impl Modules {
@@ -54,11 +64,43 @@ enum OwnSource {
 /// component that fails to build or load is reported, and the others are
 /// loaded all the same, so that later stages can report their problems
 /// in the same run.
-pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> (Modules, Diagnostics) {
+///
+/// `external` are the modules of batou.toml, already resolved against
+/// the lock; `unresolved` those that could not be (already reported).
+pub fn load(
+    runtime: &Runtime,
+    deployment: &Path,
+    cache_dir: &Path,
+    external: Vec<external::Fetched>,
+    unresolved: Vec<String>,
+) -> (Modules, Diagnostics) {
     let mut errors = Diagnostics::default();
     let mut inputs = stdlib_inputs();
+    let mut origins: std::collections::HashMap<String, String> =
+        inputs.iter().map(|(name, _, _)| (name.clone(), "standard library".to_string())).collect();
+    let mut unloaded_external: std::collections::BTreeSet<String> = unresolved.into_iter().collect();
     let mut unbuilt = std::collections::BTreeSet::new();
-    for own in own_modules(deployment) {
+    let own = own_modules(deployment);
+    for module in external {
+        let shown = external_name(&module.name);
+        if let Some(folder) = own.iter().find(|o| o.name == module.name) {
+            errors.push(
+                Diagnostic::new(format!(
+                    "`{}` is both a module of batou.toml and the deployment's own component in components/{}/",
+                    module.name, folder.name
+                ))
+                .at("batou.toml")
+                .hint("rename one of them: a module's name must say which one is meant"),
+            );
+            unloaded_external.insert(module.name);
+            continue;
+        }
+        let assets = root_assets(deployment, &module.name);
+        origins.insert(shown.clone(), module.origin);
+        inputs.push((shown, module.wasm, assets));
+    }
+    for own in own {
+        origins.insert(format!("components/{}", own.name), format!("components/{}", own.name));
         let shown = format!("components/{}", own.name);
         let wasm = match &own.source {
             OwnSource::Prebuilt(path) => std::fs::read(path)
@@ -86,7 +128,22 @@ pub fn load(runtime: &Runtime, deployment: &Path, cache_dir: &Path) -> (Modules,
     let (mut modules, load_errors) = load_inputs(runtime, inputs);
     errors.extend(load_errors);
     modules.unbuilt.extend(unbuilt);
+    // A module of batou.toml that did not load is in `unbuilt` by its
+    // name; its kinds are what is unknown.
+    let failed: Vec<String> =
+        modules.unbuilt.iter().filter(|n| origins.contains_key(&external_name(n))).cloned().collect();
+    for name in failed {
+        modules.unbuilt.remove(&name);
+        unloaded_external.insert(name);
+    }
+    modules.unloaded_external = unloaded_external;
+    modules.origins = modules.loaded.iter().map(|m| origins.get(&m.name).cloned().unwrap_or_default()).collect();
     (modules, errors)
+}
+
+/// How messages name a module of batou.toml.
+fn external_name(name: &str) -> String {
+    format!("module `{name}` of batou.toml")
 }
 
 /// The standard library modules as inputs of [`from_inputs`].
@@ -139,17 +196,28 @@ fn load_inputs(runtime: &Runtime, inputs: Vec<(String, Vec<u8>, Option<PathBuf>)
                 wasm.push(bytes);
             }
             Err(e) => {
-                if let Some(own) = name.strip_prefix("components/") {
+                let external = name.strip_prefix("module `").and_then(|n| n.strip_suffix("` of batou.toml"));
+                if let Some(own) = name.strip_prefix("components/").or(external) {
                     unbuilt.insert(own.to_string());
                 }
-                errors.push(
-                    Diagnostic::new(e.to_string())
-                        .hint("rebuild it against the batou:deploy@0.1.0 contract (wit/) for wasm32-wasip2"),
-                )
+                errors.push(Diagnostic::new(e.to_string()).hint(format!(
+                    "rebuild it against the batou:deploy@{} contract (wit/) for wasm32-wasip2",
+                    crate::wasm::CONTRACT
+                )))
             }
         }
     }
-    (Modules { loaded: Arc::new(loaded), wasm, kinds: Arc::new(kinds), unbuilt }, errors)
+    (
+        Modules {
+            loaded: Arc::new(loaded),
+            wasm,
+            kinds: Arc::new(kinds),
+            origins: Vec::new(),
+            unbuilt,
+            unloaded_external: Default::default(),
+        },
+        errors,
+    )
 }
 
 fn own_modules(deployment: &Path) -> Vec<OwnModule> {

@@ -11,4 +11,4 @@ pub mod state;
 
 pub use error::CapError;
 pub use instance::{ComponentError, LiveComponent, StorePool};
-pub use module::{LoadedModule, Runtime};
+pub use module::{CONTRACT, LoadedModule, Runtime, sha256_hex};
