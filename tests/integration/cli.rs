@@ -72,6 +72,7 @@ fn the_same_mistake_gives_the_same_code_and_words_from_every_command() {
                 &["deploy", "dev", "-c", "-d", nd],
                 &["deploy", "dev", "-P", "-d", nd],
                 &["component", "new", "web", "-d", nd],
+                &["lock", "update", "-d", nd],
             ]),
             env: vec![],
             unset: vec![],
@@ -186,7 +187,7 @@ fn clap_usage_errors_exit_2_and_help_is_no_error() {
     assert!(help.contains("Exit codes: 0 done; 1 a deploy failed; 2 a usage or configuration error"), "{help}");
     // Each command's help is its own.
     let component = batou(&["component", "--help"], &[], &[]).stdout;
-    assert!(component.starts_with("Create a component of the deployment"), "{component}");
+    assert!(component.starts_with("Create, build, inspect and share component modules"), "{component}");
 }
 
 #[test]

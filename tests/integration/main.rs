@@ -19,6 +19,7 @@ mod hostile;
 mod hosts;
 mod languages;
 mod layers;
+mod pins;
 mod polyglot;
 mod resolver;
 mod scaffold;

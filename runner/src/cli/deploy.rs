@@ -102,13 +102,8 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
         if args.consistency { None } else { Some(deploy_lock::acquire(&deployment).map_err(Diagnostics::from)?) };
     let cache = cache_dir()?;
     let mode = lock_mode(args.locked, args.predict || args.consistency);
-    let (fetched, unresolved) = match resolve_modules(&deployment, &cache, mode, &Update::Nothing, out) {
-        Ok(resolved) => resolved,
-        Err(e) => {
-            errors.extend(e.in_stage(Stage::Modules));
-            (Vec::new(), Vec::new())
-        }
-    };
+    let (fetched, unresolved, module_errors) = resolve_modules(&deployment, &cache, mode, &Update::Nothing, out);
+    errors.extend(module_errors.in_stage(Stage::Modules));
     let runtime = Runtime::new(cache.clone())?;
     let (modules, build_errors) = sources::load(&runtime, &deployment, &cache, fetched, unresolved);
     errors.extend(build_errors.in_stage(Stage::Build));
@@ -161,16 +156,19 @@ pub fn lock_mode(locked: bool, changes_nothing: bool) -> LockMode {
 }
 
 /// Resolves batou.toml's modules against batou.lock, telling the user
-/// about every pin made or moved. Errors are returned whole, the names of
-/// the modules that could not be resolved beside what could.
+/// about every pin made or moved: the modules resolved, the names of
+/// those that could not be, and why.
 pub fn resolve_modules(
     deployment: &Path,
     cache: &Path,
     mode: LockMode,
     update: &Update,
     out: &Output,
-) -> Result<(Vec<sources::external::Fetched>, Vec<String>), Diagnostics> {
-    let config = load_deployment_config(deployment)?;
+) -> (Vec<sources::external::Fetched>, Vec<String>, Diagnostics) {
+    let config = match load_deployment_config(deployment) {
+        Ok(config) => config,
+        Err(e) => return (Vec::new(), Vec::new(), e),
+    };
     let resolution = sources::external::resolve(deployment, cache, &config, mode, update);
     for change in &resolution.changes {
         pinned(out, change, resolution.written);
@@ -178,7 +176,7 @@ pub fn resolve_modules(
     let fetched: std::collections::BTreeSet<&str> = resolution.modules.iter().map(|m| m.name.as_str()).collect();
     let unresolved =
         config.modules.iter().filter(|m| !fetched.contains(m.name.as_str())).map(|m| m.name.clone()).collect();
-    if resolution.errors.is_empty() { Ok((resolution.modules, unresolved)) } else { Err(resolution.errors) }
+    (resolution.modules, unresolved, resolution.errors)
 }
 
 /// A pin made or moved: `batou.lock: pinned NAME to sha256:… (resolved)`.

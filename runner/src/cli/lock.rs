@@ -35,7 +35,10 @@ pub fn run(args: LockArgs, out: &Output) -> Result<(), CliError> {
     check_deployment(&deployment)?;
     let cache = cache_dir()?;
     let update = if names.is_empty() { Update::All } else { Update::Only(names) };
-    let (fetched, _) = resolve_modules(&deployment, &cache, LockMode::Write, &update, out)?;
+    let (fetched, _, errors) = resolve_modules(&deployment, &cache, LockMode::Write, &update, out);
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
     out.summary(
         &format!("batou.lock pins {} module(s) of batou.toml.", fetched.len()),
         json!({"pinned": fetched.iter().map(|m| json!({"module": m.name, "resolved": m.origin})).collect::<Vec<_>>()}),
