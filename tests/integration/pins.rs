@@ -122,7 +122,7 @@ fn a_file_root_lists_the_standard_library_it_runs() {
          [components.motd]\nkind = \"file\"\npath = \"motd\"\ncontent = \"hi\"\n",
     );
     let run = d.predict().ok();
-    assert!(run.stdout.contains("Grants of localhost:motd\n    module standard library  sha256:"), "{run:?}");
+    assert!(run.stdout.contains("Grants of localhost:motd\n    module standard library `files`  sha256:"), "{run:?}");
 }
 
 #[test]

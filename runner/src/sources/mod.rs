@@ -77,7 +77,7 @@ pub fn load(
     let mut errors = Diagnostics::default();
     let mut inputs = stdlib_inputs();
     let mut origins: std::collections::HashMap<String, String> =
-        inputs.iter().map(|(name, _, _)| (name.clone(), "standard library".to_string())).collect();
+        inputs.iter().map(|(name, _, _)| (name.clone(), name.replace(" module", ""))).collect();
     let mut unloaded_external: std::collections::BTreeSet<String> = unresolved.into_iter().collect();
     let mut unbuilt = std::collections::BTreeSet::new();
     let own = own_modules(deployment);
