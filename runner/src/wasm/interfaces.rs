@@ -42,15 +42,6 @@ impl Interfaces {
         }
         Ok(found)
     }
-
-    /// The imported `batou:deploy` interfaces by their short name
-    /// (`files`), sorted.
-    pub fn contract_imports(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self.imports.iter().filter_map(|n| contract_interface(n)).collect();
-        out.sort();
-        out.dedup();
-        out
-    }
 }
 
 /// `files` of `batou:deploy/files@0.2.0`.
@@ -206,7 +197,8 @@ mod tests {
             exports: vec!["batou:deploy/component@0.2.0".into()],
         };
         assert_eq!(i.contract().unwrap().as_deref(), Some("0.2.0"));
-        assert_eq!(i.contract_imports(), vec!["files"]);
+        assert_eq!(contract_interface(&i.imports[0]), Some("files"));
+        assert_eq!(contract_interface(&i.imports[1]), None);
         let two = Interfaces { imports: vec!["batou:deploy/files@0.1.0".into(), "batou:deploy/log@0.2.0".into()], ..i };
         assert!(matches!(two.contract(), Err(InterfacesError::TwoContracts(..))));
     }

@@ -197,7 +197,8 @@ impl Info<'_> {
         if assets.is_empty() {
             text.push_str("Assets: none bundled\n");
         } else {
-            text.push_str(&format!("Assets: {} files, {asset_bytes} bytes, bundled\n", assets.len()));
+            let files = if assets.len() == 1 { "file" } else { "files" };
+            text.push_str(&format!("Assets: {} {files}, {asset_bytes} bytes, bundled\n", assets.len()));
             for (name, size) in assets {
                 text.push_str(&format!("  {name} ({size} bytes)\n"));
             }
