@@ -24,7 +24,8 @@ fn inspected(name: &str) -> (String, String) {
     let size_line = format!("  size      {size} bytes\n");
     let sha_line = format!("  sha256    {sha}\n");
     assert!(text.stdout.contains(&size_line) && text.stdout.contains(&sha_line), "{}", text.stdout);
-    let human = text.stdout.replace(&size_line, "  size      $SIZE bytes\n").replace(&sha_line, "  sha256    $SHA256\n");
+    let human =
+        text.stdout.replace(&size_line, "  size      $SIZE bytes\n").replace(&sha_line, "  sha256    $SHA256\n");
     let json = batou(&["component", "inspect", name, "--json"], &[]).ok();
     let lines: Vec<&str> = json.stdout.lines().collect();
     assert_eq!(lines.len(), 1, "one event: {}", json.stdout);
@@ -79,7 +80,11 @@ fn inspect_shows_what_the_bytes_say_of_a_module_of_another_contract_and_refuses_
     assert!(run.stdout.contains("  contract  batou:deploy@0.1.0 (this batou-run runs 0.2.x)\n"), "{}", run.stdout);
     assert!(run.stdout.contains("batou:deploy/component@0.1.0"), "{}", run.stdout);
     assert!(!run.stdout.contains("Kind "), "{}", run.stdout);
-    assert!(run.stderr.contains("is built against batou:deploy@0.1.0; this batou-run runs modules of batou:deploy@0.2.x"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is built against batou:deploy@0.1.0; this batou-run runs modules of batou:deploy@0.2.x"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -93,7 +93,8 @@ pub fn unpack(wasm: &[u8], cache_dir: &Path) -> Result<Option<PathBuf>, BundleEr
     if folder.is_dir() {
         return Ok(Some(folder));
     }
-    let fail = |message: String| BundleError::Unpack { module: "the module".to_string(), folder: folder.clone(), message };
+    let fail =
+        |message: String| BundleError::Unpack { module: "the module".to_string(), folder: folder.clone(), message };
     std::fs::create_dir_all(&parent).map_err(|e| fail(format!("cannot create {}: {e}", parent.display())))?;
     let tmp = parent.join(format!(".{hash}.tmp.{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
@@ -209,11 +210,8 @@ mod tests {
     }
 
     fn read_tree(dir: &Path) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = walk::files(dir)
-            .unwrap()
-            .into_iter()
-            .map(|(rel, p)| (rel, std::fs::read_to_string(p).unwrap()))
-            .collect();
+        let mut out: Vec<(String, String)> =
+            walk::files(dir).unwrap().into_iter().map(|(rel, p)| (rel, std::fs::read_to_string(p).unwrap())).collect();
         out.sort();
         out
     }
@@ -259,12 +257,15 @@ mod tests {
             (".gitignore", "*.bak\n"),
             ("notes.bak", "not shipped"),
             (".env", "SECRET=1"),
+            // Longer than a tar header holds (a GNU long-name entry).
+            (format!("deep/{}/file.txt", "x".repeat(120)).as_str(), "deep"),
         ]);
         let wasm = embed(EMPTY, dir.path()).unwrap();
         assert!(wasm.starts_with(EMPTY));
         let tar = section(&wasm).unwrap().expect("a bundle");
         let names: Vec<String> = listing(tar).unwrap().into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, [".gitignore", "page.txt.j2", "static/css/site.css"]);
+        let long = format!("deep/{}/file.txt", "x".repeat(120));
+        assert_eq!(names, [".gitignore", &long, "page.txt.j2", "static/css/site.css"]);
         assert_eq!(section(EMPTY).unwrap(), None);
         let cache = tempfile::tempdir().unwrap();
         let unpacked = unpack(&wasm, cache.path()).unwrap().expect("a folder");
@@ -300,7 +301,7 @@ mod tests {
 
     #[test]
     fn hostile_tars_are_refused_and_nothing_is_kept() {
-        use tar::EntryType::{Directory, Regular, Symlink};
+        use tar::EntryType::{Directory, Link, Regular, Symlink};
         let cases: &[(&[(&str, tar::EntryType, &[u8])], &str)] = &[
             (&[("../escape", Regular, b"x")], "not a plain relative path"),
             (&[("a/../../escape", Regular, b"x")], "not a plain relative path"),
@@ -308,6 +309,7 @@ mod tests {
             (&[("./a", Regular, b"x")], "not a plain relative path"),
             (&[("link", Symlink, b"")], "not a regular file"),
             (&[("dir", Directory, b"")], "not a regular file"),
+            (&[("hard", Link, b"")], "not a regular file"),
             (&[("a", Regular, b"1"), ("a", Regular, b"2")], "comes twice"),
             (&[("a/b", Regular, b"1"), ("a", Regular, b"2")], "cannot create"),
         ];

@@ -77,7 +77,8 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
             std::fs::create_dir_all(parent)
                 .map_err(|e| CliError::usage(format!("cannot create {}: {e}", parent.display())))?;
         }
-        write_atomically(&path, &bytes).map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?;
+        write_atomically(&path, &bytes)
+            .map_err(|e| CliError::usage(format!("cannot write {}: {e}", path.display())))?;
         let sha256 = crate::wasm::sha256_hex(&bytes);
         let kind_names: Vec<&str> = kinds.iter().map(|k| k.name.as_str()).collect();
         let assets = bundle::section(&bytes)

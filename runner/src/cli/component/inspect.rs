@@ -57,9 +57,12 @@ random numbers; its stdout and stderr are kept to quote if it traps";
 pub fn run(args: InspectArgs, out: &Output) -> Result<(), CliError> {
     if args.module.starts_with("oci://") {
         return Err(CliError::Usage(
-            Diagnostic::new(format!("batou-run component inspect {}: oci:// references are not implemented yet", args.module))
-                .hint("pull it with `batou-run component pull` and inspect the file")
-                .into(),
+            Diagnostic::new(format!(
+                "batou-run component inspect {}: oci:// references are not implemented yet",
+                args.module
+            ))
+            .hint("pull it with `batou-run component pull` and inspect the file")
+            .into(),
         ));
     }
     let cache = cache_dir()?;
@@ -108,9 +111,10 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<(), CliError> {
 /// component of the deployment; with the name messages use.
 fn resolve(what: &str, deployment: &Path, cache: &Path) -> Result<(String, Vec<u8>), CliError> {
     let path = Path::new(what);
-    if what.ends_with(".wasm") || what.contains('/') || path.is_file() {
-        let bytes = std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {what}: {e}")))?;
-        return Ok((what.to_string(), bytes));
+    let read = || std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {what}: {e}")));
+    // A path is a file; a plain name is a module's name first.
+    if what.ends_with(".wasm") || what.contains('/') {
+        return Ok((what.to_string(), read()?));
     }
     let stdlib = crate::sources::stdlib_inputs();
     let wanted = format!("standard library module `{what}`");
@@ -118,6 +122,9 @@ fn resolve(what: &str, deployment: &Path, cache: &Path) -> Result<(String, Vec<u
         return Ok((name, bytes));
     }
     if !crate::sources::own_module_names(deployment).iter().any(|n| n == what) {
+        if path.is_file() {
+            return Ok((what.to_string(), read()?));
+        }
         let standard: Vec<String> = crate::sources::stdlib_inputs()
             .into_iter()
             .filter_map(|(n, _, _)| n.strip_prefix("standard library module `")?.strip_suffix('`').map(String::from))
@@ -150,8 +157,7 @@ impl Info<'_> {
         let assets = assets.unwrap_or_default();
         let asset_bytes: u64 = assets.iter().map(|(_, n)| n).sum();
         if out.json {
-            let imports: Vec<_> =
-                self.found.imports.iter().map(|n| json!({"name": n, "means": meaning(n)})).collect();
+            let imports: Vec<_> = self.found.imports.iter().map(|n| json!({"name": n, "means": meaning(n)})).collect();
             out.json_line(&json!({
                 "event": "module",
                 "name": self.name,
