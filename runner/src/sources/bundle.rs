@@ -302,7 +302,8 @@ mod tests {
     #[test]
     fn hostile_tars_are_refused_and_nothing_is_kept() {
         use tar::EntryType::{Directory, Link, Regular, Symlink};
-        let cases: &[(&[(&str, tar::EntryType, &[u8])], &str)] = &[
+        type Entries<'a> = &'a [(&'a str, tar::EntryType, &'a [u8])];
+        let cases: &[(Entries, &str)] = &[
             (&[("../escape", Regular, b"x")], "not a plain relative path"),
             (&[("a/../../escape", Regular, b"x")], "not a plain relative path"),
             (&[("/etc/passwd", Regular, b"x")], "not a plain relative path"),

@@ -109,10 +109,8 @@ fn walk<'a>(
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(malformed)?;
         match &payload {
-            Payload::Version { encoding, .. } if depth == 0 => {
-                if *encoding == Encoding::Module {
-                    return Err(InterfacesError::CoreModule);
-                }
+            Payload::Version { encoding: Encoding::Module, .. } if depth == 0 => {
+                return Err(InterfacesError::CoreModule);
             }
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => {
                 depth += 1;
