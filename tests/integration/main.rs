@@ -8,6 +8,7 @@ mod sshd;
 
 mod agent;
 mod builds;
+mod bundle;
 mod cli;
 mod contract;
 mod deploy;
@@ -17,6 +18,7 @@ mod faults;
 mod hardening;
 mod hostile;
 mod hosts;
+mod inspect;
 mod languages;
 mod layers;
 mod pins;

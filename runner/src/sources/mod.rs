@@ -3,6 +3,7 @@
 //! modules `batou.toml` names, pinned by `batou.lock` (`external.rs`).
 
 mod build;
+pub mod bundle;
 pub mod external;
 pub mod lockfile;
 pub mod sdk;
@@ -95,7 +96,17 @@ pub fn load(
             unloaded_external.insert(module.name);
             continue;
         }
-        let assets = root_assets(deployment, &module.name);
+        // Its assets travel inside it; a module without them may read
+        // the deployment's components/<name>/ folder of assets.
+        let assets = match bundle::unpack(&module.wasm, cache_dir) {
+            Ok(Some(unpacked)) => Some(unpacked),
+            Ok(None) => root_assets(deployment, &module.name),
+            Err(e) => {
+                errors.push(Diagnostic::new(e.of(&shown).to_string()).at("batou.toml"));
+                unloaded_external.insert(module.name);
+                continue;
+            }
+        };
         origins.insert(shown.clone(), module.origin);
         inputs.push((shown, module.wasm, assets));
     }
@@ -117,8 +128,17 @@ pub fn load(
                 })
             }
         };
+        // A prebuilt module carrying its assets reads them from the
+        // unpacked bundle, not from its folder.
+        let wasm = match (wasm, &own.source) {
+            (Ok(bytes), OwnSource::Prebuilt(_)) => match bundle::unpack(&bytes, cache_dir) {
+                Ok(unpacked) => Ok((bytes, unpacked.unwrap_or(own.dir))),
+                Err(e) => Err(Diagnostic::new(e.of(&shown).to_string())),
+            },
+            (wasm, _) => wasm.map(|bytes| (bytes, own.dir)),
+        };
         match wasm {
-            Ok(bytes) => inputs.push((shown, bytes, Some(own.dir))),
+            Ok((bytes, assets)) => inputs.push((shown, bytes, Some(assets))),
             Err(d) => {
                 errors.push(d);
                 unbuilt.insert(own.name);
@@ -253,4 +273,36 @@ fn own_modules(deployment: &Path) -> Vec<OwnModule> {
 pub fn root_assets(deployment: &Path, root: &str) -> Option<PathBuf> {
     let dir = deployment.join("components").join(root);
     dir.is_dir().then_some(dir)
+}
+
+/// The names of the deployment's own components that hold a module (from
+/// source or prebuilt), sorted.
+pub fn own_module_names(deployment: &Path) -> Vec<String> {
+    own_modules(deployment).into_iter().map(|own| own.name).collect()
+}
+
+/// The module of the deployment's own component `name`, built as a
+/// deploy builds it (the same cache, keyed by content), and the folder of
+/// its assets (the component's folder). A prebuilt module is read as it
+/// is.
+pub fn own_module_bytes(deployment: &Path, name: &str, cache_dir: &Path) -> Result<(Vec<u8>, PathBuf), Diagnostic> {
+    let Some(own) = own_modules(deployment).into_iter().find(|own| own.name == name) else {
+        let names = own_module_names(deployment);
+        let known = if names.is_empty() { "none".to_string() } else { names.join(", ") };
+        return Err(Diagnostic::new(format!(
+            "{} has no component `{name}` with a module (its components: {known})",
+            deployment.display()
+        ))
+        .hint("a component is a folder components/NAME/ holding Cargo.toml, app.py, index.js or NAME.wasm"));
+    };
+    let shown = format!("components/{}", own.name);
+    let path = match &own.source {
+        OwnSource::Prebuilt(path) => path.clone(),
+        OwnSource::Crate => build::build_crate(&own.name, &own.dir, cache_dir).map_err(|e| e.at(shown.clone()))?,
+        OwnSource::Python => build::build_python(&own.name, &own.dir, cache_dir).map_err(|e| e.at(shown.clone()))?,
+        OwnSource::JavaScript => build::build_js(&own.name, &own.dir, cache_dir).map_err(|e| e.at(shown.clone()))?,
+    };
+    let bytes = std::fs::read(&path)
+        .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown.clone()))?;
+    Ok((bytes, own.dir))
 }

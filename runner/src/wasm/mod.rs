@@ -6,9 +6,10 @@ pub mod cache;
 pub mod caps;
 pub mod error;
 mod instance;
+pub mod interfaces;
 mod module;
 pub mod state;
 
 pub use error::CapError;
 pub use instance::{ComponentError, LiveComponent, StorePool};
-pub use module::{CONTRACT, LoadedModule, Runtime, sha256_hex};
+pub use module::{CONTRACT, LoadedModule, Runtime, compatible, sha256_hex};
