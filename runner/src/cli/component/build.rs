@@ -146,17 +146,7 @@ pub fn module_bytes(deployment: &Path, name_or_path: &str, cache: &Path) -> Resu
     bundled.map_err(|e| CliError::Config(Diagnostic::new(e.of(&shown_name).to_string()).into()))
 }
 
-/// Writes `data` to a temporary file beside `path`, then renames it over
-/// `path`: a reader sees the old file or the new one, never a part.
+/// Writes `data` whole or not at all (a module file others may read).
 pub fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-    let result = std::fs::File::create(&tmp).and_then(|mut f| {
-        f.write_all(data)?;
-        f.sync_all()
-    });
-    result.and_then(|()| std::fs::rename(&tmp, path)).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::atomic_file::write(path, data, 0o644)
 }
