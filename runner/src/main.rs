@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod controller;
 mod diagnostic;
+mod fetch;
 mod home;
 mod lock;
 mod model;

@@ -4,6 +4,7 @@
 #![deny(dead_code)]
 
 mod harness;
+mod registry_server;
 mod sshd;
 
 mod agent;
@@ -20,6 +21,7 @@ mod hosts;
 mod languages;
 mod layers;
 mod polyglot;
+mod registry;
 mod resolver;
 mod scaffold;
 mod shipping;
