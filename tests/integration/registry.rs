@@ -124,6 +124,27 @@ fn pulling_a_missing_tag_names_it() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains(&reference) && run.stderr.contains("does not exist"), "{}", run.stderr);
 
+    // A push needs a component and a tag.
+    let not_wasm = registry.scratch().join("notes.wasm");
+    std::fs::write(&not_wasm, "not wasm").unwrap();
+    let run = batou(&["component", "push", not_wasm.to_str().unwrap(), &reference], &env);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("notes.wasm") && run.stderr.contains("not a WebAssembly component"), "{}", run.stderr);
+    let run = batou(
+        &[
+            "component",
+            "push",
+            FIXTURE_NOTICE,
+            &format!("oci://{}/batou/notice@sha256:{}", registry.addr(), "a".repeat(64)),
+        ],
+        &env,
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("a push names a tag"), "{}", run.stderr);
+    let run = batou(&["component", "push", "missing.wasm", &reference], &env);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("cannot read the module") && run.stderr.contains("missing.wasm"), "{}", run.stderr);
+
     // A reference that is not one says so.
     let run = batou(&["component", "pull", &format!("{}/batou/notice:1", registry.addr())], &env);
     assert_eq!(run.code, 2, "{run:?}");

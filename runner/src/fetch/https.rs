@@ -87,6 +87,7 @@ fn allowed(url: &reqwest::Url, options: &Options) -> Result<(), String> {
     }
 }
 
+#[allow(dead_code)] // see fetch::download
 pub(crate) async fn download(url: &str, options: &Options) -> Result<Vec<u8>, FetchError> {
     let fail = |problem: String| FetchError::Download { url: url.to_string(), problem };
     let parsed = reqwest::Url::parse(url).map_err(|e| fail(format!("it is not a URL ({e})")))?;
@@ -143,7 +144,8 @@ mod tests {
     #[test]
     fn loopback_registries_speak_plain_http_others_https_unless_insecure() {
         let none = Options::default();
-        for r in ["127.0.0.1:5000", "127.3.4.5", "localhost:5000", "LOCALHOST", "[::1]:5000", "::1", "reg.localhost"] {
+        for r in ["127.0.0.1:5000", "127.3.4.5", "localhost:5000", "LOCALHOST", "[::1]:5000", "[::1]", "reg.localhost"]
+        {
             assert!(plain_http(r, &none), "{r}");
             assert_eq!(protocol(r, &none), ClientProtocol::HttpsExcept(vec![r.to_string()]));
         }
@@ -156,6 +158,43 @@ mod tests {
         assert!(plain_http("10.0.0.1:5000", &insecure));
         assert!(!plain_http("10.0.0.1:5001", &insecure));
         assert!(!plain_http("ghcr.io", &insecure));
+    }
+
+    /// A one-connection HTTP server on 127.0.0.1 answering `response`.
+    fn serve_once(response: &'static str) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(response.as_bytes());
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn downloads_from_loopback_and_refuses_redirects_to_plain_http_elsewhere() {
+        let none = Options::default();
+        let addr = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+        assert_eq!(super::super::download(&format!("http://{addr}/x.wasm"), &none).unwrap(), b"hello");
+
+        let addr = serve_once(
+            "HTTP/1.1 302 Found\r\nLocation: http://example.com/x.wasm\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        let url = format!("http://{addr}/x.wasm");
+        let e = super::super::download(&url, &none).unwrap_err().to_string();
+        assert!(e.contains(&url) && e.contains("http://example.com/x.wasm") && e.contains("use https://"), "{e}");
+
+        let addr = serve_once("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let e = super::super::download(&format!("http://{addr}/x.wasm"), &none).unwrap_err().to_string();
+        assert!(e.contains("404"), "{e}");
+
+        let addr = serve_once("HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\nConnection: close\r\n\r\n");
+        let e = super::super::download(&format!("http://{addr}/x.wasm"), &none).unwrap_err().to_string();
+        assert!(e.contains("more than the limit"), "{e}");
     }
 
     #[test]

@@ -104,6 +104,7 @@ pub enum FetchError {
     #[error("the registry {registry} failed {action}: {detail}")]
     Registry { registry: String, action: String, detail: String },
 
+    #[allow(dead_code)] // made by download()
     #[error("cannot download {url}: {problem}")]
     Download { url: String, problem: String },
 
@@ -128,6 +129,8 @@ pub fn pull(reference: &Reference, options: &Options) -> Result<Pulled, FetchErr
     oci::block_on(oci::pull(reference, options))?
 }
 
+// Called by the deploy integration (batou.lock), not by a command yet.
+#[allow(dead_code)]
 /// The digest of the manifest `reference` points to now (a tag's current
 /// target), without pulling the layer.
 pub fn manifest_digest(reference: &Reference, options: &Options) -> Result<String, FetchError> {
@@ -140,6 +143,8 @@ pub fn push(reference: &Reference, wasm: &[u8], meta: &PushMeta, options: &Optio
     oci::block_on(oci::push(reference, wasm, meta, options))?
 }
 
+// Called by the deploy integration (modules by URL), not by a command yet.
+#[allow(dead_code)]
 /// Downloads `url` (https://, or http:// to a loopback host or one in
 /// `options.insecure`), following redirects under the same rule, within a
 /// timeout and [`SIZE_LIMIT`].

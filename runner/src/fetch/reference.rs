@@ -66,6 +66,7 @@ impl Reference {
     }
 
     /// The registry's host, without the port.
+    #[allow(dead_code)] // for the deploy integration's messages
     pub fn host(&self) -> &str {
         host_of(&self.registry)
     }
