@@ -252,7 +252,12 @@ fn a_registry_that_is_not_loopback_is_spoken_to_over_https() {
     let env = no_credentials(dir.path());
     let run = batou(&["component", "pull", "oci://localhost.invalid:5000/batou/notice:1"], &env);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("over HTTPS") && run.stderr.contains("--insecure"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot reach the registry localhost.invalid:5000 over HTTPS")
+            && run.stderr.contains("https://localhost.invalid:5000/v2/"),
+        "{}",
+        run.stderr
+    );
     // Named insecure, it is plain HTTP.
     let run = batou(
         &["component", "pull", "oci://localhost.invalid:5000/batou/notice:1", "--insecure", "localhost.invalid"],
@@ -355,4 +360,57 @@ fn the_pushed_manifest_and_config_have_the_wasm_oci_layout() {
     c["layerDigests"][0] = "sha256:<module>".into();
     golden("oci-manifest.json", &(serde_json::to_string_pretty(&m).unwrap() + "\n"));
     golden("oci-config.json", &(serde_json::to_string_pretty(&c).unwrap() + "\n"));
+}
+
+#[test]
+fn an_artifact_pushed_as_wkg_pushes_it_is_pulled() {
+    let registry = RegistryServer::start();
+    let dir = registry.scratch();
+    let env = no_credentials(&dir);
+    let addr = registry.addr();
+    let bytes = module();
+    let layer = put_blob(&addr, "wkg/notice", &bytes);
+    // oci-wasm's WasmConfig as chrono writes it (with a fraction).
+    let config = serde_json::to_vec(&serde_json::json!({
+        "created": "2025-06-01T12:34:56.789012345Z",
+        "author": "someone",
+        "architecture": "wasm",
+        "os": "wasip2",
+        "layerDigests": [layer],
+        "component": {"exports": ["batou:deploy/component@0.2.0"], "imports": [], "target": null}
+    }))
+    .unwrap();
+    let config_digest = put_blob(&addr, "wkg/notice", &config);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.wasm.config.v0+json", "digest": config_digest, "size": config.len()},
+        "layers": [{
+            "mediaType": "application/wasm",
+            "digest": layer,
+            "size": bytes.len(),
+            "annotations": {"org.opencontainers.image.title": "notice.wasm"}
+        }],
+        "annotations": {
+            "org.opencontainers.image.created": "2025-06-01T12:34:56Z",
+            "org.opencontainers.image.authors": "someone",
+            "org.opencontainers.image.licenses": "Apache-2.0",
+            "dev.wasmcloud.something": "else"
+        }
+    });
+    let (code, _, body) = http(
+        &addr,
+        "PUT",
+        "/v2/wkg/notice/manifests/0.1.0",
+        &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+        &serde_json::to_vec(&manifest).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(code, 201, "{}", String::from_utf8_lossy(&body));
+    let out = dir.join("wkg.wasm");
+    let run =
+        batou(&["component", "pull", &format!("oci://{addr}/wkg/notice:0.1.0"), "-o", out.to_str().unwrap()], &env)
+            .ok();
+    assert!(run.stdout.contains(&sha256(&bytes).trim_start_matches("sha256:").to_string()), "{}", run.stdout);
+    assert_eq!(std::fs::read(&out).unwrap(), bytes);
 }

@@ -26,7 +26,8 @@ pub(crate) fn is_loopback(host: &str) -> bool {
         return true;
     }
     match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
+        // ::ffff:127.0.0.1 is 127.0.0.1.
+        Ok(ip) => ip.to_canonical().is_loopback(),
         Err(_) => false,
     }
 }
@@ -62,6 +63,27 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// What to do about a connection that failed with `detail`.
+pub(crate) fn connect_hint(detail: &str, registry: &str, plain: bool) -> String {
+    let d = detail.to_ascii_lowercase();
+    if d.contains("dns error") || d.contains("failed to lookup") {
+        return format!("; check the name {}", host_of(registry));
+    }
+    if d.contains("connection refused") {
+        return "; check that it runs and listens there".to_string();
+    }
+    if d.contains("timed out") || d.contains("no answer") {
+        return "; check that it is up and that this machine may reach it".to_string();
+    }
+    if plain {
+        return String::new();
+    }
+    format!(
+        "; check that it serves HTTPS with a certificate this machine trusts (if it only speaks plain HTTP, allow \
+         that with --insecure {registry} or BATOU_RUN_INSECURE_REGISTRIES)"
+    )
 }
 
 /// Whether `url` may be fetched: https, or http to a host plain HTTP is
@@ -144,8 +166,16 @@ mod tests {
     #[test]
     fn loopback_registries_speak_plain_http_others_https_unless_insecure() {
         let none = Options::default();
-        for r in ["127.0.0.1:5000", "127.3.4.5", "localhost:5000", "LOCALHOST", "[::1]:5000", "[::1]", "reg.localhost"]
-        {
+        for r in [
+            "127.0.0.1:5000",
+            "127.3.4.5",
+            "localhost:5000",
+            "LOCALHOST",
+            "[::1]:5000",
+            "[::1]",
+            "[::ffff:127.0.0.1]:5000",
+            "reg.localhost",
+        ] {
             assert!(plain_http(r, &none), "{r}");
             assert_eq!(protocol(r, &none), ClientProtocol::HttpsExcept(vec![r.to_string()]));
         }

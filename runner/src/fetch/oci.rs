@@ -84,16 +84,9 @@ impl Context<'_> {
             OciDistributionError::RequestError(ref r) => {
                 let plain = https::plain_http(&registry, self.options);
                 let scheme = if plain { "plain HTTP" } else { "HTTPS" };
-                let hint = if plain {
-                    String::new()
-                } else {
-                    format!(
-                        "; check that it serves HTTPS with a certificate this machine trusts (if it only speaks plain \
-                         HTTP, allow that with --insecure {registry} or BATOU_RUN_INSECURE_REGISTRIES)"
-                    )
-                };
                 let detail =
                     if r.is_timeout() { format!("no answer in time ({})", https::chain(r)) } else { https::chain(r) };
+                let hint = https::connect_hint(&detail, &registry, plain);
                 FetchError::Unreachable { registry, scheme, detail, hint }
             }
             e => self.other(e.to_string()),
