@@ -161,6 +161,7 @@ fn credentials_from_a_docker_config_or_the_environment() {
     // None: the registry asks, and the message says how to log in.
     let run = batou(&["component", "pull", &reference], &with(no_credentials(&dir), &debug));
     assert_eq!(run.code, 2, "{run:?}");
+    assert_no_secret(&run);
     assert!(run.stderr.contains("asks for credentials") && run.stderr.contains("docker login"), "{}", run.stderr);
 
     // From DOCKER_CONFIG's auths.
@@ -199,6 +200,7 @@ fn credentials_from_a_docker_config_or_the_environment() {
         &with(no_credentials(&dir), &[("BATOU_RUN_REGISTRY_USERNAME", USER.into())]),
     );
     assert_eq!(run.code, 2, "{run:?}");
+    assert_no_secret(&run);
     assert!(run.stderr.contains("BATOU_RUN_REGISTRY_PASSWORD is not"), "{}", run.stderr);
 }
 

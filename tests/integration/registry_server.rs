@@ -145,15 +145,12 @@ impl Drop for RegistryServer {
     }
 }
 
+/// A response: the status, the headers (names lowercase), the body.
+pub type Response = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// One HTTP/1.1 request to `addr` (`host:port`), `Connection: close`:
 /// the status, the headers (names lowercase) and the body.
-pub fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+pub fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<Response> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
