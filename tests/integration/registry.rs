@@ -242,7 +242,11 @@ fn wrong_credentials_are_refused_and_never_shown() {
         no_credentials(&dir),
         &[("BATOU_RUN_REGISTRY_USERNAME", USER.into()), ("BATOU_RUN_REGISTRY_PASSWORD", wrong.into())],
     );
-    let run = batou(&["component", "push", FIXTURE_NOTICE, &reference], &with(env, &debug));
+    let run = batou(&["component", "push", FIXTURE_NOTICE, &reference], &with(env.clone(), &debug));
+    assert_eq!(run.code, 2, "{run:?}");
+    check(&run);
+    // Not even at trace level.
+    let run = batou(&["component", "pull", &reference], &with(env, &[("BATOU_RUN_LOG", "trace".into())]));
     assert_eq!(run.code, 2, "{run:?}");
     check(&run);
     assert!(run.stderr.contains("refused the credentials of BATOU_RUN_REGISTRY_USERNAME"), "{}", run.stderr);
