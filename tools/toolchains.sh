@@ -28,8 +28,8 @@ fi
 # lists (`apt-get update`), not root.
 if ! [ -x .toolchains/registry/usr/bin/docker-registry ]; then
     tmp=$(mktemp -d)
-    chmod 755 "$tmp" # apt downloads as _apt
-    (cd "$tmp" && apt-get download -qq docker-registry)
+    # As ourselves (not apt's _apt user, who cannot write into $tmp).
+    (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User="$(id -un)" docker-registry)
     mkdir -p .toolchains/registry
     dpkg-deb -x "$tmp"/docker-registry_*.deb .toolchains/registry
     rm -rf "$tmp"
