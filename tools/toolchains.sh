@@ -3,7 +3,8 @@
 # into .toolchains/ (ignored by git), pinned: componentize-py from PyPI into
 # a virtual environment, componentize-js from npm. The tests use them from
 # there; deployments find them on PATH (or BATOU_RUN_COMPONENTIZE_PY /
-# BATOU_RUN_COMPONENTIZE_JS). Safe to run again: it installs what is missing.
+# BATOU_RUN_COMPONENTIZE_JS). Also Debian's docker-registry, the OCI registry
+# the registry tests run. Safe to run again: it installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +22,16 @@ if ! [ -x .toolchains/js/node_modules/.bin/componentize-js ] \
     (cd .toolchains/js && [ -f package.json ] || echo '{"private": true}' > package.json)
     npm install --prefix .toolchains/js --no-audit --no-fund -s "@bytecodealliance/componentize-js@$COMPONENTIZE_JS"
 fi
-echo "toolchains: $(.toolchains/python/bin/componentize-py --version), componentize-js $COMPONENTIZE_JS"
+# An OCI registry for the registry tests (tests/integration/registry_server.rs):
+# Debian's docker-registry, unpacked into .toolchains/registry/ (never
+# installed, its service never started). `apt-get download` needs the apt
+# lists (`apt-get update`), not root.
+if ! [ -x .toolchains/registry/usr/bin/docker-registry ]; then
+    tmp=$(mktemp -d)
+    # As ourselves (not apt's _apt user, who cannot write into $tmp).
+    (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User="$(id -un)" docker-registry)
+    mkdir -p .toolchains/registry
+    dpkg-deb -x "$tmp"/docker-registry_*.deb .toolchains/registry
+    rm -rf "$tmp"
+fi
+echo "toolchains: $(.toolchains/python/bin/componentize-py --version), componentize-js $COMPONENTIZE_JS, $(.toolchains/registry/usr/bin/docker-registry --version)"

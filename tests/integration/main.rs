@@ -4,6 +4,7 @@
 #![deny(dead_code)]
 
 mod harness;
+mod registry_server;
 mod sshd;
 
 mod agent;
@@ -23,6 +24,7 @@ mod languages;
 mod layers;
 mod pins;
 mod polyglot;
+mod registry;
 mod resolver;
 mod scaffold;
 mod shipping;

@@ -144,3 +144,77 @@ fn batou_toml_mistakes_are_named_with_their_line_beside_the_environments() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("`graph` is both a module of batou.toml and the deployment's own component in components/graph/"), "{run:?}");
 }
+
+/// `python3 -m http.server` on 127.0.0.1 serving `dir`, stopped on drop.
+struct HttpServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl HttpServer {
+    fn serve(dir: &std::path::Path) -> HttpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 serves the download tests");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return HttpServer { child, port };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("the HTTP server on 127.0.0.1:{port} did not start");
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_module_from_a_url_is_checked_against_its_sha256_and_deploys_from_the_cache_with_the_server_gone() {
+    let served = tempfile::tempdir().unwrap();
+    std::fs::copy(FIXTURE_GRAPH, served.path().join("graph.wasm")).unwrap();
+    let hash = sha256(&served.path().join("graph.wasm"));
+    let server = HttpServer::serve(served.path());
+    let url = format!("http://127.0.0.1:{}/graph.wasm", server.port);
+    // A cache of its own: what the deploy fetched is all it has.
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("BATOU_RUN_CACHE", cache.path().as_os_str())];
+
+    let d = Deployment::new(ENV);
+    d.write("batou.toml", &format!("[components.graph]\nsource = \"{url}\"\nsha256 = \"sha256:{}\"\n", "0".repeat(64)));
+    let wrong = d.run_with(&["deploy", "dev"], &env);
+    assert_eq!(wrong.code, 2, "{wrong:?}");
+    assert!(
+        wrong.stderr.contains(&format!(
+            "{url} has sha256 sha256:{}, but batou.toml's sha256 for `graph` is sha256:0000000000000000; it is not run",
+            &hash[..16]
+        )),
+        "{wrong:?}"
+    );
+    assert!(lock(&d).is_none(), "bytes that differ from batou.toml's sha256 are not pinned");
+
+    d.write("batou.toml", &format!("[components.graph]\nsource = \"{url}\"\nsha256 = \"sha256:{hash}\"\n"));
+    let first = d.run_with(&["deploy", "dev"], &env).ok();
+    assert!(first.stdout.contains(&format!("batou.lock: pinned `graph` to sha256:{hash} ({url})")), "{first:?}");
+
+    // The server is gone: the pinned bytes come from the cache.
+    drop(server);
+    let offline = d.run_with(&["deploy", "dev", "-P"], &env).ok();
+    assert!(offline.stdout.contains(&format!("module {url}  sha256:{hash}")), "{offline:?}");
+
+    // With an empty cache, the server's absence is a clear error.
+    let empty = tempfile::tempdir().unwrap();
+    let cold = d.run_with(&["deploy", "dev"], &[("BATOU_RUN_CACHE", empty.path().as_os_str())]);
+    assert_eq!(cold.code, 2, "{cold:?}");
+    assert!(cold.stderr.contains(&format!("batou.toml:1: the module `graph`:")), "{cold:?}");
+    assert!(cold.stderr.contains(&format!("127.0.0.1:")), "the error names where it fetched from: {cold:?}");
+}

@@ -1,13 +1,119 @@
-//! `batou-run component push`.
+//! `batou-run component push NAME REF`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
 
 use super::super::CliError;
 use crate::diagnostic::Diagnostic;
-use crate::output::Output;
+use crate::fetch::{self, FetchError, PushMeta, Reference};
+use crate::output::{Output, shown};
 
-/// Push a module to an OCI registry, as a Wasm OCI artifact.
+/// Push a module to an OCI registry, as a Wasm OCI artifact (the layout
+/// wkg and wash use: one `application/wasm` layer, a
+/// `application/vnd.wasm.config.v0+json` config).
+///
+/// Credentials: BATOU_RUN_REGISTRY_USERNAME and BATOU_RUN_REGISTRY_PASSWORD,
+/// else the Docker config (`docker login`; $DOCKER_CONFIG/config.json or
+/// ~/.docker/config.json), else none. Loopback registries (127.0.0.1,
+/// localhost, ::1) are spoken to over plain HTTP, all others over HTTPS
+/// unless named with --insecure.
 #[derive(clap::Args)]
-pub struct PushArgs {}
+pub struct PushArgs {
+    /// The module: a path to a `.wasm` component.
+    name: String,
+    /// Where to push it: oci://HOST[:PORT]/NAMESPACE/NAME:TAG.
+    reference: String,
+    /// The deployment directory (a relative NAME is found from there).
+    #[arg(long, short = 'd', default_value = ".")]
+    deployment: PathBuf,
+    /// A registry (HOST or HOST:PORT) to speak to over plain HTTP; may be
+    /// repeated (also BATOU_RUN_INSECURE_REGISTRIES, comma-separated).
+    #[arg(long, value_name = "REGISTRY")]
+    insecure: Vec<String>,
+    /// The module's version (annotation org.opencontainers.image.version).
+    #[arg(long)]
+    version: Option<String>,
+    /// What the module does (annotation org.opencontainers.image.description).
+    #[arg(long)]
+    description: Option<String>,
+}
 
-pub fn run(_args: PushArgs, _out: &Output) -> Result<(), CliError> {
-    Err(CliError::Usage(Diagnostic::new("batou-run component push: not implemented").into()))
+pub fn run(args: PushArgs, out: &Output) -> Result<(), CliError> {
+    let reference = Reference::parse(&args.reference).map_err(fetch_error)?;
+    if reference.tag.is_none() || reference.digest.is_some() {
+        return Err(CliError::Usage(
+            Diagnostic::new(format!("{reference}: a push names a tag (oci://HOST/NAMESPACE/NAME:TAG), not a digest"))
+                .hint("the digest is printed once the module is pushed")
+                .into(),
+        ));
+    }
+    let module = module_bytes(&args.deployment, &args.name)?;
+    let (imports, exports) = fetch::interfaces(&module.wasm)
+        .map_err(|e| CliError::Usage(Diagnostic::new(format!("{}: {e}", module.origin)).into()))?;
+    let meta = PushMeta {
+        imports,
+        exports,
+        title: Some(module.title.clone()),
+        version: args.version,
+        source: None,
+        description: args.description,
+    };
+    let pushed = fetch::push(&reference, &module.wasm, &meta, &options(args.insecure)).map_err(fetch_error)?;
+    let sha256 = fetch::sha256_digest(&module.wasm);
+    let hex = sha256.trim_start_matches("sha256:");
+    let size = module.wasm.len();
+    if out.json {
+        out.json_line(&json!({
+            "event": "pushed",
+            "reference": pushed.reference.to_string(),
+            "digest": pushed.manifest_digest,
+            "sha256": hex,
+            "size": size,
+        }));
+    } else {
+        println!("{}", shown(&format!("pushed {} ({size} bytes, sha256 {hex})", pushed.reference)));
+    }
+    Ok(())
+}
+
+/// A module to push: its bytes, a title for the artifact, and where it
+/// came from (for messages).
+pub struct Module {
+    pub wasm: Vec<u8>,
+    pub title: String,
+    pub origin: String,
+}
+
+/// The bytes of the module NAME names. For now NAME is a path to a
+/// `.wasm` file (relative ones from the deployment directory); a
+/// component of the deployment (built as a deploy builds it) is to come.
+pub fn module_bytes(deployment: &Path, name: &str) -> Result<Module, CliError> {
+    let path = deployment.join(name);
+    let wasm = std::fs::read(&path).map_err(|e| {
+        CliError::Usage(
+            Diagnostic::new(format!("cannot read the module {}: {e}", path.display()))
+                .hint("NAME is the path of a .wasm component")
+                .into(),
+        )
+    })?;
+    let title = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| name.to_string());
+    Ok(Module { wasm, title, origin: path.display().to_string() })
+}
+
+/// The fetch options from `--insecure` and BATOU_RUN_INSECURE_REGISTRIES.
+pub fn options(mut insecure: Vec<String>) -> fetch::Options {
+    if let Ok(list) = std::env::var("BATOU_RUN_INSECURE_REGISTRIES") {
+        insecure.extend(list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string));
+    }
+    fetch::Options { insecure }
+}
+
+/// A fetch error as the command line reports it: a wrong reference or
+/// module is a usage error; a registry, network or credential failure is
+/// reported as a configuration error (exit 2: nothing was changed, and
+/// what to fix is the setup, not batou-run).
+pub fn fetch_error(e: FetchError) -> CliError {
+    let d = Diagnostic::new(e.to_string());
+    if e.is_input() { CliError::Usage(d.into()) } else { CliError::Config(d.into()) }
 }
