@@ -98,7 +98,7 @@ fn inspect_refuses_what_is_not_a_component_module_saying_what_it_is() {
         (core.to_str().unwrap(), "a core WebAssembly module, not a component"),
         (text.to_str().unwrap(), "not a WebAssembly binary"),
         ("nope", "no module `nope`: not a file, a standard library module or a component of"),
-        ("oci://ghcr.io/acme/web:1.0", "oci:// references are not implemented yet"),
+        ("oci://ghcr.io", "`oci://ghcr.io` is not an OCI reference"),
     ];
     for (what, expected) in cases {
         let run = batou(&["component", "inspect", what], &[]);

@@ -35,7 +35,10 @@ fn a_first_deploy_pins_the_module_and_other_bytes_are_refused_until_lock_update(
     let d = vendored();
     let first = sha256(&d.path().join("vendor/graph.wasm"));
     let run = d.deploy().ok();
-    assert!(run.stdout.contains(&format!("batou.lock: pinned `graph` to sha256:{first} (vendor/graph.wasm)")), "{run:?}");
+    assert!(
+        run.stdout.contains(&format!("batou.lock: pinned `graph` to sha256:{first} (vendor/graph.wasm)")),
+        "{run:?}"
+    );
     let pinned = lock(&d).expect("the deploy wrote batou.lock");
     assert!(pinned.contains("[modules.graph]\nsource = \"vendor/graph.wasm\""), "{pinned}");
     assert!(pinned.contains(&format!("sha256 = \"sha256:{first}\"")), "{pinned}");
@@ -63,7 +66,9 @@ fn a_first_deploy_pins_the_module_and_other_bytes_are_refused_until_lock_update(
 
     let updated = d.run(&["lock", "update", "graph"]).ok();
     assert!(
-        updated.stdout.contains(&format!("batou.lock: moved the pin of `graph` to sha256:{second} (was sha256:{first})")),
+        updated
+            .stdout
+            .contains(&format!("batou.lock: moved the pin of `graph` to sha256:{second} (was sha256:{first})")),
         "{updated:?}"
     );
     assert!(lock(&d).unwrap().contains(&second));
@@ -79,7 +84,10 @@ fn locked_and_ci_runs_never_write_the_lock() {
     ] {
         let run = d.run_with(&args, &env);
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
-        assert!(run.stderr.contains(&format!("batou.toml:1: `graph` is not pinned in batou.lock, and {why}")), "{run:?}");
+        assert!(
+            run.stderr.contains(&format!("batou.toml:1: `graph` is not pinned in batou.lock, and {why}")),
+            "{run:?}"
+        );
         assert!(run.stderr.contains("run `batou-run lock update graph` and commit batou.lock"), "{run:?}");
         assert!(lock(&d).is_none(), "{args:?} wrote the lock");
     }
@@ -102,9 +110,16 @@ fn a_predict_says_what_it_would_pin_and_lists_each_roots_modules_beside_its_gran
     let d = vendored();
     let hash = sha256(&d.path().join("vendor/graph.wasm"));
     let run = d.predict().ok();
-    assert!(run.stdout.contains(&format!("batou.lock: would pin `graph` to sha256:{hash} (vendor/graph.wasm)")), "{run:?}");
+    assert!(
+        run.stdout.contains(&format!("batou.lock: would pin `graph` to sha256:{hash} (vendor/graph.wasm)")),
+        "{run:?}"
+    );
     assert!(lock(&d).is_none(), "a predict changes nothing, batou.lock included");
-    assert!(run.stdout.contains(&format!("Grants of localhost:a (none used)\n    module vendor/graph.wasm  sha256:{hash}\n")), "{run:?}");
+    assert!(
+        run.stdout
+            .contains(&format!("Grants of localhost:a (none used)\n    module vendor/graph.wasm  sha256:{hash}\n")),
+        "{run:?}"
+    );
 
     let json = d.run(&["--json", "deploy", "dev", "-P"]).ok();
     let events: Vec<serde_json::Value> = json.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -135,14 +150,21 @@ fn batou_toml_mistakes_are_named_with_their_line_beside_the_environments() {
     let run = d.deploy();
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("Modules of batou.toml:\n"), "{run:?}");
-    assert!(run.stderr.contains("ERROR: batou.toml:4: unknown key `sourse` in [components.other] in batou.toml"), "{run:?}");
+    assert!(
+        run.stderr.contains("ERROR: batou.toml:4: unknown key `sourse` in [components.other] in batou.toml"),
+        "{run:?}"
+    );
     assert!(run.stderr.contains("ERROR: batou.toml:3: [components.other] in batou.toml has no source"), "{run:?}");
     // A module that names the deployment's own component is refused.
     let d = vendored();
     d.own_module("graph", FIXTURE_GRAPH);
     let run = d.deploy();
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("`graph` is both a module of batou.toml and the deployment's own component in components/graph/"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("`graph` is both a module of batou.toml and the deployment's own component in components/graph/"),
+        "{run:?}"
+    );
 }
 
 /// `python3 -m http.server` on 127.0.0.1 serving `dir`, stopped on drop.

@@ -129,7 +129,7 @@ fn pulling_a_missing_tag_names_it() {
     std::fs::write(&not_wasm, "not wasm").unwrap();
     let run = batou(&["component", "push", not_wasm.to_str().unwrap(), &reference], &env);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("notes.wasm") && run.stderr.contains("not a WebAssembly component"), "{}", run.stderr);
+    assert!(run.stderr.contains("notes.wasm: not a WebAssembly binary"), "{}", run.stderr);
     let run = batou(
         &[
             "component",

@@ -109,7 +109,6 @@ fn allowed(url: &reqwest::Url, options: &Options) -> Result<(), String> {
     }
 }
 
-#[allow(dead_code)] // see fetch::download
 pub(crate) async fn download(url: &str, options: &Options) -> Result<Vec<u8>, FetchError> {
     let fail = |problem: String| FetchError::Download { url: url.to_string(), problem };
     let parsed = reqwest::Url::parse(url).map_err(|e| fail(format!("it is not a URL ({e})")))?;

@@ -143,49 +143,6 @@ pub fn wasm_layer(manifest_json: &[u8], reference: &str) -> Result<Descriptor, F
     }
 }
 
-/// The names of a component's top-level imports and exports
-/// (`batou:deploy/files@0.2.0`, `wasi:cli/environment@0.2.6`, …), in the
-/// order the component declares them.
-pub fn interfaces(wasm: &[u8]) -> Result<(Vec<String>, Vec<String>), FetchError> {
-    use wasmparser::{Encoding, Parser, Payload};
-    let bad = |e: wasmparser::BinaryReaderError| FetchError::NotAComponent(e.to_string());
-    let (mut imports, mut exports) = (Vec::new(), Vec::new());
-    // Nested modules and components each open with a version and close
-    // with an end; only depth 1 is the component itself.
-    let mut depth = 0usize;
-    let mut seen = false;
-    for payload in Parser::new(0).parse_all(wasm) {
-        match payload.map_err(bad)? {
-            Payload::Version { encoding, .. } => {
-                if depth == 0 && encoding != Encoding::Component {
-                    return Err(FetchError::NotAComponent(
-                        "it is a core WebAssembly module; a component is needed (build it for wasm32-wasip2)"
-                            .to_string(),
-                    ));
-                }
-                depth += 1;
-                seen = true;
-            }
-            Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::ComponentImportSection(reader) if depth == 1 => {
-                for import in reader {
-                    imports.push(import.map_err(bad)?.name.name.to_string());
-                }
-            }
-            Payload::ComponentExportSection(reader) if depth == 1 => {
-                for export in reader {
-                    exports.push(export.map_err(bad)?.name.name.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    if !seen {
-        return Err(FetchError::NotAComponent("it is empty".to_string()));
-    }
-    Ok((imports, exports))
-}
-
 /// When an artifact is created: `SOURCE_DATE_EPOCH` if set, else now, as
 /// RFC 3339 UTC (`2026-12-02T04:51:40Z`).
 pub fn created_now() -> String {
@@ -285,13 +242,5 @@ mod tests {
         image["config"]["mediaType"] = "application/vnd.oci.image.config.v1+json".into();
         let e = wasm_layer(&serde_json::to_vec(&image).unwrap(), "oci://r/x:1").unwrap_err().to_string();
         assert!(e.contains("application/vnd.oci.image.config.v1+json"), "{e}");
-    }
-
-    #[test]
-    fn a_core_module_is_not_a_component() {
-        let core = b"\0asm\x01\0\0\0";
-        let e = interfaces(core).unwrap_err().to_string();
-        assert!(e.contains("core WebAssembly module"), "{e}");
-        assert!(interfaces(b"nope").is_err());
     }
 }

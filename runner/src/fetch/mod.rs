@@ -16,7 +16,6 @@ mod layout;
 mod oci;
 mod reference;
 
-pub use self::layout::interfaces;
 pub use self::reference::Reference;
 
 /// The largest module (or download) accepted.
@@ -104,22 +103,18 @@ pub enum FetchError {
     #[error("the registry {registry} failed {action}: {detail}")]
     Registry { registry: String, action: String, detail: String },
 
-    #[allow(dead_code)] // made by download()
     #[error("cannot download {url}: {problem}")]
     Download { url: String, problem: String },
-
-    #[error("the module is not a WebAssembly component: {0}")]
-    NotAComponent(String),
 
     #[error("cannot start the network runtime: {0}")]
     Runtime(String),
 }
 
 impl FetchError {
-    /// Whether the input itself is wrong (a reference, a module), rather
+    /// Whether the input itself is wrong (a reference), rather
     /// than the registry, the network or the credentials.
     pub fn is_input(&self) -> bool {
-        matches!(self, FetchError::Reference { .. } | FetchError::NotAComponent(_))
+        matches!(self, FetchError::Reference { .. })
     }
 }
 
@@ -129,8 +124,6 @@ pub fn pull(reference: &Reference, options: &Options) -> Result<Pulled, FetchErr
     oci::block_on(oci::pull(reference, options))?
 }
 
-// Called by the deploy integration (batou.lock), not by a command yet.
-#[allow(dead_code)]
 /// The digest of the manifest `reference` points to now (a tag's current
 /// target), without pulling the layer.
 pub fn manifest_digest(reference: &Reference, options: &Options) -> Result<String, FetchError> {
@@ -143,8 +136,6 @@ pub fn push(reference: &Reference, wasm: &[u8], meta: &PushMeta, options: &Optio
     oci::block_on(oci::push(reference, wasm, meta, options))?
 }
 
-// Called by the deploy integration (modules by URL), not by a command yet.
-#[allow(dead_code)]
 /// Downloads `url` (https://, or http:// to a loopback host or one in
 /// `options.insecure`), following redirects under the same rule, within a
 /// timeout and [`SIZE_LIMIT`].

@@ -149,7 +149,6 @@ pub(crate) async fn pull(reference: &Reference, options: &Options) -> Result<Pul
     Ok(Pulled { manifest_digest, wasm })
 }
 
-#[allow(dead_code)] // see fetch::manifest_digest
 pub(crate) async fn manifest_digest(reference: &Reference, options: &Options) -> Result<String, FetchError> {
     let Credentials { auth, origin } = auth::credentials(&reference.registry)?;
     let client = client(&reference.registry, options);

@@ -65,12 +65,6 @@ impl Reference {
         }
     }
 
-    /// The registry's host, without the port.
-    #[allow(dead_code)] // for the deploy integration's messages
-    pub fn host(&self) -> &str {
-        host_of(&self.registry)
-    }
-
     /// oci-client's reference (the digest wins over the tag).
     pub(crate) fn to_oci(&self) -> oci_client::Reference {
         match (&self.digest, &self.tag) {

@@ -129,8 +129,15 @@ fn unknown(deployment: &Path, name: &str, known: &[String]) -> CliError {
 /// module that already carries them is used as it is).
 pub fn module_bytes(deployment: &Path, name_or_path: &str, cache: &Path) -> Result<Vec<u8>, CliError> {
     let path = Path::new(name_or_path);
-    if name_or_path.ends_with(".wasm") && path.is_file() {
-        return std::fs::read(path).map_err(|e| CliError::usage(format!("cannot read {name_or_path}: {e}")));
+    // A path is a file; a plain name a component.
+    if name_or_path.ends_with(".wasm") || name_or_path.contains('/') {
+        return std::fs::read(path).map_err(|e| {
+            CliError::Usage(
+                Diagnostic::new(format!("cannot read the module {name_or_path}: {e}"))
+                    .hint("name a .wasm file, or a component of the deployment (components/NAME/)")
+                    .into(),
+            )
+        });
     }
     let known = sources::own_module_names(deployment);
     if !known.iter().any(|n| n == name_or_path) {

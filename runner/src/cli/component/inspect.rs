@@ -1,4 +1,4 @@
-//! `batou-run component inspect FILE|NAME`: what a module is (size,
+//! `batou-run component inspect FILE|NAME|REF`: what a module is (size,
 //! sha256), the contract it targets, the interfaces it imports (what it
 //! could ask the runner for), the assets it carries, and every kind it
 //! exports with every attribute. Imports and exports are read from the
@@ -20,9 +20,11 @@ use crate::wasm::interfaces::{self, Interfaces, contract_interface};
 /// Show what a module exports, the contract it targets and the capabilities it could ask for.
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// A `.wasm` file, a standard library module (`files`, `command`), or
+    /// A `.wasm` file, a standard library module (`files`, `command`),
     /// a component of the deployment (built, with its assets, as
-    /// `component build` builds it).
+    /// `component build` builds it), or a registry reference
+    /// (oci://HOST/NAMESPACE/NAME:TAG or …@sha256:DIGEST, pulled into the
+    /// cache).
     module: String,
     /// The deployment directory, for a component of it.
     #[arg(long, short = 'd', default_value = ".")]
@@ -31,6 +33,10 @@ pub struct InspectArgs {
     /// as embedded in this batou-run, a component as built).
     #[arg(long, value_name = "FILE")]
     write_module: Option<PathBuf>,
+    /// A registry (HOST or HOST:PORT) to speak to over plain HTTP; may be
+    /// repeated (also BATOU_RUN_INSECURE_REGISTRIES, comma-separated).
+    #[arg(long, value_name = "REGISTRY")]
+    insecure: Vec<String>,
 }
 
 /// What an imported interface lets a component do.
@@ -55,18 +61,12 @@ pub const WASI_NOTE: &str = "WASI gives it no files, network, environment or arg
 random numbers; its stdout and stderr are kept to quote if it traps";
 
 pub fn run(args: InspectArgs, out: &Output) -> Result<(), CliError> {
-    if args.module.starts_with("oci://") {
-        return Err(CliError::Usage(
-            Diagnostic::new(format!(
-                "batou-run component inspect {}: oci:// references are not implemented yet",
-                args.module
-            ))
-            .hint("pull it with `batou-run component pull` and inspect the file")
-            .into(),
-        ));
-    }
     let cache = cache_dir()?;
-    let (name, bytes) = resolve(&args.module, &args.deployment, &cache)?;
+    let (name, bytes) = if args.module.starts_with("oci://") {
+        pulled(&args.module, &cache, args.insecure)?
+    } else {
+        resolve(&args.module, &args.deployment, &cache)?
+    };
     if let Some(file) = &args.write_module {
         super::build::write_atomically(file, &bytes)
             .map_err(|e| CliError::usage(format!("cannot write {}: {e}", file.display())))?;
@@ -105,6 +105,16 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<(), CliError> {
             Err(CliError::Usage(Diagnostic::new(e.to_string()).into()))
         }
     }
+}
+
+/// The module a registry reference names, pulled into the cache (as
+/// `component pull` does), named by its digest.
+fn pulled(what: &str, cache: &Path, insecure: Vec<String>) -> Result<(String, Vec<u8>), CliError> {
+    let reference = crate::fetch::Reference::parse(what).map_err(super::push::fetch_error)?;
+    let pulled = crate::fetch::pull(&reference, &super::push::options(insecure)).map_err(super::push::fetch_error)?;
+    crate::wasm::cache::private_dir(cache).map_err(|e| anyhow::anyhow!("batou-run component inspect: {e}"))?;
+    crate::sources::store::put(cache, &pulled.wasm).map_err(|e| anyhow::anyhow!("batou-run component inspect: {e}"))?;
+    Ok((reference.with_digest(&pulled.manifest_digest).to_string(), pulled.wasm))
 }
 
 /// The module `what` names: a file, a standard library module, or a

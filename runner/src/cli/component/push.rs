@@ -49,11 +49,11 @@ pub fn run(args: PushArgs, out: &Output) -> Result<(), CliError> {
         ));
     }
     let module = module_bytes(&args.deployment, &args.name)?;
-    let (imports, exports) = fetch::interfaces(&module.wasm)
+    let interfaces = crate::wasm::interfaces::interfaces(&module.wasm)
         .map_err(|e| CliError::Usage(Diagnostic::new(format!("{}: {e}", module.origin)).into()))?;
     let meta = PushMeta {
-        imports,
-        exports,
+        imports: interfaces.imports,
+        exports: interfaces.exports,
         title: Some(module.title.clone()),
         version: args.version,
         source: None,
@@ -85,20 +85,20 @@ pub struct Module {
     pub origin: String,
 }
 
-/// The bytes of the module NAME names. For now NAME is a path to a
-/// `.wasm` file (relative ones from the deployment directory); a
-/// component of the deployment (built as a deploy builds it) is to come.
+/// The module NAME names: a `.wasm` file as it is, or the deployment's
+/// component NAME built as a deploy builds it, its assets inside.
 pub fn module_bytes(deployment: &Path, name: &str) -> Result<Module, CliError> {
-    let path = deployment.join(name);
-    let wasm = std::fs::read(&path).map_err(|e| {
-        CliError::Usage(
-            Diagnostic::new(format!("cannot read the module {}: {e}", path.display()))
-                .hint("NAME is the path of a .wasm component")
-                .into(),
-        )
-    })?;
-    let title = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| name.to_string());
-    Ok(Module { wasm, title, origin: path.display().to_string() })
+    let cache = super::super::cache_dir()?;
+    let wasm = super::build::module_bytes(deployment, name, &cache)?;
+    let path = Path::new(name);
+    let is_file = name.ends_with(".wasm") || name.contains('/');
+    let title = if is_file {
+        path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| name.to_string())
+    } else {
+        name.to_string()
+    };
+    let origin = if is_file { path.display().to_string() } else { format!("components/{name}") };
+    Ok(Module { wasm, title, origin })
 }
 
 /// The fetch options from `--insecure` and BATOU_RUN_INSECURE_REGISTRIES.
