@@ -27,6 +27,7 @@ mod polyglot;
 mod registry;
 mod resolver;
 mod scaffold;
+mod sharing;
 mod shipping;
 mod ssh;
 mod ssh_capability;
