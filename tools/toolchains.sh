@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Installs the guest toolchains that build Python and JavaScript components
 # into .toolchains/ (ignored by git), pinned: componentize-py from PyPI into
-# a virtual environment, componentize-js from npm. The tests use them from
-# there; deployments find them on PATH (or BATOU_RUN_COMPONENTIZE_PY /
-# BATOU_RUN_COMPONENTIZE_JS). Also Debian's docker-registry, the OCI registry
-# the registry tests run. Safe to run again: it installs what is missing.
+# a virtual environment, componentize-js from npm; and, for the sharing
+# tests, Debian's docker-registry and wkg. The tests use them from there;
+# deployments find the componentizers on PATH (or BATOU_RUN_COMPONENTIZE_PY
+# / BATOU_RUN_COMPONENTIZE_JS). Safe to run again: it installs what is
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 COMPONENTIZE_PY=0.25.1
 COMPONENTIZE_JS=0.23.0
+WKG=0.16.1
 
 mkdir -p .toolchains
 if ! .toolchains/python/bin/componentize-py --version 2>/dev/null | grep -q "$COMPONENTIZE_PY"; then
@@ -34,4 +36,10 @@ if ! [ -x .toolchains/registry/usr/bin/docker-registry ]; then
     dpkg-deb -x "$tmp"/docker-registry_*.deb .toolchains/registry
     rm -rf "$tmp"
 fi
-echo "toolchains: $(.toolchains/python/bin/componentize-py --version), componentize-js $COMPONENTIZE_JS, $(.toolchains/registry/usr/bin/docker-registry --version)"
+# wkg (the Wasm ecosystem's package tool, from crates.io) for the round
+# trip of a module between it and batou-run through a registry
+# (tests/integration/sharing.rs). Built once: a few minutes.
+if ! .toolchains/wkg/bin/wkg --version 2>/dev/null | grep -q "$WKG"; then
+    cargo install -q --locked --root .toolchains/wkg --version "$WKG" wkg
+fi
+echo "toolchains: $(.toolchains/python/bin/componentize-py --version), componentize-js $COMPONENTIZE_JS, $(.toolchains/registry/usr/bin/docker-registry --version), $(.toolchains/wkg/bin/wkg --version)"

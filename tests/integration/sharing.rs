@@ -193,3 +193,56 @@ fn a_registry_that_asks_for_credentials_gets_them_and_they_never_show() {
         assert!(!shown.contains("not-the-password"), "a password shows:\n{shown}");
     }
 }
+
+/// wkg as tools/toolchains.sh installs it.
+fn wkg() -> std::path::PathBuf {
+    let wkg = crate::harness::repo().join(".toolchains/wkg/bin/wkg");
+    assert!(wkg.exists(), "{} is missing: run tools/toolchains.sh", wkg.display());
+    wkg
+}
+
+fn run_wkg(args: &[&str], registry: &str, docker: &Path) -> std::process::Output {
+    let out = std::process::Command::new(wkg())
+        .args(args)
+        .args(["--insecure", registry])
+        .env("DOCKER_CONFIG", docker)
+        .env_remove("WKG_OCI_USERNAME")
+        .env_remove("WKG_OCI_PASSWORD")
+        .output()
+        .expect("run wkg");
+    assert!(out.status.success(), "wkg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn wkg_pulls_what_batou_run_pushes_and_a_module_wkg_pushes_deploys() {
+    let registry = RegistryServer::start();
+    let scratch = registry.scratch();
+    let docker = scratch.join("no-docker-config");
+    let base = anonymous(&docker);
+    let addr = registry.addr();
+
+    // batou-run pushes, wkg pulls the same bytes.
+    let ours = scratch.join("ours.wasm");
+    std::fs::write(&ours, graph_variant("ours")).unwrap();
+    push(&ours, &format!("oci://{addr}/team/ours:1"), &base);
+    let theirs_copy = scratch.join("pulled-by-wkg.wasm");
+    run_wkg(&["oci", "pull", &format!("{addr}/team/ours:1"), "-o", theirs_copy.to_str().unwrap()], &addr, &docker);
+    assert_eq!(std::fs::read(&theirs_copy).unwrap(), std::fs::read(&ours).unwrap(), "wkg pulls the bytes pushed");
+
+    // wkg pushes, batou-run inspects and deploys it.
+    let theirs = scratch.join("theirs.wasm");
+    std::fs::write(&theirs, graph_variant("theirs")).unwrap();
+    run_wkg(&["oci", "push", &format!("{addr}/team/theirs:2"), theirs.to_str().unwrap()], &addr, &docker);
+    let reference = format!("oci://{addr}/team/theirs:2");
+    let inspected = batou(&["component", "inspect", &reference], &base).ok();
+    assert!(inspected.stdout.contains(&format!("sha256    {}", hex(&theirs))), "{inspected:?}");
+    assert!(inspected.stdout.contains("Kind node"), "{inspected:?}");
+    let d = Deployment::new(ENV);
+    d.write("batou.toml", &format!("[components.theirs]\nsource = \"{reference}\"\n"));
+    let deployed = run(&d, &["deploy", "dev"], &base).ok();
+    assert!(
+        deployed.stdout.contains(&format!("batou.lock: pinned `theirs` to sha256:{}", hex(&theirs))),
+        "{deployed:?}"
+    );
+}
