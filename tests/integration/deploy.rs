@@ -131,7 +131,9 @@ pub(crate) fn tutorial_copy() -> Deployment {
 pub(crate) fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     for e in std::fs::read_dir(from).unwrap().flatten() {
         let name = e.file_name();
-        if name == "work" || name == "target" || name == ".batou-run" {
+        // What a run leaves behind (a registry's data, a lock of modules
+        // built here) is not the example's.
+        if ["work", "target", ".batou-run", ".registry", "batou.lock"].iter().any(|n| name == *n) {
             continue;
         }
         let dest = to.join(&name);

@@ -94,6 +94,14 @@ fn a_module_from_a_registry_deploys_pinned_and_a_moved_tag_waits_for_lock_update
     // An agent process gets the module from the controller.
     run(&d, &["deploy", "dev", "--agent-process"], &warm).ok();
 
+    // The same bytes pushed again (another manifest: another `created`)
+    // have not moved the module: it deploys, fetched again.
+    let cold_cache = tempfile::tempdir().unwrap();
+    let cold = [base.clone(), env_of(&[("BATOU_RUN_CACHE", cold_cache.path())])].concat();
+    push(&v1, &reference, &[base.clone(), vec![("SOURCE_DATE_EPOCH", "86400".into())]].concat());
+    run(&d, &["deploy", "dev"], &cold).ok();
+    assert_eq!(std::fs::read_to_string(d.path().join("batou.lock")).unwrap(), pinned, "the pin stays");
+
     // The tag moves to other bytes.
     let v2 = scratch.join("graph-v2.wasm");
     std::fs::write(&v2, graph_variant("v2")).unwrap();
@@ -106,7 +114,9 @@ fn a_module_from_a_registry_deploys_pinned_and_a_moved_tag_waits_for_lock_update
     let moved = run(&d, &["deploy", "dev"], &cold);
     assert_eq!(moved.code, 2, "{moved:?}");
     assert!(
-        moved.stderr.contains(&format!("ERROR: batou.toml:1: {reference} has moved: it points to sha256:")),
+        moved
+            .stderr
+            .contains(&format!("ERROR: batou.toml:1: {reference} has moved to other bytes: it points to sha256:")),
         "{moved:?}"
     );
     assert!(moved.stderr.contains("run `batou-run lock update graph` and commit batou.lock"), "{moved:?}");
@@ -245,4 +255,37 @@ fn wkg_pulls_what_batou_run_pushes_and_a_module_wkg_pushes_deploys() {
         deployed.stdout.contains(&format!("batou.lock: pinned `theirs` to sha256:{}", hex(&theirs))),
         "{deployed:?}"
     );
+}
+
+/// examples/shared-module/run.sh, from a copy outside the repository: a
+/// registry of its own, the module pushed from publisher/ (built from
+/// source, its template inside), inspected, deployed; and again, with
+/// nothing to change.
+#[test]
+fn the_shared_module_example_runs_its_whole_loop_from_a_copy() {
+    let copy = tempfile::tempdir().unwrap();
+    crate::deploy::copy_tree(&crate::harness::repo().join("examples/shared-module"), copy.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let example = |round: &str| {
+        let out = std::process::Command::new(copy.path().join("run.sh"))
+            .env("BATOU_RUN", env!("CARGO_BIN_EXE_batou-run"))
+            .env("BATOU_RUN_CACHE", crate::harness::cache_dir())
+            .env("DOCKER_REGISTRY", crate::harness::repo().join(".toolchains/registry/usr/bin/docker-registry"))
+            .env("REGISTRY_PORT", port.to_string())
+            .env("DOCKER_CONFIG", copy.path().join("no-docker-config"))
+            .env_remove("CI")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{round}: run.sh failed:\n{stdout}\n{stderr}");
+        stdout.into_owned()
+    };
+    let first = example("first");
+    assert!(first.contains(&format!("pushed oci://127.0.0.1:{port}/examples/greeting@sha256:")), "{first}");
+    assert!(first.contains("  greeting.txt (128 bytes)\n"), "the template travels inside: {first}");
+    assert!(first.contains("batou.lock: pinned `greeting`"), "{first}");
+    assert!(first.ends_with("Hello, operator!\nThis file was written on localhost by a module the example's publisher shared through a registry.\n"), "{first}");
+    let again = example("again");
+    assert!(again.contains("Deployed `dev`: 0 of 3 components changed"), "{again}");
+    assert!(!again.contains("batou.lock:"), "{again}");
 }

@@ -196,9 +196,21 @@ fn pinned(
             })?;
             if reference.digest.is_none() {
                 let now = fetch::manifest_digest(&reference, options).map_err(|e| fetch_error(module, e))?;
-                if now != locked {
+                // A manifest pushed again (another `created`) around the
+                // same bytes has not moved the module.
+                let moved = now != locked
+                    && match fetch::pull(&reference.with_digest(&now), options) {
+                        Ok(pulled) if sha256_hex(&pulled.wasm) == pin.hex() => {
+                            keep(cache, module, &pulled.wasm)?;
+                            return Ok(pulled.wasm);
+                        }
+                        Ok(_) => true,
+                        Err(e) => return Err(fetch_error(module, e)),
+                    };
+                if moved {
                     return Err(Diagnostic::new(format!(
-                        "{written} has moved: it points to {}, but batou.lock pins {} for `{}`; neither is run",
+                        "{written} has moved to other bytes: it points to {}, but batou.lock pins {} for `{}`; \
+                         neither is run",
                         short(&now),
                         short(&locked),
                         module.name
