@@ -37,7 +37,10 @@ const PARTS: &[(&str, &str)] = &[
     ("builds", "components built from source, by the sha256 of what went into them"),
     ("guest-target", "Rust components' cargo target folder"),
     ("sdk", "the contract and SDKs the builds use"),
-    ("modules", "modules pulled from registries and URLs, by the sha256 of their bytes (deploys with a warm cache need no registry)"),
+    (
+        "modules",
+        "modules pulled from registries and URLs, by the sha256 of their bytes (deploys with a warm cache need no registry)",
+    ),
     ("assets", "assets unpacked from modules that carry them, by the sha256 of their tar"),
     ("agent", "what controllers shipped to this machine's agent (modules, assets)"),
     ("agent-binary", "the agent binary, gzipped for upload"),

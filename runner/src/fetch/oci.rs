@@ -134,8 +134,19 @@ pub(crate) async fn pull(reference: &Reference, options: &Options) -> Result<Pul
             limit: SIZE_LIMIT,
         });
     }
-    let mut wasm = Vec::with_capacity(layer.size as usize);
-    client.pull_blob(&oref, layer.digest.as_str(), &mut wasm).await.map_err(|e| cx.error(e))?;
+    // A registry may send more than its manifest says: never keep more.
+    let mut capped = Capped { wasm: Vec::with_capacity(layer.size as usize), limit: layer.size as usize };
+    let pulled = client.pull_blob(&oref, layer.digest.as_str(), &mut capped).await;
+    if capped.wasm.len() > capped.limit || matches!(&pulled, Err(OciDistributionError::IoError(_))) {
+        return Err(FetchError::DigestMismatch {
+            what: "the module".to_string(),
+            from: reference.to_string(),
+            expected: format!("{} ({} bytes)", layer.digest, layer.size),
+            actual: format!("more than {} bytes", layer.size),
+        });
+    }
+    pulled.map_err(|e| cx.error(e))?;
+    let wasm = capped.wasm;
     let actual = sha256_digest(&wasm);
     if actual != layer.digest || wasm.len() as u64 != layer.size {
         return Err(FetchError::DigestMismatch {
@@ -193,6 +204,43 @@ pub(crate) async fn push(
     client.push_manifest_raw(&oref, manifest_json, http_header(MANIFEST_MEDIA_TYPE)).await.map_err(|e| cx.error(e))?;
     tracing::debug!(reference = %reference, digest = %manifest_digest, "pushed");
     Ok(Pushed { reference: reference.with_digest(&manifest_digest), manifest_digest })
+}
+
+/// A buffer that refuses to grow past `limit` (the layer's size as its
+/// manifest states it), plus one byte to tell that it was passed.
+struct Capped {
+    wasm: Vec<u8>,
+    limit: usize,
+}
+
+impl tokio::io::AsyncWrite for Capped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let room = (self.limit + 1).saturating_sub(self.wasm.len());
+        if room == 0 {
+            return std::task::Poll::Ready(Err(std::io::Error::other("the layer is larger than its manifest says")));
+        }
+        let n = buf.len().min(room);
+        self.wasm.extend_from_slice(&buf[..n]);
+        std::task::Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 fn http_header(value: &'static str) -> reqwest::header::HeaderValue {
