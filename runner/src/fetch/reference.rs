@@ -214,7 +214,7 @@ mod tests {
             }
         );
         assert_eq!(r.to_string(), "oci://127.0.0.1:5000/batou/notice:1.0");
-        assert_eq!(r.host(), "127.0.0.1");
+        assert_eq!(host_of(&r.registry), "127.0.0.1");
 
         let d = ok(&format!("oci://ghcr.io/a/b/c@sha256:{HEX}"));
         assert_eq!(d.registry, "ghcr.io");
@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(pinned.tag, None);
         assert_eq!(pinned.to_string(), format!("oci://localhost:5000/x/y@sha256:{HEX}"));
 
-        assert_eq!(ok("oci://[::1]:5000/n/m:t").host(), "::1");
+        assert_eq!(host_of(&ok("oci://[::1]:5000/n/m:t").registry), "::1");
         assert_eq!(ok("oci://registry.example.com/one-name_2.x:latest").repository, "one-name_2.x");
     }
 
