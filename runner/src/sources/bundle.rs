@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::system::walk;
-use crate::wasm::interfaces::custom_sections;
+use crate::wasm::interfaces::{custom_sections, with_custom_section};
 
 /// The custom section's name.
 pub const SECTION: &str = "batou-run:assets";
@@ -56,15 +56,7 @@ pub fn embed(wasm: &[u8], assets_dir: &Path) -> Result<Vec<u8>, BundleError> {
         )));
     }
     let tar = pack(assets_dir)?;
-    let mut out = wasm.to_vec();
-    let mut payload = Vec::with_capacity(tar.len() + SECTION.len() + 8);
-    leb128(&mut payload, SECTION.len() as u64);
-    payload.extend_from_slice(SECTION.as_bytes());
-    payload.extend_from_slice(&tar);
-    out.push(0);
-    leb128(&mut out, payload.len() as u64);
-    out.extend_from_slice(&payload);
-    Ok(out)
+    Ok(with_custom_section(wasm, SECTION, &tar))
 }
 
 /// The tar of the module's assets, if it carries any.
@@ -167,18 +159,6 @@ fn extract(tar: &[u8], dest: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn leb128(out: &mut Vec<u8>, mut n: u64) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 /// The names and sizes of the files of a bundle's tar, in its order.
 pub fn listing(tar: &[u8]) -> Result<Vec<(String, u64)>, BundleError> {
     let mut out = Vec::new();
@@ -238,15 +218,7 @@ mod tests {
     }
 
     fn with_section(tar: &[u8]) -> Vec<u8> {
-        let mut payload = Vec::new();
-        leb128(&mut payload, SECTION.len() as u64);
-        payload.extend_from_slice(SECTION.as_bytes());
-        payload.extend_from_slice(tar);
-        let mut out = EMPTY.to_vec();
-        out.push(0);
-        leb128(&mut out, payload.len() as u64);
-        out.extend(payload);
-        out
+        with_custom_section(EMPTY, SECTION, tar)
     }
 
     #[test]

@@ -132,6 +132,35 @@ fn walk<'a>(
     Ok(())
 }
 
+/// `wasm` with a custom section `name` holding `payload` appended: the
+/// inverse of [`custom_sections`] (a component may carry custom sections
+/// anywhere between its sections).
+pub fn with_custom_section(wasm: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(payload.len() + name.len() + 8);
+    leb(&mut body, name.len());
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(payload);
+    let mut out = Vec::with_capacity(wasm.len() + body.len() + 8);
+    out.extend_from_slice(wasm);
+    out.push(0);
+    leb(&mut out, body.len());
+    out.extend(body);
+    out
+}
+
+/// LEB128, as the binary format writes sizes.
+fn leb(out: &mut Vec<u8>, mut n: usize) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,18 +174,6 @@ mod tests {
             out.extend(payload);
         }
         out
-    }
-
-    fn leb(out: &mut Vec<u8>, mut n: usize) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
     }
 
     fn custom(name: &str, data: &[u8]) -> (u8, Vec<u8>) {
