@@ -240,3 +240,18 @@ fn a_module_from_a_url_is_checked_against_its_sha256_and_deploys_from_the_cache_
     assert!(cold.stderr.contains(&format!("batou.toml:1: the module `graph`:")), "{cold:?}");
     assert!(cold.stderr.contains(&format!("127.0.0.1:")), "the error names where it fetched from: {cold:?}");
 }
+
+#[test]
+fn a_file_that_is_not_a_component_is_not_pinned() {
+    let d = Deployment::new(ENV);
+    d.write("vendor/graph.wasm", "<html>not found</html>");
+    d.write("batou.toml", "[components.graph]\nsource = \"vendor/graph.wasm\"\n");
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("ERROR: batou.toml:1: vendor/graph.wasm (the module `graph`) is not a WebAssembly component:"),
+        "{run:?}"
+    );
+    assert!(lock(&d).is_none(), "{run:?}");
+}

@@ -250,6 +250,16 @@ fn fresh(
             (reference.with_digest(&pulled.manifest_digest).to_string(), pulled.wasm)
         }
     };
+    // Only a component is pinned: a wrong file or an error page is not.
+    if let Err(e) = crate::wasm::interfaces::interfaces(&wasm) {
+        return Err(Diagnostic::new(format!(
+            "{} (the module `{}`) is not a WebAssembly component: {e}; it is not pinned",
+            module.source.as_written(),
+            module.name
+        ))
+        .at(module.location.clone())
+        .hint("point the source at a component module built for wasm32-wasip2 against batou:deploy"));
+    }
     let hex = sha256_hex(&wasm);
     if let Some(want) = &module.sha256
         && &hex != want
