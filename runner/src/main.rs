@@ -14,6 +14,7 @@ mod orchestrate;
 mod output;
 mod plan;
 mod scaffold;
+mod secrets;
 mod sources;
 mod system;
 mod target;

@@ -27,6 +27,7 @@ mod polyglot;
 mod registry;
 mod resolver;
 mod scaffold;
+mod secrets;
 mod sharing;
 mod shipping;
 mod ssh;

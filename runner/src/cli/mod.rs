@@ -9,6 +9,7 @@ mod deploy;
 pub mod error;
 mod lock;
 mod new;
+mod secrets;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +41,7 @@ enum Command {
     Component(component::ComponentArgs),
     Lock(lock::LockArgs),
     Cache(cache::CacheArgs),
+    Secrets(secrets::SecretsArgs),
     Agent(agent::AgentArgs),
 }
 
@@ -67,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Lock(args) => lock::run(args, &out),
         Command::New(args) => new::run(args, &out),
         Command::Component(args) => component::run(args, &out),
+        Command::Secrets(args) => secrets::run(args, &out),
     };
     match result {
         Ok(()) => ExitCode::from(error::code::OK),
@@ -149,6 +152,7 @@ mod tests {
         assert!(about("component").starts_with("Create, build, inspect and share"), "{}", about("component"));
         assert!(about("lock").starts_with("Pin the modules of batou.toml"), "{}", about("lock"));
         assert!(about("cache").starts_with("Show or empty the cache"), "{}", about("cache"));
+        assert!(about("secrets").starts_with("Edit, list and re-encrypt"), "{}", about("secrets"));
         assert!(about("agent").starts_with("Serve the agent protocol"), "{}", about("agent"));
     }
 }
