@@ -153,7 +153,10 @@ fn secrets_toml(recipients: &[&str], rest: &str) -> String {
 fn an_edit_round_trips_and_summary_lists_the_recipients() {
     let f = Fixture::new();
     let (key, public) = f.age_key("key.txt");
-    let content = secrets_toml(&[&public], "\n[components.db]\npassword = \"hunter2\"\n\n[hosts.localhost.data]\ntoken = \"t0ken\"\n");
+    let content = secrets_toml(
+        &[&public],
+        "\n[components.db]\npassword = \"hunter2\"\n\n[hosts.localhost.data]\ntoken = \"t0ken\"\n",
+    );
     for (env, file) in [("prod", "environments/prod/secrets.toml.age"), ("dev", "environments/dev.secrets.toml.age")] {
         f.create(env, &[&public], &content, &[&key]);
         let sealed = std::fs::read_to_string(f.d.path().join(file)).unwrap();
@@ -260,7 +263,11 @@ fn recipients_are_added_and_removed() {
     f.run(&["secrets", "remove", &public_b], &[&a], &[]).ok();
     let summary = f.run(&["secrets", "summary"], &[&b], &[]);
     assert_eq!(summary.code, 2, "{summary:?}");
-    assert!(summary.stderr.contains("environments/prod/secrets.toml.age: no identity at hand can decrypt it"), "{}", summary.stderr);
+    assert!(
+        summary.stderr.contains("environments/prod/secrets.toml.age: no identity at hand can decrypt it"),
+        "{}",
+        summary.stderr
+    );
     assert!(summary.stderr.contains("environments/prod/secret-cert.age: no identity"), "{}", summary.stderr);
     assert_eq!(f.decrypt("environments/prod/secret-cert.age", &[&b]).code, 2);
     f.run(&["secrets", "summary"], &[&a], &[]).ok();
@@ -312,11 +319,11 @@ fn interrupted(signal: libc::c_int, name: &str) {
         "slow.sh",
         &format!(
             "stat -c %a \"$(dirname \"$1\")\" \"$1\" > '{r}.tmp'; echo \"$1\" >> '{r}.tmp'; mv '{r}.tmp' '{r}'; \
-             echo changed >> \"$1\"; sleep 10",
+             echo changed >> \"$1\"; exec sleep 10",
             r = record.display()
         ),
     );
-    let mut child = f
+    let child = f
         .command(&["secrets", "edit", "prod"], &[&key], &[("EDITOR", editor.into_os_string())])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -369,7 +376,11 @@ fn errors_name_the_file_the_line_and_what_to_do() {
     // No identity: the file, its recipients, the identities tried.
     let run = f.run(&["secrets", "summary"], &[&b], &[]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("environments/dev.secrets.toml.age: no identity at hand can decrypt it"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("environments/dev.secrets.toml.age: no identity at hand can decrypt it"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("1 age (X25519) key"), "{}", run.stderr);
     assert!(run.stderr.contains(&format!("{} (age key age1", b.display())), "{}", run.stderr);
     assert!(run.stderr.contains("hint: point BATOU_RUN_AGE_IDENTITIES"), "{}", run.stderr);
@@ -387,7 +398,11 @@ fn errors_name_the_file_the_line_and_what_to_do() {
     let run = f.run(&["secrets", "edit", "prod"], &[&a], &[]);
     assert!(run.stderr.contains("no recipient is given") && run.stderr.contains("--recipient"), "{}", run.stderr);
     let run = f.run(&["secrets", "edit", "prdo"], &[&a], &[]);
-    assert!(run.stderr.contains("no environment `prdo`") && run.stderr.contains("did you mean 'prod'"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no environment `prdo`") && run.stderr.contains("did you mean 'prod'"),
+        "{}",
+        run.stderr
+    );
     let run = f.run(&["secrets", "summary"], &[&f.path("missing")], &[]);
     assert!(run.stderr.contains("BATOU_RUN_AGE_IDENTITIES names it, but it is not a file"), "{}", run.stderr);
 }

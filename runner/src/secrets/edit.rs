@@ -160,7 +160,9 @@ pub fn edit(
         }
         let Some(recipients) = &file_recipients else {
             let checked = std::str::from_utf8(&edited)
-                .map_err(|_| Diagnostics::from(Diagnostic::new("the secrets file must be UTF-8 text").at(shown.clone())))
+                .map_err(|_| {
+                    Diagnostics::from(Diagnostic::new("the secrets file must be UTF-8 text").at(shown.clone()))
+                })
                 .and_then(|text| Cleartext::parse(&shown, text).map(|c| (text, c)));
             match checked {
                 Ok((text, cleartext)) => {
@@ -238,11 +240,16 @@ fn wait_for_enter(signals: &Signals) -> Result<(), EditError> {
 
 /// Runs `$EDITOR` on `path` through `sh -c` (an editor is often given
 /// with arguments). A caught signal is passed on to it as SIGTERM (and
-/// SIGKILL if it is still there 5 seconds later).
+/// SIGKILL if it is still there 5 seconds later). A plain command (words
+/// without shell syntax) replaces the shell (`exec`), so the signal
+/// reaches the editor itself, not only a shell that would leave it behind.
 fn run_editor(editor: &str, path: &Path) -> Result<ExitStatus, EditError> {
+    let plain = !editor.split_whitespace().next().unwrap_or("").contains('=')
+        && editor.chars().all(|c| c.is_ascii_alphanumeric() || " _./+=:,@%-~".contains(c));
+    let script = if plain { format!("exec {editor} \"$1\"") } else { format!("{editor} \"$1\"") };
     let mut child = Command::new("sh")
         .arg("-c")
-        .arg(format!("{editor} \"$1\""))
+        .arg(script)
         .arg("sh")
         .arg(path)
         .spawn()
@@ -348,8 +355,9 @@ impl PrivateDir {
                     base.display()
                 )));
             }
-            return PrivateDir::make_in(&base)
-                .map_err(|e| EditError::Io(format!("cannot make a private folder in {} ({TMPDIR_VAR}): {e}", base.display())));
+            return PrivateDir::make_in(&base).map_err(|e| {
+                EditError::Io(format!("cannot make a private folder in {} ({TMPDIR_VAR}): {e}", base.display()))
+            });
         }
         let mut bases = Vec::new();
         if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_absolute()) {

@@ -22,13 +22,8 @@ pub const PASSPHRASE_VAR: &str = "BATOU_RUN_AGE_PASSPHRASE";
 
 /// The user's OpenSSH keys, in OpenSSH's order; age decrypts with
 /// ed25519 and rsa keys only, so the others are not read.
-const SSH_KEYS: &[(&str, bool)] = &[
-    ("id_rsa", true),
-    ("id_ecdsa", false),
-    ("id_ecdsa_sk", false),
-    ("id_ed25519", true),
-    ("id_ed25519_sk", false),
-];
+const SSH_KEYS: &[(&str, bool)] =
+    &[("id_rsa", true), ("id_ecdsa", false), ("id_ecdsa_sk", false), ("id_ed25519", true), ("id_ed25519_sk", false)];
 
 /// Where the identities come from, found by [`Identities::discover`],
 /// read on first use.
@@ -150,10 +145,7 @@ impl Identities {
     }
 
     fn loaded(&self) -> Result<&[Loaded], SecretsError> {
-        self.loaded
-            .get_or_init(|| self.candidates.iter().map(load).collect())
-            .as_deref()
-            .map_err(Clone::clone)
+        self.loaded.get_or_init(|| self.candidates.iter().map(load).collect()).as_deref().map_err(Clone::clone)
     }
 
     /// The plaintext of the age file at `path` (shown as `shown`),
@@ -309,8 +301,7 @@ fn ask_passphrase(prompt: &str) -> Result<String, String> {
             prompt.trim_start_matches("Passphrase for ").trim_end_matches(": ")
         )
     };
-    let mut tty =
-        std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| no_terminal())?;
+    let mut tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| no_terminal())?;
     let fd = tty.as_raw_fd();
     // SAFETY: termios is plain data; tcgetattr fills it for an open fd.
     let mut saved: libc::termios = unsafe { std::mem::zeroed() };

@@ -17,8 +17,8 @@ use toml::de::DeValue;
 
 pub use self::file::Recipient;
 pub use self::identities::Identities;
-use crate::config::{is_plain_name, list_environments};
 use crate::config::source::{Source, shown_path, to_json, type_name};
+use crate::config::{is_plain_name, list_environments};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage, choices_hint};
 
 /// The mode of every file batou-run writes holding secrets, encrypted or not.
@@ -200,12 +200,8 @@ impl Cleartext {
         let source = Source::new(shown.to_string(), text.to_string());
         let doc = source.parse()?;
         let mut errors = Diagnostics::default();
-        let mut out = Cleartext {
-            recipients: Vec::new(),
-            components: Vec::new(),
-            host_data: Vec::new(),
-            recipients_span: 0..0,
-        };
+        let mut out =
+            Cleartext { recipients: Vec::new(), components: Vec::new(), host_data: Vec::new(), recipients_span: 0..0 };
         let top_keys = ["recipients", "components", "hosts"];
         for (key, value) in doc.get_ref().iter() {
             let at = source.location(key.span().start);
@@ -304,12 +300,10 @@ impl Cleartext {
                     }
                 }
                 other => errors.push(
-                    Diagnostic::new(format!("unknown key `{other}` in the secrets file"))
-                        .at(at)
-                        .hint(format!(
-                            "{}; attributes go in [components.NAME], host data in [hosts.NAME.data]",
-                            choices_hint(other, top_keys)
-                        )),
+                    Diagnostic::new(format!("unknown key `{other}` in the secrets file")).at(at).hint(format!(
+                        "{}; attributes go in [components.NAME], host data in [hosts.NAME.data]",
+                        choices_hint(other, top_keys)
+                    )),
                 ),
             }
         }
@@ -514,7 +508,8 @@ pub fn rewrite(
     let recipients = cleartext.recipient_list();
     let mut done = Vec::new();
     let mut errors = Diagnostics::default();
-    let mut targets: Vec<(PathBuf, Option<Vec<u8>>)> = vec![(files.secrets.clone(), text.map(|t| t.as_bytes().to_vec()))];
+    let mut targets: Vec<(PathBuf, Option<Vec<u8>>)> =
+        vec![(files.secrets.clone(), text.map(|t| t.as_bytes().to_vec()))];
     targets.extend(files.secret_files().into_iter().map(|(_, p)| (p, None)));
     for (path, new) in targets {
         let shown = files.shown(&path);
@@ -584,9 +579,14 @@ mod tests {
     #[test]
     fn mistakes_are_named_with_their_line() {
         let k = key();
-        let err = Cleartext::parse("s.age", &format!("recipients = [\"{k}\", \"nope\"]\nrecipents = 1\n[hosts.a]\nx = 1\n[components.c]\nkind = \"file\"\n"))
-            .unwrap_err()
-            .to_string();
+        let err = Cleartext::parse(
+            "s.age",
+            &format!(
+                "recipients = [\"{k}\", \"nope\"]\nrecipents = 1\n[hosts.a]\nx = 1\n[components.c]\nkind = \"file\"\n"
+            ),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("s.age:1: recipient `nope` cannot be used: not a recipient"), "{err}");
         assert!(err.contains("s.age:2: unknown key `recipents` in the secrets file"), "{err}");
         assert!(err.contains("did you mean 'recipients'?"), "{err}");

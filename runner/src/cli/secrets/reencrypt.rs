@@ -46,7 +46,8 @@ pub fn run(args: ReencryptArgs, out: &Output) -> Result<(), CliError> {
         let text = if up_to_date {
             None
         } else {
-            let plain = identities.decrypt(&files.secrets, &files.shown(&files.secrets)).map_err(super::secrets_error)?;
+            let plain =
+                identities.decrypt(&files.secrets, &files.shown(&files.secrets)).map_err(super::secrets_error)?;
             Some(String::from_utf8_lossy(&plain).into_owned())
         };
         let (done, problems) = rewrite(files, &identities, text.as_deref(), &cleartext, args.force);

@@ -46,7 +46,11 @@ pub fn run(args: RemoveArgs, out: &Output) -> Result<(), CliError> {
             Diagnostic::new(format!(
                 "{} is not a recipient of {}",
                 crate::secrets::file::short(&key.text),
-                if args.environments.is_empty() { "any environment's secrets".to_string() } else { args.environments.join(", ") }
+                if args.environments.is_empty() {
+                    "any environment's secrets".to_string()
+                } else {
+                    args.environments.join(", ")
+                }
             ))
             .hint("batou-run secrets summary lists the recipients")
             .into(),
