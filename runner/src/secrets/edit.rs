@@ -386,6 +386,7 @@ impl PrivateDir {
     }
 
     fn make_in(base: &Path) -> std::io::Result<PrivateDir> {
+        remove_stale(base);
         let mut random = [0u8; 8];
         for _ in 0..16 {
             std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut random)?;
@@ -403,6 +404,27 @@ impl PrivateDir {
             }
         }
         Err(std::io::Error::other("no unused name"))
+    }
+}
+
+/// Removes the private folders of edits that ended without cleaning up
+/// (SIGKILL, a power cut on a disk-backed folder): this user's, named for
+/// a process that no longer runs.
+fn remove_stale(base: &Path) {
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    for entry in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("batou-run-secrets.").and_then(|r| r.split('.').next()) else { continue };
+        let Ok(pid) = pid.parse::<libc::pid_t>() else { continue };
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else { continue };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = pid > 0
+            && unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if meta.is_dir() && meta.uid() == me && gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -434,5 +456,12 @@ mod tests {
         });
         assert!(caught.is_err());
         assert_eq!(std::fs::read_dir(base.path()).unwrap().count(), 0);
+        // What a SIGKILLed edit left (a process that is gone) goes with the next edit.
+        let stale = base.path().join(format!("batou-run-secrets.{}.00", i32::MAX - 1));
+        std::fs::create_dir(&stale).unwrap();
+        std::fs::write(stale.join("secrets.toml"), "secret").unwrap();
+        let dir = PrivateDir::make_in(base.path()).unwrap();
+        assert!(!stale.exists());
+        drop(dir);
     }
 }
