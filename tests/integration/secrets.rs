@@ -427,3 +427,65 @@ fn reencrypt_touches_only_files_encrypted_to_other_recipients() {
     assert!(run.stdout.contains("Encrypted 3 file(s) again."), "{}", run.stdout);
     assert_eq!(f.decrypt("environments/prod/secret-two.age", &[&a]).ok().stdout, "two");
 }
+
+#[test]
+fn a_passphrase_is_asked_once_on_the_terminal() {
+    // `script` (util-linux) gives batou-run a terminal to ask on.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("no `script` program: skipped");
+        return;
+    }
+    let f = Fixture::new();
+    let (locked, public) = f.ssh_key("id_locked", "ed25519", "open sesame");
+    let content = secrets_toml(&[&public], "[components.a]\nx = \"y\"\n");
+    f.create("prod", &[&public], &content, &[&locked]);
+    let editor = f.script("cert.sh", "echo cert > \"$1\"").into_os_string();
+    let env = [("EDITOR", editor), ("BATOU_RUN_AGE_PASSPHRASE", OsString::from("open sesame"))];
+    f.run(&["secrets", "edit", "prod", "cert"], &[&locked], &env).ok();
+    let file = f.d.path().join("environments/prod/secret-cert.age");
+    // summary decrypts secrets.toml and the secret file: one question.
+    let inner = format!("{} secrets summary --deployment {}", env!("CARGO_BIN_EXE_batou-run"), f.d.path().display());
+    let command = f.command(&[], &[&locked], &[]);
+    let mut script = Command::new("script");
+    script.args(["-qec", &inner, "/dev/null"]);
+    for (k, v) in command.get_envs() {
+        match v {
+            Some(v) => script.env(k, v),
+            None => script.env_remove(k),
+        };
+    }
+    let mut child = script.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        stdin.write_all(b"open sesame\n").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("Passphrase for").count(), 1, "{stdout}");
+    assert!(stdout.contains("secret-cert.age") && !stdout.contains("CANNOT"), "{stdout}");
+    assert!(file.is_file());
+}
+
+#[test]
+fn the_tutorial_opens_with_its_throwaway_key() {
+    let example = crate::harness::repo().join("examples/tutorial-secrets");
+    let key = example.join("THROWAWAY-age-key.txt");
+    assert!(std::fs::read_to_string(&key).unwrap().contains("THROWAWAY KEY"));
+    let run = crate::harness::batou(
+        &["secrets", "summary", "--deployment", example.to_str().unwrap()],
+        &[("BATOU_RUN_AGE_IDENTITIES", key.clone().into_os_string())],
+    )
+    .ok();
+    assert!(run.stdout.contains("environments/dev/secret-api-token.age"), "{}", run.stdout);
+    let file = example.join("environments/dev/secrets.toml.age");
+    let run = crate::harness::batou(
+        &["secrets", "decrypt-to-stdout", file.to_str().unwrap()],
+        &[("BATOU_RUN_AGE_IDENTITIES", key.into_os_string())],
+    )
+    .ok();
+    assert!(run.stdout.contains("db_password"), "{}", run.stdout);
+}

@@ -546,6 +546,14 @@ mod tests {
         age::x25519::Identity::generate().to_public().to_string()
     }
 
+    /// The deploy's half reads secrets from its threads.
+    #[test]
+    fn identities_and_secrets_cross_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Identities>();
+        shared::<EnvironmentSecrets>();
+    }
+
     #[test]
     fn a_cleartext_is_read_with_lines() {
         let k = key();
