@@ -107,6 +107,10 @@ fn report_rewritten(out: &Output, done: &[Rewritten]) {
     }
 }
 
+/// Given an environment and the recipients it lists, the new list (None:
+/// leave the environment alone), or why not.
+type Change<'a> = dyn FnMut(&Files, &[String]) -> Result<Option<Vec<String>>, Diagnostic> + 'a;
+
 /// Changes the recipients of each environment in `envs` with `change`
 /// (given the keys listed, it returns the new list, or None to leave the
 /// environment alone), re-encrypting its files; `add` and `remove`.
@@ -114,7 +118,7 @@ fn change_recipients(
     envs: &[Files],
     identities: &Identities,
     out: &Output,
-    change: &mut dyn FnMut(&Files, &[String]) -> Result<Option<Vec<String>>, Diagnostic>,
+    change: &mut Change<'_>,
 ) -> Result<usize, CliError> {
     let mut errors = Diagnostics::default();
     let mut changed = 0;
