@@ -489,3 +489,21 @@ fn the_tutorial_opens_with_its_throwaway_key() {
     .ok();
     assert!(run.stdout.contains("db_password"), "{}", run.stdout);
 }
+
+#[test]
+fn editing_the_recipients_encrypts_the_secret_files_to_them() {
+    let f = Fixture::new();
+    let (a, public_a) = f.age_key("a.txt");
+    let (b, public_b) = f.age_key("b.txt");
+    f.create("prod", &[&public_a], &secrets_toml(&[&public_a], ""), &[&a]);
+    f.edit(&["prod", "secret-token.age"], &f.script("t.sh", "echo token > \"$1\""), &[&a]).ok();
+    let add_b = f.script("add-b.sh", &format!("sed -i 's/\"{public_a}\"]/\"{public_a}\", \"{public_b}\"]/' \"$1\""));
+    let run = f.edit(&["prod"], &add_b, &[&a]).ok();
+    assert!(run.stdout.contains("encrypted environments/prod/secrets.toml.age"), "{}", run.stdout);
+    assert!(run.stdout.contains("encrypted environments/prod/secret-token.age"), "{}", run.stdout);
+    assert_eq!(f.decrypt("environments/prod/secret-token.age", &[&b]).ok().stdout, "token\n");
+    // Another edit that leaves the recipients leaves the secret file alone.
+    let more = f.script("more.sh", "printf '[components.x]\\ny = 1\\n' >> \"$1\"");
+    let run = f.edit(&["prod"], &more, &[&b]).ok();
+    assert!(run.stdout.contains("up to date environments/prod/secret-token.age"), "{}", run.stdout);
+}
