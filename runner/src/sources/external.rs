@@ -174,6 +174,12 @@ fn pinned(
         .at(module.location.clone())
         .hint(update.clone())
     };
+    // A module from outside is in the cache once fetched: no network.
+    if !matches!(module.source, ModuleSource::File(_))
+        && let Some(wasm) = store::get(cache, pin.hex())
+    {
+        return Ok(wasm);
+    }
     let wasm = match &module.source {
         ModuleSource::File(path) => {
             let wasm = read_file(deployment, module, path)?;
@@ -182,9 +188,6 @@ fn pinned(
                 return Err(differs(format!("{}", path.display()), &hex));
             }
             return Ok(wasm);
-        }
-        _ if store::get(cache, pin.hex()).is_some() => {
-            return Ok(store::get(cache, pin.hex()).expect("just found"));
         }
         ModuleSource::Url(url) => fetch::download(url, options).map_err(|e| fetch_error(module, e))?,
         ModuleSource::Oci(written) => {
