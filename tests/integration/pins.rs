@@ -255,3 +255,27 @@ fn a_file_that_is_not_a_component_is_not_pinned() {
     );
     assert!(lock(&d).is_none(), "{run:?}");
 }
+
+#[test]
+fn a_registry_is_reached_over_https_unless_batou_toml_names_it_insecure() {
+    let d = Deployment::new(ENV);
+    let source = "[components.graph]\nsource = \"oci://registry.invalid:5000/team/graph:1\"\n";
+    d.write("batou.toml", source);
+    let https = d.deploy();
+    assert_eq!(https.code, 2, "{https:?}");
+    assert!(
+        https
+            .stderr
+            .contains("batou.toml:1: the module `graph`: cannot reach the registry registry.invalid:5000 over HTTPS"),
+        "{https:?}"
+    );
+    d.write("batou.toml", &format!("{source}[registries]\ninsecure = [\"registry.invalid:5000\"]\n"));
+    let plain = d.deploy();
+    assert_eq!(plain.code, 2, "{plain:?}");
+    assert!(plain.stderr.contains("cannot reach the registry registry.invalid:5000 over plain HTTP"), "{plain:?}");
+    // The variable counts for deploys too.
+    d.write("batou.toml", source);
+    let by_variable =
+        d.run_with(&["deploy", "dev"], &[("BATOU_RUN_INSECURE_REGISTRIES", OsStr::new("registry.invalid:5000"))]);
+    assert!(by_variable.stderr.contains("over plain HTTP"), "{by_variable:?}");
+}

@@ -82,7 +82,8 @@ pub(crate) fn connect_hint(detail: &str, registry: &str, plain: bool) -> String 
     }
     format!(
         "; check that it serves HTTPS with a certificate this machine trusts (if it only speaks plain HTTP, allow \
-         that with --insecure {registry} or BATOU_RUN_INSECURE_REGISTRIES)"
+         that with --insecure {registry}, BATOU_RUN_INSECURE_REGISTRIES, or a deployment's batou.toml: \
+         [registries] insecure = [\"{registry}\"])"
     )
 }
 

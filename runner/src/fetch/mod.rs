@@ -30,6 +30,18 @@ pub struct Options {
     pub insecure: Vec<String>,
 }
 
+impl Options {
+    /// `insecure` (a command's `--insecure`, batou.toml's `[registries]
+    /// insecure`) and those `BATOU_RUN_INSECURE_REGISTRIES` names
+    /// (comma-separated), for every command alike.
+    pub fn new(mut insecure: Vec<String>) -> Options {
+        if let Ok(list) = std::env::var("BATOU_RUN_INSECURE_REGISTRIES") {
+            insecure.extend(list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string));
+        }
+        Options { insecure }
+    }
+}
+
 /// A module pulled from a registry.
 #[derive(Debug, Clone)]
 pub struct Pulled {

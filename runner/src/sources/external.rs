@@ -98,7 +98,7 @@ pub fn resolve(
             );
         }
     }
-    let options = fetch::Options { insecure: config.insecure_registries.clone() };
+    let options = fetch::Options::new(config.insecure_registries.clone());
     let mut next = LockFile { version: lock.version, modules: Default::default() };
     for module in &config.modules {
         let pin = lock.modules.get(&module.name).filter(|p| p.source == module.source.as_written());

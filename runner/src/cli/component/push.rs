@@ -102,11 +102,8 @@ pub fn module_bytes(deployment: &Path, name: &str) -> Result<Module, CliError> {
 }
 
 /// The fetch options from `--insecure` and BATOU_RUN_INSECURE_REGISTRIES.
-pub fn options(mut insecure: Vec<String>) -> fetch::Options {
-    if let Ok(list) = std::env::var("BATOU_RUN_INSECURE_REGISTRIES") {
-        insecure.extend(list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string));
-    }
-    fetch::Options { insecure }
+pub fn options(insecure: Vec<String>) -> fetch::Options {
+    fetch::Options::new(insecure)
 }
 
 /// A fetch error as the command line reports it: a wrong reference or
