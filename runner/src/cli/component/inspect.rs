@@ -110,11 +110,8 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<(), CliError> {
 /// The module a registry reference names, pulled into the cache (as
 /// `component pull` does), named by its digest.
 fn pulled(what: &str, cache: &Path, insecure: Vec<String>) -> Result<(String, Vec<u8>), CliError> {
-    let reference = crate::fetch::Reference::parse(what).map_err(super::push::fetch_error)?;
-    let pulled = crate::fetch::pull(&reference, &super::push::options(insecure)).map_err(super::push::fetch_error)?;
-    crate::wasm::cache::private_dir(cache).map_err(|e| anyhow::anyhow!("batou-run component inspect: {e}"))?;
-    crate::sources::store::put(cache, &pulled.wasm).map_err(|e| anyhow::anyhow!("batou-run component inspect: {e}"))?;
-    Ok((reference.with_digest(&pulled.manifest_digest).to_string(), pulled.wasm))
+    let kept = super::pull::into_cache(what, insecure, cache)?;
+    Ok((kept.reference.with_digest(&kept.pulled.manifest_digest).to_string(), kept.pulled.wasm))
 }
 
 /// The module `what` names: a file, a standard library module, or a

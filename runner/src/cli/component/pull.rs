@@ -1,11 +1,11 @@
 //! `batou-run component pull REF`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
 use super::super::CliError;
-use super::push::{fetch_error, options};
+use super::push::fetch_error;
 use crate::fetch::{self, Reference};
 use crate::output::{Output, shown};
 use crate::sources::store;
@@ -28,13 +28,27 @@ pub struct PullArgs {
     insecure: Vec<String>,
 }
 
+/// A module pulled from the registry `reference` names, kept in the cache
+/// by the sha256 of its bytes (where deploys find it).
+pub struct InCache {
+    pub reference: Reference,
+    pub pulled: fetch::Pulled,
+    pub hex: String,
+    pub path: PathBuf,
+}
+
+/// Pulls `reference` into the cache: `component pull` and `inspect oci://`.
+pub fn into_cache(reference: &str, insecure: Vec<String>, cache: &Path) -> Result<InCache, CliError> {
+    let reference = Reference::parse(reference).map_err(fetch_error)?;
+    let pulled = fetch::pull(&reference, &fetch::Options::new(insecure)).map_err(fetch_error)?;
+    crate::wasm::cache::private_dir(cache).map_err(|e| anyhow::anyhow!("cannot keep the module: {e}"))?;
+    let (hex, path) = store::put(cache, &pulled.wasm).map_err(|e| anyhow::anyhow!("cannot keep the module: {e}"))?;
+    Ok(InCache { reference, pulled, hex, path })
+}
+
 pub fn run(args: PullArgs, out: &Output) -> Result<(), CliError> {
-    let reference = Reference::parse(&args.reference).map_err(fetch_error)?;
-    let pulled = fetch::pull(&reference, &options(args.insecure)).map_err(fetch_error)?;
     let cache = super::super::cache_dir()?;
-    crate::wasm::cache::private_dir(&cache).map_err(|e| anyhow::anyhow!("batou-run component pull: {e}"))?;
-    // Where deploys find it: by the sha256 of its bytes.
-    let (hex, path) = store::put(&cache, &pulled.wasm).map_err(|e| anyhow::anyhow!("batou-run component pull: {e}"))?;
+    let InCache { reference, pulled, hex, path } = into_cache(&args.reference, args.insecure, &cache)?;
     if let Some(file) = &args.output {
         super::build::write_atomically(file, &pulled.wasm)
             .map_err(|e| CliError::usage(format!("cannot write {}: {e}", file.display())))?;

@@ -59,7 +59,8 @@ pub fn run(args: PushArgs, out: &Output) -> Result<(), CliError> {
         source: None,
         description: args.description,
     };
-    let pushed = fetch::push(&reference, &module.wasm, &meta, &options(args.insecure)).map_err(fetch_error)?;
+    let pushed =
+        fetch::push(&reference, &module.wasm, &meta, &fetch::Options::new(args.insecure)).map_err(fetch_error)?;
     let sha256 = fetch::sha256_digest(&module.wasm);
     let hex = sha256.trim_start_matches("sha256:");
     let size = module.wasm.len();
@@ -99,11 +100,6 @@ pub fn module_bytes(deployment: &Path, name: &str) -> Result<Module, CliError> {
     };
     let origin = if is_file { path.display().to_string() } else { format!("components/{name}") };
     Ok(Module { wasm, title, origin })
-}
-
-/// The fetch options from `--insecure` and BATOU_RUN_INSECURE_REGISTRIES.
-pub fn options(insecure: Vec<String>) -> fetch::Options {
-    fetch::Options::new(insecure)
 }
 
 /// A fetch error as the command line reports it: a wrong reference or
