@@ -2,7 +2,7 @@
 //! environment's roots against the kinds, configure everything to a
 //! fixpoint, and produce the plan.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -21,6 +21,17 @@ use crate::sources::{Modules, root_assets};
 use crate::system::remote::NoRemote;
 use crate::system::sandbox::Sandbox;
 use crate::wasm::Runtime;
+use crate::wasm::state::SecretFiles;
+
+/// What the environment's secrets add to a plan beyond attributes and
+/// host data (which are in the environment by now).
+#[derive(Default)]
+pub struct PlanSecrets {
+    /// The secret files, by name, decrypted.
+    pub files: BTreeMap<String, Arc<Vec<u8>>>,
+    /// Every secret to mask: (key, value).
+    pub masked: Vec<crate::redact::Secret>,
+}
 
 /// A root ready to configure.
 struct Root {
@@ -31,6 +42,8 @@ struct Root {
     workdir: std::path::PathBuf,
     assets: Option<std::path::PathBuf>,
     grants: Grants,
+    /// The secret files its grants name.
+    secrets: Arc<SecretFiles>,
     limits: Limits,
     /// Where the environment sets its attributes, for template errors.
     attribute_locations: Vec<(String, String)>,
@@ -58,8 +71,14 @@ fn root_limits(env: &Environment, root: &str) -> Limits {
 /// the roots whose kind or attributes are wrong are reported, and the
 /// others are configured all the same, so that their problems are
 /// reported in the same run.
-pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &Modules) -> Result<Plan, Diagnostics> {
-    let (roots, root_errors) = roots(env, deployment, modules);
+pub fn plan(
+    env: &Environment,
+    deployment: &Path,
+    runtime: &Runtime,
+    modules: &Modules,
+    secrets: &PlanSecrets,
+) -> Result<Plan, Diagnostics> {
+    let (roots, root_errors) = roots(env, deployment, modules, secrets);
     let mut errors = root_errors.in_stage(Stage::Kinds);
     let ids: Vec<RootId> = roots.iter().map(|r| RootId { host: r.host.name.clone(), name: r.name.clone() }).collect();
     // Configure touches nothing on a host: no grants, no connections.
@@ -79,7 +98,12 @@ pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &M
     let mut hosts: Vec<HostPlan> = env
         .hosts
         .iter()
-        .map(|h| HostPlan { host: (*host_info(env, &h.name, &h.data)).clone(), roots: Vec::new() })
+        .map(|h| HostPlan {
+            host: (*host_info(env, &h.name, &h.data)).clone(),
+            roots: Vec::new(),
+            secret_files: BTreeMap::new(),
+            masked: Vec::new(),
+        })
         .collect();
     for (r, node) in resolved.roots {
         let root = &roots[r];
@@ -91,6 +115,7 @@ pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &M
             .collect();
         waits_for.sort();
         waits_for.dedup();
+        tracing::debug!(host = %root.host.name, root = %root.name, attributes = %node.attributes, "planned");
         let plan = hosts.iter_mut().find(|h| h.host.name == root.host.name).expect("every root's host is planned");
         plan.roots.push(RootPlan {
             name: root.name.clone(),
@@ -103,7 +128,31 @@ pub fn plan(env: &Environment, deployment: &Path, runtime: &Runtime, modules: &M
             attribute_locations: root.attribute_locations.clone(),
         });
     }
+    for host in &mut hosts {
+        add_secrets(host, secrets);
+    }
     Ok(Plan { environment: env.name.clone(), hosts })
+}
+
+/// Gives a host's plan the secret files its roots are granted, and the
+/// secrets any part of the plan holds (for its agent to mask).
+fn add_secrets(host: &mut HostPlan, secrets: &PlanSecrets) {
+    for root in &host.roots {
+        for name in &root.grants.secret_files {
+            if let Some(bytes) = secrets.files.get(name) {
+                host.secret_files.insert(name.clone(), bytes.as_ref().clone());
+            }
+        }
+    }
+    if secrets.masked.is_empty() {
+        return;
+    }
+    let redactor = crate::redact::Redactor::new(&secrets.masked);
+    let mut keys = redactor.keys_in(&serde_json::to_string(&*host).expect("a plan serializes"));
+    for bytes in host.secret_files.values() {
+        keys.extend(redactor.keys_in(&String::from_utf8_lossy(bytes)));
+    }
+    host.masked = secrets.masked.iter().filter(|(key, _)| keys.contains(key)).cloned().collect();
 }
 
 /// The modules a root's tree runs, each once, with where it came from.
@@ -143,6 +192,7 @@ impl ConfigureRoot for RootConfigurer<'_> {
             limits: root.limits,
             // Configure's messages are shown when an agent replays it.
             logs: Default::default(),
+            secrets: root.secrets.clone(),
         };
         self.configurator.configure_tree(&spec, &answers)
     }
@@ -158,7 +208,7 @@ fn host_info(env: &Environment, name: &str, data: &Value) -> Arc<HostInfo> {
 
 /// The roots of every host whose kind is known and whose attributes are
 /// right, and the problems of the others.
-fn roots(env: &Environment, deployment: &Path, modules: &Modules) -> (Vec<Root>, Diagnostics) {
+fn roots(env: &Environment, deployment: &Path, modules: &Modules, secrets: &PlanSecrets) -> (Vec<Root>, Diagnostics) {
     let mut errors = Diagnostics::default();
     let mut roots = Vec::new();
     for host in &env.hosts {
@@ -217,6 +267,7 @@ fn roots(env: &Environment, deployment: &Path, modules: &Modules) -> (Vec<Root>,
                         .and_then(|m| m.assets.clone())
                         .or_else(|| root_assets(deployment, name)),
                     grants: env.grants_of(name),
+                    secrets: Arc::new(SecretFiles::granted(&env.grants_of(name), &secrets.files)),
                     limits: root_limits(env, name),
                     attribute_locations: config
                         .map(|c| c.attributes.iter().map(|(k, _, at)| (k.clone(), at.clone())).collect())

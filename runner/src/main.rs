@@ -13,6 +13,7 @@ mod model;
 mod orchestrate;
 mod output;
 mod plan;
+mod redact;
 mod scaffold;
 mod secrets;
 mod sources;

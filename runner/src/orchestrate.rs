@@ -314,8 +314,12 @@ fn worker<'a>(
             None => make_target(plan).map(|t| target.insert(t)),
         }
         .and_then(|t| {
-            let part =
-                HostPlan { host: plan.host.clone(), roots: roots.iter().map(|&i| plan.roots[i].clone()).collect() };
+            let part = HostPlan {
+                host: plan.host.clone(),
+                roots: roots.iter().map(|&i| plan.roots[i].clone()).collect(),
+                secret_files: plan.secret_files.clone(),
+                masked: plan.masked.clone(),
+            };
             t.deploy(&part, predict, &mut |e| sink.take(e))
         });
         sink.flush();

@@ -25,7 +25,15 @@ impl Output {
 
     pub fn event(&self, event: &Event) {
         if self.json {
-            println_json(&serde_json::to_value(event).expect("events serialize"));
+            let mut v = serde_json::to_value(event).expect("events serialize");
+            if let Event::Diff { diff, .. } = event {
+                // Which secrets the diff had: it is shown masked, not hidden.
+                let keys = crate::redact::text_keys(diff).1;
+                if !keys.is_empty() {
+                    v["masked"] = json!(keys);
+                }
+            }
+            println_json(&v);
             return;
         }
         let mut out = std::io::stdout().lock();
@@ -34,8 +42,12 @@ impl Output {
                 let _ = writeln!(out, "{}: {}", shown(host), shown(component));
             }
             Event::Diff { diff, .. } => {
-                for line in diff.lines() {
-                    let _ = writeln!(out, "    {}", shown(line));
+                let (masked, keys) = crate::redact::text_keys(diff);
+                for line in masked.lines() {
+                    let _ = writeln!(out, "    {}", escaped(line));
+                }
+                if !keys.is_empty() {
+                    let _ = writeln!(out, "    (masked: {})", keys.join(", "));
                 }
             }
             Event::Log { host, component, level, message } => {
@@ -167,11 +179,19 @@ impl Output {
 }
 
 /// Text from components, hosts and target files as a terminal may show it:
-/// control characters (an escape sequence could move the cursor, rewrite
+/// every secret masked (`redact`), control characters (an escape sequence could move the cursor, rewrite
 /// earlier lines or set the clipboard) written as `\x1b`, `\r` and the
 /// like. Line breaks and tabs stay. `--json` carries the text as it is,
 /// escaped as JSON escapes it.
 pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    match crate::redact::text(text) {
+        std::borrow::Cow::Borrowed(text) => escaped(text),
+        std::borrow::Cow::Owned(masked) => std::borrow::Cow::Owned(escaped(&masked).into_owned()),
+    }
+}
+
+/// `text` with its control characters escaped (see [`shown`]).
+fn escaped(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -206,7 +226,9 @@ mod tests {
     }
 }
 
+/// Every JSON line goes out here, with every secret in it masked.
 fn println_json(v: &serde_json::Value) {
+    let v = crate::redact::value(v);
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{v}");
 }

@@ -113,6 +113,11 @@ export interface RequireOptions {
 export const model: {
   /** This host: name, fqdn and its `data` table. */
   host(): Host;
+  /**
+   * The environment's secret file `name` (`secret-<name>.age`), granted by
+   * `secret_files` in `[grants.<root>]`; masked in everything shown.
+   */
+  secretFile(name: string): Uint8Array;
   /** The environment's name, such as `dev`. */
   environment(): string;
   /** This component's path, such as `hello > file('a.txt')`. */

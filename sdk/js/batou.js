@@ -369,6 +369,17 @@ export const model = {
     return { name: witModel.hostName(), fqdn: witModel.hostFqdn(), data: data ?? {} };
   },
   /**
+   * The content of the environment's secret file `name`
+   * (`environments/<env>/secret-<name>.age`), in any lifecycle step. The
+   * root's grants must name it (`secret_files = ["<name>"]` in
+   * `[grants.<root>]`); the runner masks it in everything it shows.
+   * @param {string} name
+   * @returns {Uint8Array}
+   */
+  secretFile(name) {
+    return call(witModel.secretFile, name);
+  },
+  /**
    * The name of the environment being deployed, such as `dev`.
    * @returns {string}
    */

@@ -28,6 +28,7 @@ mod registry;
 mod resolver;
 mod scaffold;
 mod secrets;
+mod secrets_deploy;
 mod sharing;
 mod shipping;
 mod ssh;

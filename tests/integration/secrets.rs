@@ -488,6 +488,25 @@ fn the_tutorial_opens_with_its_throwaway_key() {
     )
     .ok();
     assert!(run.stdout.contains("db_password"), "{}", run.stdout);
+    let password = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("db_password = "))
+        .map(|v| v.trim_matches('"').to_string())
+        .expect("a db_password line");
+
+    // Deployed from a copy, as a newcomer would: the password reaches
+    // db.conf, and the output shows it masked.
+    let copy = tempfile::tempdir().unwrap();
+    let status = Command::new("cp").arg("-r").arg(&example).arg(copy.path()).status().unwrap();
+    assert!(status.success());
+    let copied = copy.path().join("tutorial-secrets");
+    let identities = [("BATOU_RUN_AGE_IDENTITIES", copied.join("THROWAWAY-age-key.txt").into_os_string())];
+    let run = crate::harness::batou(&["deploy", "dev", "--deployment", copied.to_str().unwrap()], &identities).ok();
+    assert!(!run.stdout.contains(&password) && !run.stderr.contains(&password), "{run:?}");
+    assert!(run.stdout.contains("+password = [secret hosts.localhost.data.db_password]"), "{}", run.stdout);
+    let db = std::fs::read_to_string(copied.join("work/dbconfig/db.conf")).unwrap();
+    assert_eq!(db, format!("user = app\npassword = {password}\n"));
 }
 
 #[test]

@@ -100,6 +100,7 @@ impl Component for File {
                         context: self.context.clone(),
                         leading: self.leading,
                         mode: self.mode,
+                        sensitive: self.sensitive,
                     },
                 )?;
                 add_mode_and_owner_of(path, self.mode, self.owner.as_deref(), self.group.as_deref(), true)

@@ -28,7 +28,7 @@ use crate::system::on_this_host;
 use crate::system::remote::RemoteCommands;
 use crate::system::sandbox::Sandbox;
 use crate::wasm::bindings::VerifyResult;
-use crate::wasm::state::{CallCtx, ChildSetup, Lineage, LogBook};
+use crate::wasm::state::{CallCtx, ChildSetup, Lineage, LogBook, SecretFiles};
 use crate::wasm::{LiveComponent, Runtime, StorePool};
 
 /// What happened on one host.
@@ -94,6 +94,13 @@ impl<'a> Agent<'a> {
     pub fn deploy_host(&mut self, plan: &HostPlan) -> HostOutcome {
         let host = Arc::new(plan.host.clone());
         let mut outcome = HostOutcome::default();
+        if !plan.masked.is_empty() {
+            // What the agent writes itself (its logs) is masked here; what
+            // it sends back is masked again where it is shown.
+            crate::redact::extend(&plan.masked);
+        }
+        let secret_files: std::collections::BTreeMap<String, Arc<Vec<u8>>> =
+            plan.secret_files.iter().map(|(name, bytes)| (name.clone(), Arc::new(bytes.clone()))).collect();
         for root in &plan.roots {
             let sandbox = on_this_host(&root.workdir)
                 .map_err(|e| format!("cannot resolve the workdir {}: {e}", root.workdir.display()))
@@ -113,7 +120,8 @@ impl<'a> Agent<'a> {
                     return outcome;
                 }
             };
-            let result = self.deploy_root(&host, root, &sandbox, &mut outcome);
+            let secrets = Arc::new(SecretFiles::granted(&root.grants, &secret_files));
+            let result = self.deploy_root(&host, root, &sandbox, secrets, &mut outcome);
             self.report_grants(&host, root, &sandbox);
             if result.is_err() {
                 outcome.failed = true;
@@ -149,6 +157,7 @@ impl<'a> Agent<'a> {
         host: &Arc<HostInfo>,
         root: &RootPlan,
         sandbox: &Arc<Sandbox>,
+        secrets: Arc<SecretFiles>,
         outcome: &mut HostOutcome,
     ) -> Result<bool, Failed> {
         let pool = self.configurator.pool(root.limits);
@@ -169,6 +178,7 @@ impl<'a> Agent<'a> {
             sandbox,
             limits: root.limits,
             logs: logs.clone(),
+            secrets,
         };
         let answers: Arc<dyn RequireAnswers> = Arc::new(Recorded(node.required.clone()));
         let lineage = Arc::new(Replay::new(node.clone()));

@@ -76,9 +76,16 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     let deployment = deployment.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", deployment.display()))?;
     // Every problem found before a host is touched is reported in one go:
     // each stage goes on with what the one before could make sense of.
-    let Loaded { env, errors, warnings } = load_environment(&deployment, &args.environment)?;
-    out.warnings(&warnings);
+    let Loaded { mut env, errors, warnings } = load_environment(&deployment, &args.environment)?;
     let mut errors = errors.in_stage(Stage::Environment);
+    let plan_secrets = match secrets_into(&deployment, &mut env, &mut errors, out) {
+        Ok(s) => s,
+        Err(e) => {
+            errors.extend(e);
+            return Err(errors.into());
+        }
+    };
+    out.warnings(&warnings);
     if let Err(e) = check_hosts(&env, &args.hosts) {
         errors.extend(e.in_stage(Stage::Environment));
     }
@@ -107,7 +114,7 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     let runtime = Runtime::new(cache.clone())?;
     let (modules, build_errors) = sources::load(&runtime, &deployment, &cache, fetched, unresolved);
     errors.extend(build_errors.in_stage(Stage::Build));
-    let plan = match controller::plan(&env, &deployment, &runtime, &modules) {
+    let plan = match controller::plan(&env, &deployment, &runtime, &modules, &plan_secrets) {
         Ok(plan) => errors.into_result(plan)?,
         Err(e) => {
             errors.extend(e);
@@ -137,6 +144,32 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     let report = orchestrate::deploy(&plan, &options, &make_target, out);
     summary(&args, &env.name, env.connect == Connect::Ssh, &report, started, out);
     if report.ok() { Ok(()) } else { Err(CliError::Deploy) }
+}
+
+/// Reads the environment's secrets into it (attribute and host data
+/// overrides) and masks every secret from here on, in everything this
+/// process shows. What cannot be decrypted ends the run here: a deploy
+/// without its secrets would deploy something else.
+fn secrets_into(
+    deployment: &Path,
+    env: &mut Environment,
+    errors: &mut Diagnostics,
+    out: &Output,
+) -> Result<controller::PlanSecrets, Diagnostics> {
+    let secrets = crate::secrets::load(deployment, &env.name)?;
+    let (problems, warnings) = crate::secrets::into_environment(secrets.as_ref(), env);
+    let Some(secrets) = secrets else {
+        errors.extend(problems);
+        return Ok(Default::default());
+    };
+    let masked = secrets.masked();
+    crate::redact::install(crate::redact::Redactor::new(&masked));
+    out.warnings(&warnings);
+    errors.extend(problems);
+    Ok(controller::PlanSecrets {
+        files: secrets.files.into_iter().map(|(name, bytes)| (name, Arc::new(bytes))).collect(),
+        masked,
+    })
 }
 
 /// Whether this run may write batou.lock: not with `--locked`, not in CI

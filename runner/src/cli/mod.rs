@@ -107,7 +107,7 @@ fn created(out: &Output, path: &Path) {
 /// Developer logs: `BATOU_RUN_LOG=debug`, to stderr, apart from the output.
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BATOU_RUN_LOG").unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(|| crate::redact::Stderr).with_target(false).init();
 }
 
 /// Where compiled modules and built components are kept between runs:

@@ -60,6 +60,8 @@ pub struct HostConfig {
     /// Root component names, each with its `file:line`.
     pub components: Vec<(String, String)>,
     pub data: Value,
+    /// `file:line` of each key of `data`.
+    pub data_locations: Vec<(String, String)>,
     /// SSH: where to connect (default: the name plus `host_domain`).
     pub address: Option<String>,
     /// SSH: the login user (default: ssh_config's, else the local user).
@@ -94,6 +96,51 @@ pub struct RootConfig {
 impl Environment {
     pub fn root(&self, name: &str) -> Option<&RootConfig> {
         self.root_index.get(name).map(|&i| &self.components[i])
+    }
+
+    /// The names of the roots some host deploys.
+    pub fn deployed_roots(&self) -> std::collections::BTreeSet<&str> {
+        self.hosts.iter().flat_map(|h| h.components.iter().map(|(c, _)| c.as_str())).collect()
+    }
+
+    /// Sets attribute `key` of root `name` from somewhere other than the
+    /// environment file (the secrets, at `location`), making the root's
+    /// table if the file has none. A key the environment sets already is
+    /// refused with where it is set.
+    pub fn set_attribute(&mut self, name: &str, key: &str, value: Value, location: &str) -> Result<(), String> {
+        let index = match self.root_index.get(name) {
+            Some(&i) => i,
+            None => {
+                self.components.push(RootConfig {
+                    name: name.to_string(),
+                    location: location.to_string(),
+                    kind: None,
+                    attributes: Vec::new(),
+                });
+                self.root_index.insert(name.to_string(), self.components.len() - 1);
+                self.components.len() - 1
+            }
+        };
+        let root = &mut self.components[index];
+        if let Some((_, _, at)) = root.attributes.iter().find(|(k, _, _)| k == key) {
+            return Err(at.clone());
+        }
+        root.attributes.push((key.to_string(), value, location.to_string()));
+        Ok(())
+    }
+
+    /// Sets key `key` of host `host`'s data from the secrets; a key the
+    /// environment sets already is refused with where it is set.
+    pub fn set_host_data(&mut self, host: &str, key: &str, value: Value, location: &str) -> Result<(), Option<String>> {
+        let Some(h) = self.hosts.iter_mut().find(|h| h.name == host) else { return Err(None) };
+        if let Some((_, at)) = h.data_locations.iter().find(|(k, _)| k == key) {
+            return Err(Some(at.clone()));
+        }
+        if let Value::Object(map) = &mut h.data {
+            map.insert(key.to_string(), value);
+        }
+        h.data_locations.push((key.to_string(), location.to_string()));
+        Ok(())
     }
 
     /// What the environment grants `root` (nothing beyond its workdir when
@@ -277,7 +324,14 @@ fn parse(source: &Source, name: &str) -> Result<Loaded, Diagnostics> {
                     ),
                 }
             }
-            let data = r.table("data", &mut errors).map(|d| to_json(d.get_ref())).unwrap_or(Value::Object(Map::new()));
+            let data_table = r.table("data", &mut errors);
+            let data_locations = match data_table.map(|d| d.get_ref()) {
+                Some(DeValue::Table(t)) => {
+                    t.iter().map(|(k, _)| (k.get_ref().to_string(), source.location(k.span().start))).collect()
+                }
+                _ => Vec::new(),
+            };
+            let data = data_table.map(|d| to_json(d.get_ref())).unwrap_or(Value::Object(Map::new()));
             let address = r.string("address", &mut errors).map(|s| s.into_inner());
             let user = r.string("user", &mut errors).map(|s| s.into_inner());
             let service_user = r.string("service_user", &mut errors).map(|s| s.into_inner());
@@ -293,7 +347,16 @@ fn parse(source: &Source, name: &str) -> Result<Loaded, Diagnostics> {
                 }
             });
             r.finish(&mut errors);
-            env.hosts.push(HostConfig { name: host_name, components, data, address, user, port, service_user });
+            env.hosts.push(HostConfig {
+                name: host_name,
+                components,
+                data,
+                data_locations,
+                address,
+                user,
+                port,
+                service_user,
+            });
         }
     }
 

@@ -8,6 +8,7 @@
 //! commands = ["systemctl", "/usr/sbin/nginx"]
 //! ssh = ["db"]
 //! env = ["HTTP_PROXY"]
+//! secret_files = ["tls-key"]
 //! ```
 
 use std::collections::BTreeMap;
@@ -27,6 +28,8 @@ pub struct GrantsConfig {
     pub location: String,
     /// `file:line` of each host named under `ssh`.
     pub ssh_locations: Vec<String>,
+    /// `file:line` of each name under `secret_files`.
+    pub secret_file_locations: Vec<String>,
 }
 
 /// Reads the `[grants]` table: one table per root.
@@ -47,8 +50,12 @@ pub fn parse(
             );
             continue;
         };
-        let mut config =
-            GrantsConfig { grants: Grants::none(&root, &source.shown_as), location, ssh_locations: Vec::new() };
+        let mut config = GrantsConfig {
+            grants: Grants::none(&root, &source.shown_as),
+            location,
+            ssh_locations: Vec::new(),
+            secret_file_locations: Vec::new(),
+        };
         read_root(source, &root, table, &mut config, errors);
         out.insert(root, config);
     }
@@ -99,6 +106,20 @@ fn read_root(source: &Source, root: &str, table: &DeTable<'_>, config: &mut Gran
             );
         }
     }
+    let secret_files = strings(source, &mut r, "secret_files", &what, errors);
+    for (name, at) in &secret_files {
+        if !super::is_plain_name(name) {
+            errors.push(
+                Diagnostic::new(format!("{what} secret_files: `{name}` is not a secret file's name"))
+                    .at(at.clone())
+                    .hint(
+                        "name it as its file is named without `secret-` and `.age`: \"tls-key\" for secret-tls-key.age",
+                    ),
+            );
+        }
+    }
+    config.secret_file_locations = secret_files.iter().map(|(_, at)| at.clone()).collect();
+    config.grants.secret_files = secret_files.into_iter().map(|(s, _)| s).collect();
     r.finish(errors);
 }
 

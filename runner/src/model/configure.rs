@@ -17,7 +17,7 @@ use crate::sources::Modules;
 use crate::system::remote::RemoteCommands;
 use crate::system::sandbox::Sandbox;
 use crate::wasm::bindings::Failure;
-use crate::wasm::state::{CallCtx, ChildSetup, Lineage, LogBook};
+use crate::wasm::state::{CallCtx, ChildSetup, Lineage, LogBook, SecretFiles};
 use crate::wasm::{ComponentError, LiveComponent, LoadedModule, Runtime, StorePool};
 
 /// Why configuring a root did not produce a tree.
@@ -49,6 +49,8 @@ pub struct Spec<'a> {
     pub limits: Limits,
     /// Where the tree's log lines go, in order.
     pub logs: LogBook,
+    /// The secret files the root may read.
+    pub secrets: Arc<SecretFiles>,
 }
 
 pub struct Configurator<'a> {
@@ -73,6 +75,7 @@ impl<'a> Configurator<'a> {
         ctx.remote = self.remote.clone();
         ctx.templates = spec.templates.clone();
         ctx.model.lineage = lineage;
+        ctx.model.secrets = spec.secrets.clone();
         ctx.log.book = spec.logs.clone();
         ctx
     }

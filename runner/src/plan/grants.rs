@@ -29,6 +29,10 @@ pub struct Grants {
     /// component, or else taken from the runner's environment).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
+    /// The environment's secret files the root may read
+    /// (`model.secret-file`), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_files: Vec<String>,
 }
 
 /// One grant, as the deploy output names it.
@@ -42,6 +46,7 @@ pub enum Grant {
     Command(String),
     Ssh(String),
     Env(String),
+    SecretFile(String),
 }
 
 impl std::fmt::Display for Grant {
@@ -53,6 +58,7 @@ impl std::fmt::Display for Grant {
             Grant::Command(c) => write!(f, "commands {c}"),
             Grant::Ssh(h) => write!(f, "ssh {h}"),
             Grant::Env(v) => write!(f, "env {v}"),
+            Grant::SecretFile(n) => write!(f, "secret_files {n}"),
         }
     }
 }
@@ -71,6 +77,7 @@ impl Grants {
         out.extend(self.commands.iter().cloned().map(Grant::Command));
         out.extend(self.ssh.iter().cloned().map(Grant::Ssh));
         out.extend(self.env.iter().cloned().map(Grant::Env));
+        out.extend(self.secret_files.iter().cloned().map(Grant::SecretFile));
         out
     }
 

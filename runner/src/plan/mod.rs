@@ -9,6 +9,7 @@ pub mod origins;
 pub mod program;
 pub mod require;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,15 @@ impl std::fmt::Display for RootRef {
 pub struct HostPlan {
     pub host: HostInfo,
     pub roots: Vec<RootPlan>,
+    /// The environment's secret files that roots of this host are granted
+    /// (`secret_files`), by name. They travel inside the plan, so only in
+    /// the agent's channel, and an agent keeps them in memory.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secret_files: BTreeMap<String, Vec<u8>>,
+    /// The secrets (key, value) some part of this plan holds, for the
+    /// agent to mask in what it writes itself (its logs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masked: Vec<(String, String)>,
 }
 
 /// The whole environment, configured.

@@ -18,8 +18,9 @@ use toml::de::DeValue;
 pub use self::file::Recipient;
 pub use self::identities::Identities;
 use crate::config::source::{Source, shown_path, to_json, type_name};
-use crate::config::{is_plain_name, list_environments};
+use crate::config::{Environment, is_plain_name, list_environments};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage, choices_hint};
+use crate::redact::Secret;
 
 /// The mode of every file batou-run writes holding secrets, encrypted or not.
 pub const PRIVATE_FILE: u32 = 0o600;
@@ -359,15 +360,8 @@ pub fn bad_recipient(text: &str, why: &str) -> Diagnostic {
 }
 
 /// An environment's secrets, decrypted and checked.
-// The deploy's half of issue 13 (overrides, secret files, masking) reads
-// this; until it lands, only the tests do.
-#[allow(dead_code)]
 #[derive(Debug, Clone)]
 pub struct EnvironmentSecrets {
-    /// The secrets file, as shown (`environments/dev/secrets.toml.age`).
-    pub file: String,
-    /// The recipients it lists, as written.
-    pub recipients: Vec<String>,
     /// Attribute overrides, by root.
     pub components: Vec<Override>,
     /// Host data overrides, by host.
@@ -376,38 +370,154 @@ pub struct EnvironmentSecrets {
     pub files: BTreeMap<String, Vec<u8>>,
 }
 
-#[allow(dead_code)]
+/// How a secret file is named where its content is masked.
+pub fn file_key(name: &str) -> String {
+    format!("secret file {name}")
+}
+
 impl EnvironmentSecrets {
-    /// Every secret: each string in an override (in lists and tables
-    /// too), and each secret file's content as text, for masking.
-    pub fn values(&self) -> Vec<String> {
-        fn strings(value: &Value, out: &mut Vec<String>) {
+    /// Every secret, for masking: (key, value) for each string or number
+    /// in an override (in lists and tables too; the key names the
+    /// override: `components.db.password`, `hosts.web.data.token`), and
+    /// each secret file's content as text (`secret file NAME`).
+    pub fn masked(&self) -> Vec<Secret> {
+        fn strings(key: &str, value: &Value, out: &mut Vec<Secret>) {
             match value {
-                Value::String(s) => out.push(s.clone()),
-                Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
-                Value::Object(map) => map.values().for_each(|v| strings(v, out)),
-                Value::Number(n) => out.push(n.to_string()),
+                Value::String(s) => out.push((key.to_string(), s.clone())),
+                Value::Array(items) => items.iter().for_each(|v| strings(key, v, out)),
+                Value::Object(map) => map.values().for_each(|v| strings(key, v, out)),
+                Value::Number(n) => out.push((key.to_string(), n.to_string())),
                 _ => {}
             }
         }
         let mut out = Vec::new();
-        for o in self.components.iter().chain(&self.host_data) {
-            strings(&o.value, &mut out);
+        for o in &self.components {
+            strings(&format!("components.{}.{}", o.name, o.key), &o.value, &mut out);
         }
-        out.extend(self.files.values().map(|bytes| String::from_utf8_lossy(bytes).into_owned()));
+        for o in &self.host_data {
+            strings(&format!("hosts.{}.data.{}", o.name, o.key), &o.value, &mut out);
+        }
+        for (name, bytes) in &self.files {
+            out.push((file_key(name), String::from_utf8_lossy(bytes).into_owned()));
+        }
         out
+    }
+
+    /// Puts the overrides into the environment: attributes into their
+    /// roots, data into their hosts. A key the environment sets too, a
+    /// section for a root no host deploys or for a host the environment
+    /// lacks are errors; a secret too short to be masked is a warning.
+    fn apply(&self, env: &mut Environment, errors: &mut Diagnostics, warnings: &mut Diagnostics) {
+        let deployed: Vec<String> = env.deployed_roots().into_iter().map(String::from).collect();
+        let mut refused_sections: Vec<&str> = Vec::new();
+        for o in &self.components {
+            if !deployed.contains(&o.name) {
+                if !refused_sections.contains(&o.name.as_str()) {
+                    refused_sections.push(&o.name);
+                    errors.push(
+                        Diagnostic::new(format!(
+                            "[components.{}] of the secrets: no host of environment `{}` deploys `{}`",
+                            o.name, env.name, o.name
+                        ))
+                        .at(o.location.clone())
+                        .hint(format!(
+                            "{}; add it to the `components` of a host in {}, or remove the section with: \
+                             batou-run secrets edit {}",
+                            choices_hint(&o.name, deployed.iter().map(String::as_str)),
+                            env.file,
+                            env.name
+                        )),
+                    );
+                }
+                continue;
+            }
+            if let Err(at) = env.set_attribute(&o.name, &o.key, o.value.clone(), &o.location) {
+                errors.push(both_places(&format!("attribute `{}` of `{}`", o.key, o.name), &at, &o.location));
+            }
+        }
+        for o in &self.host_data {
+            match env.set_host_data(&o.name, &o.key, o.value.clone(), &o.location) {
+                Ok(()) => {}
+                Err(Some(at)) => {
+                    errors.push(both_places(&format!("data `{}` of host `{}`", o.key, o.name), &at, &o.location))
+                }
+                Err(None) => {
+                    let hosts: Vec<&str> = env.hosts.iter().map(|h| h.name.as_str()).collect();
+                    errors.push(
+                        Diagnostic::new(format!(
+                            "[hosts.{}.data] of the secrets: environment `{}` has no host `{}`",
+                            o.name, env.name, o.name
+                        ))
+                        .at(o.location.clone())
+                        .hint(choices_hint(&o.name, hosts)),
+                    );
+                }
+            }
+        }
+        for o in self.components.iter().chain(&self.host_data) {
+            if o.value.as_str().is_some_and(crate::redact::too_short) {
+                warnings.push(
+                    Diagnostic::new(format!(
+                        "`{}` is shorter than {} characters: it is not masked in output",
+                        o.key,
+                        crate::redact::MIN_LEN
+                    ))
+                    .at(o.location.clone())
+                    .hint("a secret that short is guessed more easily than it is hidden; use a longer one"),
+                );
+            }
+        }
     }
 }
 
-/// Reads environment `env`'s secrets, decrypting with `identities`:
-/// `None` when it has none. Problems are in the environment stage.
-#[allow(dead_code)]
-pub fn load(deployment: &Path, env: &str, identities: &Identities) -> Result<Option<EnvironmentSecrets>, Diagnostics> {
-    let files = Files::of(deployment, env).map_err(|d| Diagnostics::from(d).in_stage(Stage::Environment))?;
-    load_files(&files, identities).map_err(|d| d.in_stage(Stage::Environment))
+/// Puts an environment's secrets (if it has any) into it, and checks that
+/// every secret file granted exists: the errors and the warnings.
+pub fn into_environment(secrets: Option<&EnvironmentSecrets>, env: &mut Environment) -> (Diagnostics, Diagnostics) {
+    let mut errors = Diagnostics::default();
+    let mut warnings = Diagnostics::default();
+    if let Some(secrets) = secrets {
+        secrets.apply(env, &mut errors, &mut warnings);
+    }
+    let files: Vec<&str> = secrets.map(|s| s.files.keys().map(String::as_str).collect()).unwrap_or_default();
+    for config in env.grants.values() {
+        for (name, at) in config.grants.secret_files.iter().zip(&config.secret_file_locations) {
+            if !files.contains(&name.as_str()) {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "`secret_files` grants `{name}`, but the environment has no such secret file"
+                    ))
+                    .at(at.clone())
+                    .hint(format!(
+                        "{}; create it with: batou-run secrets edit {} secret-{name}",
+                        choices_hint(name, files.iter().copied()),
+                        env.name
+                    )),
+                );
+            }
+        }
+    }
+    (errors.in_stage(Stage::Environment), warnings)
 }
 
-#[allow(dead_code)]
+/// A value the environment and the secrets both set.
+fn both_places(what: &str, environment: &str, secrets: &str) -> Diagnostic {
+    Diagnostic::new(format!("{what} is set both in the environment ({environment}) and in the secrets ({secrets})"))
+        .at(secrets.to_string())
+        .hint(format!("set it in one place: remove it from {environment}, or from the secrets"))
+}
+
+/// Reads environment `env`'s secrets, if it has any, finding the
+/// identities to decrypt them with only then. Problems are in the
+/// environment stage.
+pub fn load(deployment: &Path, env: &str) -> Result<Option<EnvironmentSecrets>, Diagnostics> {
+    let files = Files::of(deployment, env).map_err(|d| Diagnostics::from(d).in_stage(Stage::Environment))?;
+    if files.existing().is_empty() {
+        return Ok(None);
+    }
+    let identities = Identities::discover().map_err(|e| Diagnostics::from(e).in_stage(Stage::Environment))?;
+    load_files(&files, &identities).map_err(|d| d.in_stage(Stage::Environment))
+}
+
 fn load_files(files: &Files, identities: &Identities) -> Result<Option<EnvironmentSecrets>, Diagnostics> {
     let secret_files = files.secret_files();
     let shown = files.shown(&files.secrets);
@@ -432,8 +542,6 @@ fn load_files(files: &Files, identities: &Identities) -> Result<Option<Environme
         }
     }
     errors.into_result(Some(EnvironmentSecrets {
-        file: shown,
-        recipients: cleartext.recipients.iter().map(|(r, _)| r.text.clone()).collect(),
         components: cleartext.components,
         host_data: cleartext.host_data,
         files: contents,
@@ -570,13 +678,23 @@ mod tests {
         assert_eq!(c.host_data[0].name, "web");
         assert_eq!(c.host_data[0].location, "environments/dev/secrets.toml.age:8");
         let secrets = EnvironmentSecrets {
-            file: String::new(),
-            recipients: vec![],
             components: c.components.clone(),
             host_data: c.host_data.clone(),
             files: BTreeMap::from([("x".to_string(), b"filedata".to_vec())]),
         };
-        assert_eq!(secrets.values(), ["hunter2", "5432", "a", "b", "filedata"]);
+        let pairs = |list: &[(&str, &str)]| -> Vec<Secret> {
+            list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        assert_eq!(
+            secrets.masked(),
+            pairs(&[
+                ("components.db.password", "hunter2"),
+                ("components.db.port", "5432"),
+                ("hosts.web.data.token", "a"),
+                ("hosts.web.data.token", "b"),
+                ("secret file x", "filedata")
+            ])
+        );
         let rewritten = with_recipients(&text, &c, &[k.clone(), key()]);
         let again = Cleartext::parse("f", &rewritten).unwrap();
         assert_eq!(again.recipients.len(), 2);

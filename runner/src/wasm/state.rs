@@ -2,6 +2,7 @@
 //! grants nothing), its limits, and what the runner knows about the call
 //! in progress.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::CapError;
 use super::instance::{LiveComponent, StorePool};
 use crate::plan::events::{FileDiff, Level};
+use crate::plan::grants::Grants;
 use crate::plan::host::HostInfo;
 use crate::plan::kinds::Kinds;
 use crate::plan::origins::Origins;
@@ -138,6 +140,27 @@ pub struct CallCtx {
     pub held_bytes: usize,
 }
 
+/// The secret files a root may read with `model.secret-file`: the
+/// environment's files its grants name, decrypted. Shared by the root's
+/// tree; the grants also tell a refused name from a missing file.
+#[derive(Debug, Default)]
+pub struct SecretFiles {
+    pub grants: Grants,
+    pub files: BTreeMap<String, Arc<Vec<u8>>>,
+}
+
+impl SecretFiles {
+    /// The files of `all` that `grants` names.
+    pub fn granted(grants: &Grants, all: &BTreeMap<String, Arc<Vec<u8>>>) -> SecretFiles {
+        let files = all
+            .iter()
+            .filter(|(name, _)| grants.secret_files.contains(name))
+            .map(|(name, bytes)| (name.clone(), bytes.clone()))
+            .collect();
+        SecretFiles { grants: grants.clone(), files }
+    }
+}
+
 /// The state of the `model` capability.
 pub struct ModelState {
     pub answers: Arc<dyn RequireAnswers>,
@@ -148,6 +171,8 @@ pub struct ModelState {
     pub record: ConfigureRecord,
     /// Whether any sub-component changed (for `model.changed`).
     pub children_changed: bool,
+    /// What `secret-file` reads.
+    pub secrets: Arc<SecretFiles>,
 }
 
 /// The state of the `log` capability.
@@ -197,6 +222,7 @@ impl CallCtx {
                 pool: None,
                 record: ConfigureRecord::default(),
                 children_changed: false,
+                secrets: Arc::default(),
             },
             log: LogState { book: LogBook::default(), diffs: Vec::new(), bytes: 0 },
             clock: Clock { host_time: Duration::ZERO, started: Instant::now(), timeout, timed_out: false },
@@ -217,6 +243,7 @@ impl CallCtx {
         );
         ctx.sandbox = self.sandbox.clone();
         ctx.remote = self.remote.clone();
+        ctx.model.secrets = self.model.secrets.clone();
         ctx.templates = self.templates.clone();
         ctx.log.book = self.log.book.clone();
         ctx
@@ -237,6 +264,7 @@ impl CallCtx {
         ctx.sandbox = self.sandbox.clone();
         ctx.remote = self.remote.clone();
         ctx.model.lineage = setup.lineage;
+        ctx.model.secrets = self.model.secrets.clone();
         ctx.templates = Origins { assets: setup.assets_name, attributes: self.templates.attributes.clone() };
         ctx.log.book = self.log.book.clone();
         ctx

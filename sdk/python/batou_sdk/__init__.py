@@ -442,6 +442,13 @@ class Component:
         """This host: ``name``, ``fqdn`` and ``data`` (the environment's table)."""
         return Host(_model.host_name(), _model.host_fqdn(), json.loads(_model.host_data()))
 
+    def secret_file(self, name: str) -> bytes:
+        """The content of the environment's secret file ``name``
+        (``environments/<env>/secret-<name>.age``), in any lifecycle step.
+        The root's grants must name it (``secret_files = ["<name>"]`` in
+        ``[grants.<root>]``); the runner masks it in everything it shows."""
+        return bytes(_call(_model.secret_file, name))
+
     @property
     def environment(self) -> str:
         """The environment's name, such as ``dev``."""

@@ -167,7 +167,7 @@ pub fn ensure_command(cmd: &Command) -> Result<()> {
 }
 
 /// The sha256 of `data` as lowercase hex, as [`files::digest`] returns it.
-pub(crate) fn sha256_hex(data: &[u8]) -> String {
+pub fn sha256_hex(data: &[u8]) -> String {
     let hash = Sha256::digest(data);
     let mut hex = String::with_capacity(64);
     for byte in hash.iter() {

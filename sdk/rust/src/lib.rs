@@ -166,6 +166,7 @@ pub mod __private;
 pub use batou_sdk_macros::Kind;
 pub use component::{
     Component, ensure, ensure_command, ensure_content, ensure_directory, ensure_file, ensure_mode, ensure_symlink,
+    sha256_hex,
 };
 pub use error::{Error, Result, bad_attribute, fail, update_needed};
 pub use kind::{Attr, AttrType, Kind, KindSpec, Scalar};

@@ -50,6 +50,16 @@ pub fn workdir() -> String {
     wit::workdir()
 }
 
+/// The content of the environment's secret file `name`
+/// (`environments/<env>/secret-<name>.age`), in any lifecycle step. The
+/// root's grants must name it (`secret_files = ["<name>"]` in
+/// `[grants.<root>]`): else [`Error::AccessDenied`]; a granted name with
+/// no such file is [`Error::NotFound`]. The runner masks the content in
+/// everything it shows. Since contract 0.2.1.
+pub fn secret_file(name: &str) -> Result<Vec<u8>> {
+    Ok(wit::secret_file(name)?)
+}
+
 /// Adds a sub-component of `kind` named `name` (such as a path), with
 /// `attributes` serialised to a JSON object, and configures it at once (as
 /// batou does): what it returns is the child as the runner checked it,

@@ -71,6 +71,9 @@ pub struct File {
     pub leading: bool,
     /// Where the symlink points (ensure = symlink); a relative one is below the workdir
     pub link_to: Option<String>,
+    /// Never show the content's diff, only that it changed (for a file of secrets; secret values are masked in any diff anyway)
+    #[attr(default = false)]
+    pub sensitive: bool,
 }
 
 impl Default for File {
@@ -87,6 +90,7 @@ impl Default for File {
             group: None,
             leading: false,
             link_to: None,
+            sensitive: false,
         }
     }
 }
@@ -164,6 +168,9 @@ pub struct Content {
     /// Permission bits a new file is created with
     #[attr(mode)]
     pub mode: Option<u32>,
+    /// Never show the diff, only that the content changed
+    #[attr(default = false)]
+    pub sensitive: bool,
 }
 
 impl Default for Content {
@@ -176,6 +183,7 @@ impl Default for Content {
             context: Map::new(),
             leading: false,
             mode: None,
+            sensitive: false,
         }
     }
 }

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::plan::grants::Grant;
 use crate::plan::require::{Added, RequireRecord};
 use crate::wasm::CapError;
 use crate::wasm::bindings::batou::deploy::model;
@@ -36,6 +37,28 @@ impl model::Host for StoreData {
 
     fn workdir(&mut self) -> wasmtime::Result<String> {
         Ok(self.call.workdir.display().to_string())
+    }
+
+    fn secret_file(&mut self, name: String) -> Result<Vec<u8>, CapError> {
+        let secrets = self.call.model.secrets.clone();
+        if !secrets.grants.secret_files.contains(&name) {
+            let advice = if secrets.grants.root.is_empty() {
+                "only a root's tree may read secret files".to_string()
+            } else {
+                secrets.grants.advice("secret_files", &name)
+            };
+            let what = format!("secret file `{name}`");
+            return Err(self.call.sandbox.refuse(&self.call.path, what, advice).into());
+        }
+        self.call.sandbox.note_use(&self.call.path, &Grant::SecretFile(name.clone()));
+        let Some(bytes) = secrets.files.get(&name) else {
+            return Err(CapError::not_found(format!(
+                "environment `{}` has no secret file `{name}` (secret-{name}.age beside its secrets.toml.age)",
+                self.call.host.environment
+            )));
+        };
+        self.hold(bytes.len(), "the secret files it read")?;
+        Ok(bytes.to_vec())
     }
 
     fn add(&mut self, kind: String, name: String, attributes: String) -> Result<model::Child, CapError> {
