@@ -2,7 +2,7 @@
 //! what a parent reads of its child, reading and writing in pieces, and
 //! what the runner does with a module of another contract version.
 
-use crate::fixtures::{FIXTURE_NESTING, FIXTURE_OLD_CONTRACT};
+use crate::fixtures::{FIXTURE_CONTRACT_020, FIXTURE_NESTING, FIXTURE_OLD_CONTRACT};
 use crate::harness::Deployment;
 
 fn nesting(env: &str) -> Deployment {
@@ -66,6 +66,18 @@ fn a_module_of_contract_0_1_is_refused_naming_both_versions() {
     assert!(run.stderr.contains("runs modules of batou:deploy@0.2.x"), "{run:?}");
     assert!(run.stderr.contains("rebuild it"), "{run:?}");
     assert!(!d.work("o").join("old.txt").exists());
+}
+
+#[test]
+fn a_module_of_contract_0_2_0_runs_on_this_0_2_x_runner() {
+    let d = Deployment::new(
+        "[environment]\nconnect = \"local\"\n[hosts.localhost]\ncomponents = [\"p\"]\n[components.p]\nkind = \"prior\"\n",
+    );
+    d.own_module("prior", FIXTURE_CONTRACT_020);
+    let inspected = d.run(&["component", "inspect", "prior"]).ok();
+    assert!(inspected.stdout.contains("batou:deploy@0.2.0"), "{}", inspected.stdout);
+    d.deploy().ok();
+    assert_eq!(std::fs::read_to_string(d.work("p").join("prior.txt")).unwrap(), "written by a 0.2.0 module");
 }
 
 #[test]
