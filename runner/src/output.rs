@@ -179,10 +179,10 @@ impl Output {
 }
 
 /// Text from components, hosts and target files as a terminal may show it:
-/// every secret masked (`redact`), control characters (an escape sequence could move the cursor, rewrite
-/// earlier lines or set the clipboard) written as `\x1b`, `\r` and the
-/// like. Line breaks and tabs stay. `--json` carries the text as it is,
-/// escaped as JSON escapes it.
+/// every secret masked (`redact`), control characters (an escape sequence
+/// could move the cursor, rewrite earlier lines or set the clipboard)
+/// written as `\x1b`, `\r` and the like. Line breaks and tabs stay.
+/// `--json` carries the text unescaped (as JSON escapes it), but masked.
 pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
     match crate::redact::text(text) {
         std::borrow::Cow::Borrowed(text) => escaped(text),
