@@ -507,6 +507,13 @@ fn the_tutorial_opens_with_its_throwaway_key() {
     assert!(run.stdout.contains("+password = [secret hosts.localhost.data.db_password]"), "{}", run.stdout);
     let db = std::fs::read_to_string(copied.join("work/dbconfig/db.conf")).unwrap();
     assert_eq!(db, format!("user = app\npassword = {password}\n"));
+    let token = crate::harness::batou(
+        &["secrets", "decrypt-to-stdout", copied.join("environments/dev/secret-api-token.age").to_str().unwrap()],
+        &identities,
+    )
+    .ok();
+    assert_eq!(std::fs::read_to_string(copied.join("work/apitoken/api-token")).unwrap(), token.stdout);
+    assert!(!run.stdout.contains(token.stdout.trim()), "{}", run.stdout);
 }
 
 #[test]

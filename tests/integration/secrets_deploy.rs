@@ -314,3 +314,35 @@ fn over_ssh_the_secrets_reach_the_host_in_the_channel_only() {
         assert!(left.is_empty(), "{secret} is also in {left:?}");
     }
 }
+
+#[test]
+fn a_file_takes_a_secret_file_byte_for_byte_private_by_default() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Secrets::new(
+        "[hosts.localhost]\ncomponents = [\"keytab\"]\n[components.keytab]\nkind = \"file\"\npath = \"app.keytab\"\n\
+         secret_file = \"keytab\"\n[grants.keytab]\nsecret_files = [\"keytab\"]\n",
+    );
+    s.secrets_toml("");
+    // Not UTF-8, and no template: the bytes as they are.
+    let bytes: Vec<u8> = vec![0x05, 0x02, 0x00, 0xff, 0xfe, b'{', b'{', b' ', b'x', b' ', b'}', b'}', 0x80];
+    let recipient: age::x25519::Recipient = s.public.parse().unwrap();
+    let sealed = age::encrypt_and_armor(&recipient, &bytes).unwrap();
+    s.d.write("environments/dev.secret-keytab.age", &sealed);
+    let first = s.run(&["deploy", "dev"], &[]).ok();
+    assert!(first.stdout.contains("localhost: keytab > content('app.keytab')"), "{}", first.stdout);
+    let path = s.d.work("keytab/app.keytab");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(s.run(&["deploy", "dev"], &[]).ok().changed().is_empty());
+
+    // Without the grant, the root is refused the file, and told the grant.
+    s.d.write(
+        "environments/dev.toml",
+        "[hosts.localhost]\ncomponents = [\"keytab\"]\n[components.keytab]\nkind = \"file\"\npath = \"other.keytab\"\n\
+         secret_file = \"keytab\"\n",
+    );
+    let refused = s.run(&["deploy", "dev"], &[]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("add \"keytab\" to `secret_files` in [grants.keytab]"), "{}", refused.stderr);
+    assert!(!s.d.work("keytab/other.keytab").exists());
+}

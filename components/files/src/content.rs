@@ -69,9 +69,10 @@ impl Component for Content {
         {
             files::mkdir(dir, true)?;
         }
+        let mode = self.mode.or(self.secret_file.as_ref().map(|_| crate::SECRET_MODE));
         match &*self.wanted()? {
-            Wanted::Bytes(bytes) => files::write_with_mode(&self.path, bytes, self.mode),
-            Wanted::Asset { name, .. } => copy(name, &self.path, self.mode),
+            Wanted::Bytes(bytes) => files::write_with_mode(&self.path, bytes, mode),
+            Wanted::Asset { name, .. } => copy(name, &self.path, mode),
         }
     }
 }
@@ -87,6 +88,13 @@ impl Content {
     }
 
     fn compute(&self) -> Result<Wanted> {
+        if let Some(name) = &self.secret_file {
+            if self.content.is_some() || self.source.is_some() {
+                return Err(Error::Invalid("set one of content, source and secret_file".to_owned()));
+            }
+            // As it is: a secret file may be any bytes, and is no template.
+            return Ok(Wanted::Bytes(model::secret_file(name)?));
+        }
         let raw: Vec<u8> = match (&self.content, &self.source) {
             (Some(content), None) => content.clone().into_bytes(),
             (None, Some(source)) if !self.is_template => {

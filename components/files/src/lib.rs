@@ -24,6 +24,10 @@ mod content;
 
 use content::Content;
 
+/// The mode of a file holding a secret file, unless its `mode` says
+/// otherwise: readable by its owner only.
+const SECRET_MODE: u32 = 0o600;
+
 /// `impl Deref` from a component to its attributes, so that its steps
 /// read `self.path` as if the fields were its own.
 macro_rules! attributes {
@@ -84,10 +88,12 @@ impl Component for File {
                 // As in batou, a file without content or source takes the
                 // asset named like the file, if there is one: a missing
                 // template is an error, not an empty file.
-                let guessed = match (&self.content, &self.source) {
-                    (None, None) => Some(self.guess_source()?),
+                let guessed = match (&self.content, &self.source, &self.secret_file) {
+                    (None, None, None) => Some(self.guess_source()?),
                     _ => None,
                 };
+                // A secret file is never readable by others unless asked.
+                let mode = self.mode.or(self.secret_file.as_ref().map(|_| SECRET_MODE));
                 // `content` creates the file itself, in one atomic write
                 // with its mode (a secret is never readable by others).
                 model::add_kind(
@@ -99,14 +105,22 @@ impl Component for File {
                         is_template: self.is_template,
                         context: self.context.clone(),
                         leading: self.leading,
-                        mode: self.mode,
+                        mode,
                         sensitive: self.sensitive,
+                        secret_file: self.secret_file.clone(),
                     },
                 )?;
-                add_mode_and_owner_of(path, self.mode, self.owner.as_deref(), self.group.as_deref(), true)
+                add_mode_and_owner_of(path, mode, self.owner.as_deref(), self.group.as_deref(), true)
             }
             Ensure::Directory => {
-                self.refuse(&[("content", self.content.is_some()), ("link_to", self.link_to.is_some())], "directory")?;
+                self.refuse(
+                    &[
+                        ("content", self.content.is_some()),
+                        ("link_to", self.link_to.is_some()),
+                        ("secret_file", self.secret_file.is_some()),
+                    ],
+                    "directory",
+                )?;
                 // As batou's File passes its source on to Directory.
                 add_directory(path, self.leading, self.mode, self.owner.as_deref(), self.group.as_deref())?;
                 match &self.source {
@@ -123,6 +137,7 @@ impl Component for File {
                         ("owner", self.owner.is_some()),
                         ("group", self.group.is_some()),
                         ("leading", self.leading),
+                        ("secret_file", self.secret_file.is_some()),
                     ],
                     "symlink",
                 )?;

@@ -74,6 +74,8 @@ pub struct File {
     /// Never show the content's diff, only that it changed (for a file of secrets; secret values are masked in any diff anyway)
     #[attr(default = false)]
     pub sensitive: bool,
+    /// The content is this secret file of the environment, byte for byte (the root needs it in its `secret_files` grant); mode 0o600 unless set
+    pub secret_file: Option<String>,
 }
 
 impl Default for File {
@@ -91,6 +93,7 @@ impl Default for File {
             leading: false,
             link_to: None,
             sensitive: false,
+            secret_file: None,
         }
     }
 }
@@ -171,6 +174,8 @@ pub struct Content {
     /// Never show the diff, only that the content changed
     #[attr(default = false)]
     pub sensitive: bool,
+    /// The content is this secret file of the environment, byte for byte (the root needs it in its `secret_files` grant); mode 0o600 unless set
+    pub secret_file: Option<String>,
 }
 
 impl Default for Content {
@@ -184,6 +189,7 @@ impl Default for Content {
             leading: false,
             mode: None,
             sensitive: false,
+            secret_file: None,
         }
     }
 }
