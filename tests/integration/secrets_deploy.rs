@@ -346,3 +346,23 @@ fn a_file_takes_a_secret_file_byte_for_byte_private_by_default() {
     assert!(refused.stderr.contains("add \"keytab\" to `secret_files` in [grants.keytab]"), "{}", refused.stderr);
     assert!(!s.d.work("keytab/other.keytab").exists());
 }
+
+#[test]
+fn a_command_line_and_its_output_are_masked() {
+    let s = Secrets::new(
+        "[hosts.localhost]\ncomponents = [\"login\"]\n[components.login]\nkind = \"command\"\ncommand = \"sh\"\n\
+         [grants.login]\ncommands = [\"sh\"]\n",
+    );
+    // The token is an argument, and the program prints it and fails.
+    s.secrets_toml(&format!(
+        "[components.login]\nargs = [\"-c\", \"echo \\\"login with $0\\\" >&2; exit 3\", \"{API_TOKEN}\"]\n"
+    ));
+    for args in [&["deploy", "dev"][..], &["deploy", "dev", "-P", "-v"], &["--json", "deploy", "dev"]] {
+        let run = s.run(args, &[("BATOU_RUN_LOG", "debug")]);
+        never_shown(&run);
+        if args[0] != "--json" && args.len() == 2 {
+            assert_eq!(run.code, 1, "{run:?}");
+            assert!(run.stderr.contains("[secret components.login.args]"), "{}", run.stderr);
+        }
+    }
+}
