@@ -757,3 +757,78 @@ fn a_file_from_an_asset_larger_than_the_memory_limit_is_compared_by_digest_and_c
     assert_eq!(repaired.changed(), ["localhost: big > content('big.bin')"], "{}", repaired.stdout);
     assert!(std::fs::read(d.work("big/big.bin")).unwrap() == big);
 }
+
+#[test]
+fn line_in_file_replaces_appends_and_removes_lines_keeping_the_rest() {
+    let outside = tempfile::tempdir().unwrap();
+    let etc = outside.path().display().to_string();
+    let config = outside.path().join("sshd_config");
+    std::fs::write(
+        &config,
+        "Port 22\nPermitRootLogin yes\n# PermitRootLogin is commented\nPermitRootLogin again\n# end",
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let d = Deployment::new(&format!(
+        r#"
+[hosts.localhost]
+components = ["rootlogin", "noport", "created"]
+
+[components.rootlogin]
+kind = "line-in-file"
+path = "{etc}/sshd_config"
+line = "PermitRootLogin no"
+starts_with = "PermitRootLogin "
+
+[components.noport]
+kind = "line-in-file"
+path = "{etc}/sshd_config"
+line = "Port 22"
+ensure = "absent"
+
+[components.created]
+kind = "line-in-file"
+path = "app.conf"
+line = "answer = 42"
+
+[grants.rootlogin]
+paths.write = ["{etc}"]
+
+[grants.noport]
+paths.write = ["{etc}"]
+"#
+    ));
+    let before = std::fs::read_to_string(&config).unwrap();
+    let predicted = d.predict().ok();
+    assert!(predicted.stdout.contains("localhost: rootlogin"), "{}", predicted.stdout);
+    assert!(predicted.stdout.contains("-PermitRootLogin yes") && predicted.stdout.contains("+PermitRootLogin no"));
+    assert!(predicted.stdout.contains("localhost: created"), "{}", predicted.stdout);
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before, "predict changed nothing");
+    assert!(!d.work("created/app.conf").exists());
+
+    d.deploy().ok();
+    // The first line of its own is replaced, the later one removed;
+    // the comment, which does not start with it, stays; so does the mode.
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), "PermitRootLogin no\n# PermitRootLogin is commented\n# end");
+    assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(std::fs::read_to_string(d.work("created/app.conf")).unwrap(), "answer = 42\n");
+    assert!(d.deploy().ok().changed().is_empty(), "a second deploy changes nothing");
+
+    // Without its grant, a file outside the workdir is refused, the grant named.
+    d.write(
+        "environments/dev.toml",
+        &format!(
+            "[hosts.localhost]\ncomponents = [\"other\"]\n[components.other]\nkind = \"line-in-file\"\n\
+             path = \"{etc}/sshd_config\"\nline = \"X11Forwarding no\"\n"
+        ),
+    );
+    let refused = d.deploy();
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stderr.contains("to `paths.read` in [grants.other]")
+            || refused.stderr.contains("to `paths.write` in [grants.other]"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!std::fs::read_to_string(&config).unwrap().contains("X11Forwarding"));
+}

@@ -4,7 +4,8 @@
 //! kinds below it as batou's `File` does: `presence` (the file or directory
 //! exists), `content`, `mode` and `owner`, or `symlink`. `directory` is
 //! `file` with `ensure = "directory"` (and copies a folder of assets into
-//! it, given a `source`), and `purge` removes what matches a glob pattern.
+//! it, given a `source`), `purge` removes what matches a glob pattern, and
+//! `line-in-file` keeps one line of a text file.
 //! Each sub-component is named by the path it manages.
 
 //!
@@ -21,8 +22,10 @@ use batou_sdk::stdlib::{self, Ensure};
 use serde::Deserialize;
 
 mod content;
+mod line;
 
 use content::Content;
+use line::LineInFile;
 
 /// The mode of a file holding a secret file, unless its `mode` says
 /// otherwise: readable by its owner only.
@@ -604,4 +607,4 @@ impl Component for Purge {
     }
 }
 
-batou_sdk::export!(File, Directory, Presence, Content, Mode, Owner, Symlink, Purge);
+batou_sdk::export!(File, Directory, Presence, Content, Mode, Owner, Symlink, Purge, LineInFile);

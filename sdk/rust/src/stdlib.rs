@@ -246,6 +246,34 @@ pub struct Purge {
     pub pattern: String,
 }
 
+/// A line in a text file: present (replacing the lines that start as it says) or absent
+///
+/// The kind `line-in-file`. Other lines, and the file's mode and owner,
+/// are kept; a missing file is created for a present line. A line that
+/// is there already changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "line-in-file")]
+pub struct LineInFile {
+    /// The file; relative paths are below the workdir
+    pub path: String,
+    /// The whole line, without its line break
+    pub line: String,
+    /// Lines that start with this are the line's: replaced by it (present) or removed with it (absent); else the line is appended
+    pub starts_with: Option<String>,
+    /// Whether the line is in the file
+    #[attr(choice("present", "absent"), default = "present")]
+    pub ensure: LinePresence,
+}
+
+/// Whether a `line-in-file` line is in its file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinePresence {
+    #[default]
+    Present,
+    Absent,
+}
+
 /// Runs a program on the target, unless a guard says it is not needed
 ///
 /// The kind `command`. Its arguments, `env` values and the words of
@@ -289,6 +317,7 @@ pub fn kinds() -> Vec<Kind> {
         Owner::spec(),
         Symlink::spec(),
         Purge::spec(),
+        LineInFile::spec(),
         Command::spec(),
     ]
 }
