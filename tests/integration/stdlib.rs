@@ -832,3 +832,49 @@ paths.write = ["{etc}"]
     );
     assert!(!std::fs::read_to_string(&config).unwrap().contains("X11Forwarding"));
 }
+
+#[test]
+fn json_and_toml_content_keep_the_environments_key_order() {
+    let d = Deployment::new(
+        r#"
+[hosts.localhost]
+components = ["settings", "app"]
+
+[components.settings]
+kind = "json-content"
+path = "settings.json"
+data = { zebra = 1, apple = "two", nested = { y = true, b = [1, 2] } }
+
+[components.app]
+kind = "toml-content"
+path = "app.toml"
+mode = 0o600
+data = { name = "app", port = 8080, database = { url = "postgres://db/app", pool = 5 }, alpha = ["a"] }
+"#,
+    );
+    let predicted = d.predict().ok();
+    assert!(predicted.stdout.contains("+  \"zebra\": 1,"), "{}", predicted.stdout);
+    assert!(!d.work("settings/settings.json").exists(), "predict changed nothing");
+    d.deploy().ok();
+    assert_eq!(
+        std::fs::read_to_string(d.work("settings/settings.json")).unwrap(),
+        "{\n  \"zebra\": 1,\n  \"apple\": \"two\",\n  \"nested\": {\n    \"y\": true,\n    \"b\": [\n      1,\n      2\n    ]\n  }\n}\n"
+    );
+    let toml_text = std::fs::read_to_string(d.work("app/app.toml")).unwrap();
+    assert_eq!(
+        toml_text,
+        "name = \"app\"\nport = 8080\nalpha = [\"a\"]\n\n[database]\nurl = \"postgres://db/app\"\npool = 5\n"
+    );
+    assert_eq!(std::fs::metadata(d.work("app/app.toml")).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(d.deploy().ok().changed().is_empty(), "a second deploy changes nothing");
+
+    // Outside the workdir without a grant: refused, the grant named.
+    d.write(
+        "environments/dev.toml",
+        "[hosts.localhost]\ncomponents = [\"settings\"]\n[components.settings]\nkind = \"json-content\"\n\
+         path = \"/etc/batou-run-test.json\"\ndata = { a = 1 }\n",
+    );
+    let refused = d.deploy();
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(refused.stderr.contains("[grants.settings]"), "{}", refused.stderr);
+}

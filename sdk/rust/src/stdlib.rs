@@ -274,6 +274,39 @@ pub enum LinePresence {
     Absent,
 }
 
+/// A JSON file written from a table, keys in the order given
+///
+/// The kind `json-content`, as batou's JSONContent: the data pretty
+/// printed (two spaces), ending in a line break, through `content`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "json-content")]
+pub struct JsonContent {
+    /// The file; relative paths are below the workdir
+    pub path: String,
+    /// What the file holds
+    pub data: Map<String, Value>,
+    /// Permission bits, such as 0o644
+    #[attr(mode)]
+    pub mode: Option<u32>,
+}
+
+/// A TOML file written from a table, keys in the order given
+///
+/// The kind `toml-content`: the data as TOML (tables after the values of
+/// their parent), through `content`. TOML has no null: a null value is
+/// an error naming its key.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "toml-content")]
+pub struct TomlContent {
+    /// The file; relative paths are below the workdir
+    pub path: String,
+    /// What the file holds
+    pub data: Map<String, Value>,
+    /// Permission bits, such as 0o644
+    #[attr(mode)]
+    pub mode: Option<u32>,
+}
+
 /// Runs a program on the target, unless a guard says it is not needed
 ///
 /// The kind `command`. Its arguments, `env` values and the words of
@@ -318,6 +351,8 @@ pub fn kinds() -> Vec<Kind> {
         Symlink::spec(),
         Purge::spec(),
         LineInFile::spec(),
+        JsonContent::spec(),
+        TomlContent::spec(),
         Command::spec(),
     ]
 }
