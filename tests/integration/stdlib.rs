@@ -878,3 +878,25 @@ data = { name = "app", port = 8080, database = { url = "postgres://db/app", pool
     assert_eq!(refused.code, 1, "{refused:?}");
     assert!(refused.stderr.contains("[grants.settings]"), "{}", refused.stderr);
 }
+
+#[test]
+fn yaml_content_quotes_what_yaml_would_read_as_something_else() {
+    let d = Deployment::new(
+        r#"
+[hosts.localhost]
+components = ["compose"]
+
+[components.compose]
+kind = "yaml-content"
+path = "compose.yaml"
+data = { version = "3.8", services = { web = { image = "nginx:1.27", ports = ["8080:80"], enabled = true, answer = "yes", note = "a: b", empty = "", env = [{ name = "A", value = 1 }], none = {} } } }
+"#,
+    );
+    d.deploy().ok();
+    assert_eq!(
+        std::fs::read_to_string(d.work("compose/compose.yaml")).unwrap(),
+        "version: \"3.8\"\nservices:\n  web:\n    image: nginx:1.27\n    ports:\n      - \"8080:80\"\n    enabled: true\n    \
+         answer: \"yes\"\n    note: \"a: b\"\n    empty: \"\"\n    env:\n      -\n        name: A\n        value: 1\n    none: {}\n"
+    );
+    assert!(d.deploy().ok().changed().is_empty(), "a second deploy changes nothing");
+}

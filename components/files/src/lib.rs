@@ -5,8 +5,8 @@
 //! exists), `content`, `mode` and `owner`, or `symlink`. `directory` is
 //! `file` with `ensure = "directory"` (and copies a folder of assets into
 //! it, given a `source`), `purge` removes what matches a glob pattern, and
-//! `line-in-file` keeps one line of a text file; `json-content` and
-//! `toml-content` write structured data.
+//! `line-in-file` keeps one line of a text file; `json-content`,
+//! `toml-content` and `yaml-content` write structured data.
 //! Each sub-component is named by the path it manages.
 
 //!
@@ -28,7 +28,7 @@ mod structured;
 
 use content::Content;
 use line::LineInFile;
-use structured::{JsonContent, TomlContent};
+use structured::{JsonContent, TomlContent, YamlContent};
 
 /// The mode of a file holding a secret file, unless its `mode` says
 /// otherwise: readable by its owner only.
@@ -610,4 +610,4 @@ impl Component for Purge {
     }
 }
 
-batou_sdk::export!(File, Directory, Presence, Content, Mode, Owner, Symlink, Purge, LineInFile, JsonContent, TomlContent);
+batou_sdk::export!(File, Directory, Presence, Content, Mode, Owner, Symlink, Purge, LineInFile, JsonContent, TomlContent, YamlContent);

@@ -307,6 +307,23 @@ pub struct TomlContent {
     pub mode: Option<u32>,
 }
 
+/// A YAML file written from a table, keys in the order given
+///
+/// The kind `yaml-content`: the data as block-style YAML, two spaces per
+/// level; a string that YAML would read as something else (`yes`, `1.0`,
+/// `a: b`, an empty one) is double-quoted. Through `content`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "yaml-content")]
+pub struct YamlContent {
+    /// The file; relative paths are below the workdir
+    pub path: String,
+    /// What the file holds
+    pub data: Map<String, Value>,
+    /// Permission bits, such as 0o644
+    #[attr(mode)]
+    pub mode: Option<u32>,
+}
+
 /// Runs a program on the target, unless a guard says it is not needed
 ///
 /// The kind `command`. Its arguments, `env` values and the words of
@@ -353,6 +370,7 @@ pub fn kinds() -> Vec<Kind> {
         LineInFile::spec(),
         JsonContent::spec(),
         TomlContent::spec(),
+        YamlContent::spec(),
         Command::spec(),
     ]
 }
