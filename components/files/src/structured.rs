@@ -43,7 +43,7 @@ impl Component for TomlContent {
     }
 
     fn configure(&mut self) -> Result<()> {
-        if let Some(key) = null_key(&self.data, "") {
+        if let Some(key) = null_key(&self.data) {
             return Err(bad_attribute("data", format!("`{key}` is null, which TOML cannot hold; leave the key out")));
         }
         let text = toml::to_string(&self.data)
@@ -146,7 +146,7 @@ fn yaml_scalar_text(s: &str) -> String {
 }
 
 /// The dotted key of the first null value in `table`, if any.
-fn null_key(table: &Map<String, Value>, prefix: &str) -> Option<String> {
+fn null_key(table: &Map<String, Value>) -> Option<String> {
     fn inner(value: &Value, key: String) -> Option<String> {
         match value {
             Value::Null => Some(key),
@@ -155,7 +155,7 @@ fn null_key(table: &Map<String, Value>, prefix: &str) -> Option<String> {
             _ => None,
         }
     }
-    table.iter().find_map(|(k, v)| inner(v, if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }))
+    table.iter().find_map(|(k, v)| inner(v, k.clone()))
 }
 
 /// The `content` that writes `text` to `path`.
