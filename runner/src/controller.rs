@@ -128,15 +128,16 @@ pub fn plan(
             attribute_locations: root.attribute_locations.clone(),
         });
     }
+    let redactor = crate::redact::Redactor::new(&secrets.masked);
     for host in &mut hosts {
-        add_secrets(host, secrets);
+        add_secrets(host, secrets, &redactor);
     }
     Ok(Plan { environment: env.name.clone(), hosts })
 }
 
 /// Gives a host's plan the secret files its roots are granted, and the
 /// secrets any part of the plan holds (for its agent to mask).
-fn add_secrets(host: &mut HostPlan, secrets: &PlanSecrets) {
+fn add_secrets(host: &mut HostPlan, secrets: &PlanSecrets, redactor: &crate::redact::Redactor) {
     for root in &host.roots {
         for name in &root.grants.secret_files {
             if let Some(bytes) = secrets.files.get(name) {
@@ -144,10 +145,9 @@ fn add_secrets(host: &mut HostPlan, secrets: &PlanSecrets) {
             }
         }
     }
-    if secrets.masked.is_empty() {
+    if redactor.is_empty() {
         return;
     }
-    let redactor = crate::redact::Redactor::new(&secrets.masked);
     let mut keys = redactor.keys_in(&serde_json::to_string(&*host).expect("a plan serializes"));
     for bytes in host.secret_files.values() {
         keys.extend(redactor.keys_in(&String::from_utf8_lossy(bytes)));
