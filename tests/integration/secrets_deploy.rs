@@ -130,8 +130,7 @@ fn overrides_and_secret_files_reach_their_components_and_are_never_shown() {
     assert!(first.stdout.contains("+[secret secret file tls-key]"), "{}", first.stdout);
     // The debug log has each root's attributes, masked too.
     assert!(
-        first.stderr.contains("API_TOKEN=[secret components.api.content]")
-            || first.stderr.contains("[secret components.api.content]"),
+        first.stderr.contains("planned") && first.stderr.contains("[secret components.api.content]"),
         "{}",
         first.stderr
     );

@@ -56,12 +56,12 @@ impl LineInFile {
         let old = match files::stat(&self.path)? {
             None => None,
             Some(stat) if stat.is_file() => Some(files::read(&self.path)?),
-            Some(_) => return Err(Error::Invalid(format!("{} is not a regular file", self.path))),
+            Some(_) => return Err(Error::Invalid(format!("{} is not a regular file: line-in-file manages lines of a text file; point `path` at one", self.path))),
         };
         let text = match &old {
             None => String::new(),
             Some(bytes) => String::from_utf8(bytes.clone())
-                .map_err(|_| Error::Invalid(format!("{} is not UTF-8 text, so it has no lines to manage", self.path)))?,
+                .map_err(|_| Error::Invalid(format!("{} is not UTF-8 text, so it has no lines to manage: use `file` to replace it whole", self.path)))?,
         };
         Ok((old, with_line(&text, &self.line, self.starts_with.as_deref(), self.ensure).into_bytes()))
     }
