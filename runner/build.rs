@@ -23,7 +23,12 @@ use std::process::{Command, Stdio};
 const TARGET: &str = "wasm32-wasip2";
 
 /// The standard library modules: (name in the runner, crate's lib name).
-const STDLIB: &[(&str, &str)] = &[("files", "batou_std_files"), ("command", "batou_std_command")];
+const STDLIB: &[(&str, &str)] = &[
+    ("files", "batou_std_files"),
+    ("command", "batou_std_command"),
+    ("system", "batou_std_system"),
+    ("git", "batou_std_git"),
+];
 
 /// Environment variables that cargo sets for this build script, or that
 /// configure the outer build, and would mislead the nested cargo.

@@ -236,3 +236,11 @@ pub fn agent_process() -> std::process::Child {
         .spawn()
         .unwrap()
 }
+
+/// The first executable `name` in PATH, as a shell finds it.
+pub fn which(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}

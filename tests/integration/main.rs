@@ -36,6 +36,7 @@ mod ssh_capability;
 mod ssh_faults;
 mod ssh_hosts;
 mod stdlib;
+mod stdlib_system;
 mod templates;
 
 /// One constant per guest fixture in tests/fixtures; a fixture no test

@@ -269,8 +269,10 @@ pub struct LineInFile {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LinePresence {
+    /// The line is in the file.
     #[default]
     Present,
+    /// No such line is in the file.
     Absent,
 }
 
@@ -354,6 +356,213 @@ pub struct Command {
     pub host: Option<String>,
 }
 
+/// A systemd unit: its file, a daemon-reload when that changed, enabled and running
+///
+/// The kind `systemd-unit`. The unit file is written as `file` writes one
+/// (`content`, or an asset `source`, a template unless `is_template =
+/// false`; the asset named like the unit if neither is given). When it
+/// changed, `systemctl daemon-reload` runs; a unit to `start` is started,
+/// or restarted when its file or a file in `restart_on` changed. The root
+/// needs `systemctl` in its `commands` grant and the unit's folder in
+/// `paths.write`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "systemd-unit")]
+pub struct SystemdUnit {
+    /// The unit's name with its type, such as `myapp.service`
+    pub name: String,
+    /// The unit file's content
+    pub content: Option<String>,
+    /// An asset of the component that holds the unit file
+    pub source: Option<String>,
+    /// Render content or source as a Jinja2 template
+    #[attr(default = true)]
+    pub is_template: bool,
+    /// The template's `component` variable
+    #[attr(default = serde_json::json!({}))]
+    pub context: Map<String, Value>,
+    /// A user unit, managed with `systemctl --user`; it needs `unit_dir`
+    #[attr(default = false)]
+    pub user: bool,
+    /// The folder of the unit file: /etc/systemd/system, unless `user = true`, where it must be given (the user's ~/.config/systemd/user)
+    pub unit_dir: Option<String>,
+    /// Enable the unit (`systemctl enable`), so that it starts at boot; false leaves that as it is
+    #[attr(default = true)]
+    pub enable: bool,
+    /// Keep the unit running (`systemctl start`), restarted when its file or a file in `restart_on` changed; false leaves it as it is
+    #[attr(default = true)]
+    pub start: bool,
+    /// Files whose change restarts the running unit, such as its configuration; relative paths are below the workdir
+    #[attr(default = serde_json::json!([]))]
+    pub restart_on: Vec<String>,
+}
+
+impl Default for SystemdUnit {
+    fn default() -> Self {
+        SystemdUnit {
+            name: String::new(),
+            content: None,
+            source: None,
+            is_template: true,
+            context: Map::new(),
+            user: false,
+            unit_dir: None,
+            enable: true,
+            start: true,
+            restart_on: Vec::new(),
+        }
+    }
+}
+
+/// A job of the host's crontab
+///
+/// The kind `cron-job`: anywhere in a host's deployment, it provides its
+/// line (key `cron-job`) to the host's `crontab`, which installs every job
+/// of the host together. It needs no grant of its own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "cron-job")]
+pub struct CronJob {
+    /// The command line, run by cron with the user's shell (`%` is cron's line break: write `\%` for a percent sign)
+    pub command: String,
+    /// When it runs: five fields such as `*/5 * * * *`, or one of @reboot, @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly
+    pub timing: String,
+}
+
+/// The host's crontab: every `cron-job` of the host between two marker lines, the other lines kept
+///
+/// The kind `crontab`, one per host and user: it reads the crontab with
+/// `crontab -l` and installs it with `crontab -`, changing only the lines
+/// between its markers (appended at the end the first time). The root
+/// needs `crontab` in its `commands` grant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "crontab")]
+pub struct Crontab {
+    /// Whose crontab (`crontab -u USER`, which needs root); the deploying user's by default
+    pub user: Option<String>,
+}
+
+/// Whether a package, user or group is there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Existence {
+    /// It is there.
+    #[default]
+    Present,
+    /// It is not there.
+    Absent,
+}
+
+/// A Debian package, installed with apt-get
+///
+/// The kind `package`: `dpkg-query` verifies, `apt-get install -y` (or
+/// `apt-get remove -y`) updates. The root needs `dpkg-query` and
+/// `apt-get` in its `commands` grant, and the runner root on the target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "package")]
+pub struct Package {
+    /// The package's name, such as `nginx`
+    pub name: String,
+    /// The version to have, as `dpkg-query` shows it (such as `1.22.1-9`); any installed version by default
+    pub version: Option<String>,
+    /// Whether the package is installed
+    #[attr(choice("present", "absent"), default = "present")]
+    pub ensure: Existence,
+}
+
+/// A group of the target's user database
+///
+/// The kind `group`: `getent group` verifies, `groupadd`/`groupmod`
+/// (or `groupdel`) update. The root needs them in its `commands` grant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "group")]
+pub struct Group {
+    /// The group's name
+    pub name: String,
+    /// Its numeric id; groupadd picks a free one by default
+    pub gid: Option<u32>,
+    /// A system group (`groupadd --system`), when it is created
+    #[attr(default = false)]
+    pub system: bool,
+    /// Whether the group exists
+    #[attr(choice("present", "absent"), default = "present")]
+    pub ensure: Existence,
+}
+
+/// A user of the target's user database
+///
+/// The kind `user`: `getent passwd` and `getent group` verify,
+/// `useradd`/`usermod` (or `userdel`) update. What is not given is left
+/// as it is (or as `useradd` makes it). The root needs those programs in
+/// its `commands` grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "user")]
+pub struct User {
+    /// The user's name
+    pub name: String,
+    /// Its numeric id; useradd picks a free one by default
+    pub uid: Option<u32>,
+    /// Its primary group, by name (it must exist); by default the group useradd makes or picks
+    pub group: Option<String>,
+    /// Its supplementary groups, by name: exactly these (the groups must exist); left as they are if not given
+    pub groups: Option<Vec<String>>,
+    /// Its home directory
+    pub home: Option<String>,
+    /// Its login shell, such as /bin/bash
+    pub shell: Option<String>,
+    /// The comment (GECOS) field, such as the user's full name
+    pub comment: Option<String>,
+    /// A system user (`useradd --system`), when it is created
+    #[attr(default = false)]
+    pub system: bool,
+    /// Create the home directory when the user is created
+    #[attr(default = true)]
+    pub create_home: bool,
+    /// Whether the user exists
+    #[attr(choice("present", "absent"), default = "present")]
+    pub ensure: Existence,
+}
+
+impl Default for User {
+    fn default() -> Self {
+        User {
+            name: String::new(),
+            uid: None,
+            group: None,
+            groups: None,
+            home: None,
+            shell: None,
+            comment: None,
+            system: false,
+            create_home: true,
+            ensure: Existence::Present,
+        }
+    }
+}
+
+/// A git checkout at exactly one branch, tag or revision
+///
+/// The kind `git`: it clones `repository` into `target`, or fetches and
+/// checks out what is asked. A tree with changes of its own is refused,
+/// unless `clobber = true` discards them. The root needs `git` in its
+/// `commands` grant and `target`'s folder in `paths.write` (unless it is
+/// below the workdir).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "git")]
+pub struct Git {
+    /// The repository's URL (or path), as `git clone` takes it
+    pub repository: String,
+    /// The checkout's folder; relative paths are below the workdir
+    pub target: String,
+    /// Follow this branch: its newest commit at each deploy
+    pub branch: Option<String>,
+    /// Check out this tag
+    pub tag: Option<String>,
+    /// Check out this commit (its full hash, or a prefix of it)
+    pub revision: Option<String>,
+    /// Discard changes in the checkout (edits, files git does not track) rather than refuse to update it
+    #[attr(default = false)]
+    pub clobber: bool,
+}
+
 /// Every standard kind's spec, in the order the standard modules export
 /// them: for tests and tools that list them.
 pub fn kinds() -> Vec<Kind> {
@@ -372,5 +581,12 @@ pub fn kinds() -> Vec<Kind> {
         TomlContent::spec(),
         YamlContent::spec(),
         Command::spec(),
+        SystemdUnit::spec(),
+        CronJob::spec(),
+        Crontab::spec(),
+        Package::spec(),
+        Group::spec(),
+        User::spec(),
+        Git::spec(),
     ]
 }

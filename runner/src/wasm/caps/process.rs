@@ -30,19 +30,53 @@ impl process::Host for StoreData {
         }
         // Reached through the sandbox, and entered by that handle: a
         // symlinked working directory cannot lead the command out.
-        let handle = sandbox.open_cwd(&who, &cwd).map_err(|e| match e {
-            SysError::NotFound(_) => CapError::not_found(format!(
-                "cannot run `{}`: its working directory {} does not exist",
-                cmd.program,
-                cwd.display()
-            )),
-            other => other.into(),
-        })?;
+        let (handle, _empty) = match sandbox.open_cwd(&who, &cwd) {
+            Ok(handle) => (Cwd::Handle(handle, cwd), None),
+            // Predicting a first deploy, the workdir is not made yet: a
+            // command run there (such as one asking systemctl) runs in an
+            // empty folder of its own instead, where a relative path finds
+            // nothing, as it would in the workdir still to be made.
+            Err(SysError::NotFound(_)) if cmd.cwd.is_none() => {
+                let empty = EmptyDir::new().map_err(|e| CapError::bug(format!("an empty folder to run in: {e}")))?;
+                (Cwd::Path(empty.0.clone()), Some(empty))
+            }
+            Err(SysError::NotFound(_)) => {
+                return Err(CapError::not_found(format!(
+                    "cannot run `{}`: its working directory {} does not exist",
+                    cmd.program,
+                    cwd.display()
+                )));
+            }
+            Err(other) => return Err(other.into()),
+        };
         let env = environment(sandbox.grants(), &cmd.env);
         let started = Instant::now();
-        let result = run_command(&program, &cmd, &env, &Cwd::Handle(handle, cwd), OUTPUT_LIMIT);
+        let result = run_command(&program, &cmd, &env, &handle, OUTPUT_LIMIT);
         self.call.clock.host_time += started.elapsed();
         let out = result?;
         Ok(CommandOutput { status: out.status, stdout: out.stdout, stderr: out.stderr })
+    }
+}
+
+/// A new empty folder (mode 0700) in the system's temporary folder,
+/// removed when dropped.
+struct EmptyDir(std::path::PathBuf);
+
+impl EmptyDir {
+    fn new() -> std::io::Result<EmptyDir> {
+        use std::os::unix::fs::DirBuilderExt;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("batou-run-cwd-{}-{n}", std::process::id()));
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(EmptyDir(path))
+    }
+}
+
+impl Drop for EmptyDir {
+    fn drop(&mut self) {
+        // What the command left there goes too.
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
