@@ -313,3 +313,139 @@ fn crontab_installs_the_hosts_jobs_together_and_keeps_other_lines() {
     let all = format!("{}{}", denied.stdout, denied.stderr);
     assert!(all.contains("crontab") && all.contains("commands"), "{all}");
 }
+
+fn installed_version(package: &str) -> Option<String> {
+    let out =
+        Command::new("dpkg-query").args(["-W", "-f", "${db:Status-Status} ${Version}", package]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.strip_prefix("installed ").map(str::to_owned)
+}
+
+fn package_env(name: &str, extra: &str, granted: bool) -> String {
+    let grants = if granted { "[grants.pkg]\ncommands = [\"dpkg-query\", \"apt-get\"]\n" } else { "" };
+    format!(
+        "[hosts.localhost]\ncomponents = [\"pkg\"]\n[components.pkg]\nkind = \"package\"\nname = \"{name}\"\n{extra}\n{grants}"
+    )
+}
+
+#[test]
+fn package_verifies_with_dpkg_query_and_installs_and_removes_with_apt_get() {
+    if !as_root_with(&["dpkg-query", "apt-get"]) {
+        return;
+    }
+    // dpkg itself is installed on every Debian machine: at its version,
+    // nothing to do; at another, the difference is predicted.
+    let dpkg = installed_version("dpkg").expect("dpkg is installed");
+    let d = Deployment::new(&package_env("dpkg", &format!("version = \"{dpkg}\""), true));
+    assert!(d.deploy().ok().changed().is_empty());
+    d.write("environments/dev.toml", &package_env("dpkg", "version = \"0.0-other\"", true));
+    let predicted = d.run(&["deploy", "dev", "-P", "--json"]).ok();
+    assert!(predicted.stdout.contains(&format!("version {dpkg} is installed, not 0.0-other")), "{}", predicted.stdout);
+
+    // A small real package: installed from the machine's apt sources,
+    // then removed, each once.
+    let package = "hello";
+    d.write("environments/dev.toml", &package_env(package, "ensure = \"absent\"", true));
+    d.deploy().ok();
+    assert_eq!(installed_version(package), None);
+    d.write("environments/dev.toml", &package_env(package, "", true));
+    let predicted = d.run(&["deploy", "dev", "-P", "--json"]).ok();
+    assert!(predicted.stdout.contains("not installed"), "{}", predicted.stdout);
+    assert_eq!(installed_version(package), None, "predict installed nothing");
+    d.deploy().ok();
+    assert!(installed_version(package).is_some(), "apt-get installed {package}");
+    assert!(d.deploy().ok().changed().is_empty(), "a second deploy changes nothing");
+    d.write("environments/dev.toml", &package_env(package, "ensure = \"absent\"", true));
+    d.deploy().ok();
+    assert_eq!(installed_version(package), None, "apt-get removed {package}");
+    assert!(d.deploy().ok().changed().is_empty());
+
+    // A name apt has never heard of fails with what to check.
+    d.write("environments/dev.toml", &package_env("no-such-package-batou-run", "", true));
+    let missing = d.deploy();
+    assert_ne!(missing.code, 0);
+    assert!(missing.stderr.contains("no such package in the host's apt sources"), "{}", missing.stderr);
+
+    // Without the grant, refused with the grant named.
+    d.write("environments/dev.toml", &package_env("dpkg", "", false));
+    let denied = d.deploy();
+    assert_ne!(denied.code, 0);
+    let all = format!("{}{}", denied.stdout, denied.stderr);
+    assert!(all.contains("dpkg-query") && all.contains("commands"), "{all}");
+}
+
+fn getent(database: &str, key: &str) -> Option<String> {
+    let out = Command::new("getent").args([database, key]).output().unwrap();
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+const USER_COMMANDS: &str =
+    "commands = [\"getent\", \"useradd\", \"usermod\", \"userdel\", \"groupadd\", \"groupmod\", \"groupdel\"]";
+
+fn users_env(user: &str, group: &str, user_extra: &str, granted: bool) -> String {
+    let grants = if granted {
+        format!("[grants.group]\n{USER_COMMANDS}\n[grants.user]\n{USER_COMMANDS}\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "[hosts.localhost]\ncomponents = [\"group\", \"user\"]\n\
+         [components.group]\nkind = \"group\"\nname = \"{group}\"\ngid = 42420\n\
+         [components.user]\nkind = \"user\"\nname = \"{user}\"\ngroup = \"{group}\"\ngroups = [\"{group}\"]\n\
+         create_home = false\nhome = \"/nonexistent/{user}\"\n{user_extra}\n{grants}"
+    )
+}
+
+#[test]
+fn user_and_group_are_created_changed_and_removed_with_the_shadow_tools() {
+    if !as_root_with(&["getent", "useradd", "usermod", "userdel", "groupadd", "groupmod", "groupdel"]) {
+        return;
+    }
+    let (user, group) = ("batou-user-t1", "batou-group-t1");
+    // What an earlier, interrupted run may have left.
+    let _ = Command::new("userdel").arg(user).status();
+    let _ = Command::new("groupdel").arg(group).status();
+
+    let d = Deployment::new(&users_env(user, group, "shell = \"/bin/sh\"\ncomment = \"Batou Test\"", true));
+    let predicted = d.run(&["deploy", "dev", "-P", "--json"]).ok();
+    assert!(predicted.stdout.contains("missing"), "{}", predicted.stdout);
+    assert_eq!((getent("passwd", user), getent("group", group)), (None, None), "predict changed nothing");
+
+    d.deploy().ok();
+    assert_eq!(getent("group", group).unwrap(), format!("{group}:x:42420:{user}"));
+    let passwd = getent("passwd", user).unwrap();
+    assert!(passwd.ends_with(&format!(":42420:Batou Test:/nonexistent/{user}:/bin/sh")), "{passwd}");
+    assert!(d.deploy().ok().changed().is_empty(), "a second deploy changes nothing");
+
+    // A changed shell and gid: usermod and groupmod, predicted first.
+    d.write(
+        "environments/dev.toml",
+        &users_env(user, group, "shell = \"/bin/bash\"\ncomment = \"Batou Test\"", true).replace("42420", "42421"),
+    );
+    let predicted = d.run(&["deploy", "dev", "-P", "--json"]).ok();
+    assert!(predicted.stdout.contains("gid 42420, not 42421"), "{}", predicted.stdout);
+    assert!(predicted.stdout.contains("shell `/bin/sh`, not `/bin/bash`"), "{}", predicted.stdout);
+    d.deploy().ok();
+    assert!(getent("passwd", user).unwrap().ends_with(":42421:Batou Test:/nonexistent/batou-user-t1:/bin/bash"));
+    assert!(d.deploy().ok().changed().is_empty());
+
+    // Without the grant, refused with the grant named.
+    d.write("environments/dev.toml", &users_env(user, group, "", false));
+    let denied = d.deploy();
+    assert_ne!(denied.code, 0);
+    let all = format!("{}{}", denied.stdout, denied.stderr);
+    assert!(all.contains("getent") && all.contains("commands"), "{all}");
+
+    // Absent: both go.
+    d.write(
+        "environments/dev.toml",
+        &format!(
+            "[hosts.localhost]\ncomponents = [\"user\", \"group\"]\n[components.user]\nkind = \"user\"\nname = \"{user}\"\n\
+             ensure = \"absent\"\n[components.group]\nkind = \"group\"\nname = \"{group}\"\nensure = \"absent\"\n\
+             [grants.group]\n{USER_COMMANDS}\n[grants.user]\n{USER_COMMANDS}\n"
+        ),
+    );
+    d.deploy().ok();
+    assert_eq!((getent("passwd", user), getent("group", group)), (None, None));
+    assert!(d.deploy().ok().changed().is_empty());
+}
