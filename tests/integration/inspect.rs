@@ -110,3 +110,25 @@ fn inspect_refuses_what_is_not_a_component_module_saying_what_it_is() {
     let event: serde_json::Value = serde_json::from_str(json.stdout.trim()).unwrap();
     assert_eq!((event["event"].as_str(), event["exit_code"].as_i64()), (Some("error"), Some(2)));
 }
+
+#[test]
+fn docs_components_md_is_what_the_standard_modules_describe() {
+    let page = batou(&["component", "docs"], &[]).ok().stdout;
+    let path = crate::harness::repo().join("docs/components.md");
+    if std::env::var_os("BATOU_BLESS").is_some() {
+        std::fs::write(&path, &page).unwrap();
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == page,
+        "docs/components.md differs from `batou-run component docs` (BATOU_BLESS=1 to rewrite it)"
+    );
+    // Every standard kind, with each of its attributes, as the modules say.
+    for kind in
+        ["file", "line-in-file", "command", "systemd-unit", "crontab", "cron-job", "package", "user", "group", "git"]
+    {
+        assert!(page.contains(&format!("\n### {kind}\n")), "{kind} in the page");
+    }
+    assert!(page.contains("| `restart_on` | list of string | `[]` |"), "{page}");
+    assert!(page.contains("| `ensure` | one of present\\|absent | `\"present\"` |"), "{page}");
+}

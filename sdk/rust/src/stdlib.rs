@@ -356,7 +356,7 @@ pub struct Command {
     pub host: Option<String>,
 }
 
-/// A systemd unit: its file, a daemon-reload when that changed, enabled and running
+/// A systemd unit: its file, a daemon-reload when that changed, enabled and running (grants: `systemctl` in commands, the unit's folder in paths.write)
 ///
 /// The kind `systemd-unit`. The unit file is written as `file` writes one
 /// (`content`, or an asset `source`, a template unless `is_template =
@@ -413,7 +413,7 @@ impl Default for SystemdUnit {
     }
 }
 
-/// A job of the host's crontab
+/// A job of the host's crontab, installed by the host's `crontab` (no grants of its own)
 ///
 /// The kind `cron-job`: anywhere in a host's deployment, it provides its
 /// line (key `cron-job`) to the host's `crontab`, which installs every job
@@ -427,7 +427,7 @@ pub struct CronJob {
     pub timing: String,
 }
 
-/// The host's crontab: every `cron-job` of the host between two marker lines, the other lines kept
+/// The host's crontab: every `cron-job` of the host between two marker lines, the other lines kept (grants: `crontab` in commands)
 ///
 /// The kind `crontab`, one per host and user: it reads the crontab with
 /// `crontab -l` and installs it with `crontab -`, changing only the lines
@@ -451,7 +451,7 @@ pub enum Existence {
     Absent,
 }
 
-/// A Debian package, installed with apt-get
+/// A Debian package, installed with apt-get (grants: `dpkg-query` and `apt-get` in commands, and root on the target)
 ///
 /// The kind `package`: `dpkg-query` verifies, `apt-get install -y` (or
 /// `apt-get remove -y`) updates. The root needs `dpkg-query` and
@@ -468,7 +468,7 @@ pub struct Package {
     pub ensure: Existence,
 }
 
-/// A group of the target's user database
+/// A group of the target's user database (grants: `getent`, `groupadd`, `groupmod`, `groupdel` in commands)
 ///
 /// The kind `group`: `getent group` verifies, `groupadd`/`groupmod`
 /// (or `groupdel`) update. The root needs them in its `commands` grant.
@@ -487,7 +487,7 @@ pub struct Group {
     pub ensure: Existence,
 }
 
-/// A user of the target's user database
+/// A user of the target's user database (grants: `getent`, `useradd`, `usermod`, `userdel` in commands)
 ///
 /// The kind `user`: `getent passwd` and `getent group` verify,
 /// `useradd`/`usermod` (or `userdel`) update. What is not given is left
@@ -538,7 +538,7 @@ impl Default for User {
     }
 }
 
-/// A git checkout at exactly one branch, tag or revision
+/// A git checkout at exactly one branch, tag or revision (grants: `git` in commands, and the target's folder in paths.write unless it is below the workdir)
 ///
 /// The kind `git`: it clones `repository` into `target`, or fetches and
 /// checks out what is asked. A tree with changes of its own is refused,

@@ -20,7 +20,7 @@ use crate::wasm::interfaces::{self, Interfaces, contract_interface};
 /// Show what a module exports, the contract it targets and the capabilities it could ask for.
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// A `.wasm` file, a standard library module (`files`, `command`),
+    /// A `.wasm` file, a standard library module (`files`, `command`, `system`, `git`),
     /// a component of the deployment (built, with its assets, as
     /// `component build` builds it), or a registry reference
     /// (oci://HOST/NAMESPACE/NAME:TAG or …@sha256:DIGEST, pulled into the
@@ -239,7 +239,7 @@ impl Info<'_> {
 
 /// An attribute type in a word or two (`describe` explains it at length
 /// for errors).
-fn short_type(ty: &AttributeType) -> String {
+pub fn short_type(ty: &AttributeType) -> String {
     match ty {
         AttributeType::String => "string".into(),
         AttributeType::Integer => "integer".into(),

@@ -1,8 +1,9 @@
 //! `batou-run component …`: the commands about one component module.
 //! One module per subcommand: `new` (and `sdk`), `build`, `inspect`,
-//! `push`, `pull`.
+//! `push`, `pull`, `docs`.
 
 mod build;
+mod docs;
 mod inspect;
 mod new;
 mod pull;
@@ -26,6 +27,7 @@ enum Action {
     Inspect(inspect::InspectArgs),
     Push(push::PushArgs),
     Pull(pull::PullArgs),
+    Docs(docs::DocsArgs),
 }
 
 pub fn run(args: ComponentArgs, out: &Output) -> Result<(), CliError> {
@@ -36,5 +38,6 @@ pub fn run(args: ComponentArgs, out: &Output) -> Result<(), CliError> {
         Action::Inspect(args) => inspect::run(args, out),
         Action::Push(args) => push::run(args, out),
         Action::Pull(args) => pull::run(args, out),
+        Action::Docs(args) => docs::run(args, out),
     }
 }
