@@ -160,7 +160,7 @@ fn systemd_unit_writes_its_file_reloads_enables_starts_and_restarts_on_a_change(
 }
 
 #[test]
-fn a_user_unit_uses_systemctl_user_and_needs_its_folder() {
+fn a_user_unit_uses_systemctl_user_through_an_agent_and_needs_its_folder() {
     let dir = tempfile::tempdir().unwrap();
     let bin = recording_systemctl(dir.path());
     let units = dir.path().join("user-units");
@@ -186,7 +186,8 @@ paths.write = ["{units}"]
     ));
     std::fs::create_dir_all(&units).unwrap();
     let path = path_with(&bin);
-    d.run_with(&["deploy", "dev"], &[("PATH", &path)]).ok();
+    // Through an agent process, as on a remote host.
+    d.run_with(&["deploy", "dev", "--agent-process"], &[("PATH", &path)]).ok();
     let all = calls(dir.path());
     assert!(all.iter().all(|c| c.starts_with("--user ")), "{all:?}");
     assert_eq!(changing(&all), ["--user daemon-reload", "--user enable backup.timer"], "start = false starts nothing");
@@ -299,6 +300,16 @@ fn crontab_installs_the_hosts_jobs_together_and_keeps_other_lines() {
         "{installed}"
     );
     assert_eq!(installed.matches("# BEGIN batou-run").count(), 1);
+
+    // A user without a crontab gets one holding only the jobs.
+    assert!(Command::new("crontab").args(["-u", user, "-r"]).status().unwrap().success());
+    d.deploy().ok();
+    assert_eq!(
+        crontab_of(user),
+        "# BEGIN batou-run jobs (managed by batou-run: edit the deployment, not these lines)\n\
+         # backup\n30 2 * * * /usr/local/bin/backup --all\n# END batou-run jobs\n"
+    );
+    assert!(d.deploy().ok().changed().is_empty());
 
     // A timing cron would not take is a configure error naming it.
     d.write("environments/dev.toml", &cron_env(&[("backup", "every day", "/bin/true")], user, true));

@@ -22,10 +22,14 @@ impl Component for Package {
 
     fn configure(&mut self) -> Result<()> {
         // Debian policy: lower case letters, digits, + - . ; at least two
-        // characters, starting with a letter or digit.
-        let valid = self.name.len() >= 2
-            && self.name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && self.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
+        // characters, starting with a letter or digit; apt also takes an
+        // architecture after a colon (`libc6:i386`).
+        let (package, arch) = self.name.split_once(':').unwrap_or((&self.name, "all"));
+        let valid = package.len() >= 2
+            && package.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && package.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'))
+            && !arch.is_empty()
+            && arch.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
         if !valid {
             return Err(bad_attribute(
                 "name",
