@@ -26,7 +26,7 @@ impl Sshd {
     /// Starts an sshd whose login user is `batou-ssh-{n}`; `None` (and a
     /// note on stderr) where that cannot work: not root, or no sshd.
     pub fn start(n: u32) -> Option<Sshd> {
-        if unsafe { libc_geteuid() } != 0 || !Path::new("/usr/sbin/sshd").exists() {
+        if !crate::harness::is_root() || !Path::new("/usr/sbin/sshd").exists() {
             eprintln!("skipped: SSH tests need root and /usr/sbin/sshd (apt-get install openssh-server)");
             return None;
         }
@@ -194,11 +194,6 @@ impl Drop for Sshd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
 }
 
 fn home_of(user: &str) -> Option<PathBuf> {

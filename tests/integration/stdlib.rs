@@ -140,7 +140,7 @@ commands = ["sh"]
 #[test]
 fn owner_and_group_are_set_by_name() {
     // Changing a file's owner needs root: CI runs as root.
-    if unsafe { libc_geteuid() } != 0 {
+    if !crate::harness::is_root() {
         eprintln!("skipped: owner changes need root");
         return;
     }
@@ -166,11 +166,6 @@ group = "nogroup"
     assert!(d.deploy().ok().changed().is_empty());
 }
 
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
 #[test]
 fn a_file_without_content_takes_the_asset_named_like_it_or_fails() {
     let env = "[hosts.localhost]\ncomponents = [\"motd\"]\n[components.motd]\nkind = \"file\"\npath = \"etc/motd\"\nleading = true\n";
@@ -194,7 +189,7 @@ fn a_rewrite_keeps_owner_and_writes_through_a_symlink() {
     std::fs::create_dir_all(d.work("conf")).unwrap();
     std::fs::write(d.work("conf/real.conf"), "old\n").unwrap();
     std::os::unix::fs::symlink("real.conf", d.work("conf/app.conf")).unwrap();
-    let root = unsafe { libc_geteuid() } == 0;
+    let root = crate::harness::is_root();
     if root {
         std::os::unix::fs::chown(d.work("conf/real.conf"), Some(65534), Some(65534)).unwrap();
     }

@@ -210,18 +210,13 @@ paths.write = ["{units}"]
 /// Whether this test can change the machine's user database and other
 /// users' crontabs: root, with the programs there. If not, it says so.
 fn as_root_with(programs: &[&str]) -> bool {
-    let root = unsafe { libc_geteuid() } == 0;
+    let root = crate::harness::is_root();
     let missing: Vec<&&str> = programs.iter().filter(|p| crate::harness::which(p).is_none()).collect();
     if !root || !missing.is_empty() {
         eprintln!("skipped: needs root and {programs:?} (missing: {missing:?}); .ci/run installs them");
         return false;
     }
     true
-}
-
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
 }
 
 /// A local user for a test, made if missing.
