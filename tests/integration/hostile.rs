@@ -275,6 +275,17 @@ fn check_refused(run: &Run, attempts: &[Attempt], canary: &Path) {
 
 #[test]
 fn hostile_components_are_refused_locally() {
+    refused_locally(false);
+}
+
+/// As on a kernel without openat2 (before Linux 5.6), where the sandbox
+/// walks each path component itself: the same attempts, the same races.
+#[test]
+fn hostile_components_are_refused_locally_by_the_walk_for_kernels_without_openat2() {
+    refused_locally(true);
+}
+
+fn refused_locally(walk: bool) {
     let outside = tempfile::tempdir().unwrap();
     let canary = outside.path().join("canary");
     plant_canary(&canary);
@@ -291,6 +302,7 @@ fn hostile_components_are_refused_locally() {
         .arg(d.path())
         .env("BATOU_RUN_CACHE", crate::harness::cache_dir())
         .env("HOME", &home)
+        .env("BATOU_RUN_SANDBOX_WALK", if walk { "1" } else { "0" })
         .output()
         .unwrap();
     stop.store(true, Ordering::Relaxed);

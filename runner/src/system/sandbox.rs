@@ -8,7 +8,8 @@
 //! `*at` calls on the parent's handle for the last name. So a `..` or a
 //! symlink that leads out, a symlink swapped in between a check and a use,
 //! or a `/proc/self/...` magic link is refused by the kernel, not by a
-//! check that can be raced. Files with more than one hard link are not
+//! check that can be raced (a kernel without `openat2` gets the same from
+//! [`walk_beneath`]). Files with more than one hard link are not
 //! read or changed in place: the other link may be outside the grants.
 
 use std::collections::{BTreeSet, HashMap};
@@ -798,17 +799,134 @@ impl<'s> Located<'s> {
     }
 }
 
+/// Whether this kernel lacks `openat2` (before Linux 5.6: Ubuntu 20.04,
+/// RHEL 8), found at the first call; `BATOU_RUN_SANDBOX_WALK=1` says so
+/// from the start, for the tests that run the sandbox both ways.
+static NO_OPENAT2: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static WALK_CHECKED: std::sync::Once = std::sync::Once::new();
+
 /// `openat2` beneath `root`, retried when a concurrent rename made the
-/// kernel give up (EAGAIN).
+/// kernel give up (EAGAIN); on a kernel without it, [`walk_beneath`].
 fn open_beneath(root: &impl AsFd, rel: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+    WALK_CHECKED.call_once(|| {
+        if std::env::var_os("BATOU_RUN_SANDBOX_WALK").is_some_and(|v| v == "1") {
+            NO_OPENAT2.store(true, Ordering::Relaxed);
+        }
+    });
+    if NO_OPENAT2.load(Ordering::Relaxed) || walk_forced_here() {
+        return walk_beneath(root, rel, flags, mode);
+    }
     let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
     let mut tries = 0;
     loop {
         match rfs::openat2(root, rel, flags | OFlags::CLOEXEC, mode, BENEATH) {
             Err(Errno::AGAIN) if tries < 16 => tries += 1,
+            Err(Errno::NOSYS) => {
+                NO_OPENAT2.store(true, Ordering::Relaxed);
+                tracing::debug!("no openat2 on this kernel: the path sandbox walks each path component");
+                return walk_beneath(root, rel, flags, mode);
+            }
             other => return other,
         }
     }
+}
+
+/// procfs's `f_type`.
+const PROC_SUPER_MAGIC: u64 = 0x9fa0;
+
+fn is_symlink(dir: &impl AsFd, name: &OsString) -> bool {
+    rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| rfs::FileType::from_raw_mode(st.st_mode).is_symlink())
+}
+
+/// Whether this thread's sandbox walks as on a kernel without openat2
+/// (tests only).
+#[cfg(test)]
+fn walk_forced_here() -> bool {
+    tests::walk_here()
+}
+#[cfg(not(test))]
+fn walk_forced_here() -> bool {
+    false
+}
+
+/// What `openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)` does, for a
+/// kernel without it: one `openat(O_NOFOLLOW)` per path component, each
+/// on the handle of the directory before it, never opening `..` (the
+/// walk keeps its own stack of handles, so a `..` goes back to a handle
+/// it holds, and one above `root` is EXDEV) and never letting the kernel
+/// follow a symlink: a symlink's text is read and walked the same way (an
+/// absolute one is EXDEV, as openat2 has it, which also keeps /proc's
+/// magic links out; more than 40 is ELOOP). A symlink swapped in between
+/// two steps is met by the next `openat(O_NOFOLLOW)`, which refuses it.
+fn walk_beneath(root: &impl AsFd, rel: &Path, flags: OFlags, mode: Mode) -> Result<OwnedFd, Errno> {
+    use std::collections::VecDeque;
+    if rel.is_absolute() {
+        return Err(Errno::XDEV);
+    }
+    let dir_flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut stack: Vec<OwnedFd> = vec![rfs::openat(root, ".", dir_flags, Mode::empty())?];
+    // Split by hand: `Path::iter` drops a `.` or an empty name inside a
+    // path, while `file/.` and `file/` must be directories.
+    let names = |path: &[u8]| -> Vec<OsString> {
+        path.split(|b| *b == b'/').map(|n| OsString::from(std::ffi::OsStr::from_bytes(n))).collect()
+    };
+    let mut pending: VecDeque<OsString> = names(rel.as_os_str().as_bytes()).into();
+    let mut links = 0;
+    let follow_last = !flags.contains(OFlags::NOFOLLOW);
+    // Puts the target of symlink `dir`/`name` in front of what is left to
+    // walk. Links in /proc are refused as openat2 refuses its magic links
+    // (`root`, `cwd`, `fd/N` name no path to walk): ELOOP.
+    let mut splice = |dir: &OwnedFd, name: &OsString, pending: &mut VecDeque<OsString>| -> Result<(), Errno> {
+        if rfs::fstatfs(dir)?.f_type as u64 == PROC_SUPER_MAGIC {
+            return Err(Errno::LOOP);
+        }
+        let target = rfs::readlinkat(dir, name, Vec::new())?.into_bytes();
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(Errno::LOOP);
+        }
+        if target.starts_with(b"/") {
+            return Err(Errno::XDEV);
+        }
+        for part in names(&target).into_iter().rev() {
+            pending.push_front(part);
+        }
+        Ok(())
+    };
+    while let Some(name) = pending.pop_front() {
+        let top = stack.last().expect("the root is never popped");
+        if name == "." || name.is_empty() {
+            continue;
+        }
+        if name == ".." {
+            if stack.len() == 1 {
+                return Err(Errno::XDEV);
+            }
+            stack.pop();
+            continue;
+        }
+        if !pending.is_empty() {
+            match rfs::openat(top, &name, dir_flags, Mode::empty()) {
+                Ok(fd) => stack.push(fd),
+                // O_PATH | O_NOFOLLOW | O_DIRECTORY on a symlink: ENOTDIR.
+                Err(Errno::NOTDIR) if is_symlink(top, &name) => splice(top, &name, &mut pending)?,
+                Err(e) => return Err(e),
+            }
+            continue;
+        }
+        // The last name: a symlink is followed (walked) unless the caller
+        // asked for O_NOFOLLOW; what is opened is never followed by the
+        // kernel (a link swapped in after the readlink is ELOOP).
+        if follow_last && is_symlink(top, &name) {
+            splice(top, &name, &mut pending)?;
+            continue;
+        }
+        return rfs::openat(top, &name, flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, mode);
+    }
+    // The path ended in a directory (`.`, `..`, a symlink to one, or none).
+    let top = stack.last().expect("the root is never popped");
+    rfs::openat(top, ".", (flags - OFlags::NOFOLLOW) | OFlags::CLOEXEC, mode)
 }
 
 fn lexists(root: &impl AsFd, rel: &Path) -> bool {
@@ -974,8 +1092,65 @@ mod tests {
             && std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777 == 0o644
     }
 
+    thread_local! {
+        /// This thread's sandbox walks as on a kernel without openat2.
+        static WALK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    pub(super) fn walk_here() -> bool {
+        WALK.with(|w| w.get())
+    }
+
+    /// What identifies an opened file: device and inode.
+    fn identity(fd: &OwnedFd) -> (u64, u64) {
+        let st = rfs::fstat(fd).unwrap();
+        (st.st_dev, st.st_ino)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// The walk for kernels without openat2 opens what openat2 opens,
+        /// and nothing openat2 refuses.
+        #[test]
+        fn the_walk_opens_exactly_what_openat2_opens(
+            segments in prop::collection::vec(segment(), 0..7),
+            flags in prop::sample::select(vec![
+                OFlags::RDONLY,
+                OFlags::PATH,
+                OFlags::PATH | OFlags::NOFOLLOW,
+                OFlags::PATH | OFlags::DIRECTORY,
+                OFlags::RDONLY | OFlags::DIRECTORY,
+            ]),
+        ) {
+            let (_root, work, _outside) = tree();
+            std::os::unix::fs::symlink("sub/b", work.join("to-b")).unwrap();
+            std::os::unix::fs::symlink("sub/..", work.join("up-and-back")).unwrap();
+            std::os::unix::fs::symlink(".", work.join("sub/here")).unwrap();
+            let root = rfs::open(&work, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+            let rel = PathBuf::from(segments.join("/"));
+            let rel = if rel.as_os_str().is_empty() { PathBuf::from(".") } else { rel };
+            let kernel = rfs::openat2(&root, &rel, flags | OFlags::CLOEXEC, Mode::empty(), BENEATH);
+            let walked = walk_beneath(&root, &rel, flags, Mode::empty());
+            match (&kernel, &walked) {
+                (Ok(k), Ok(w)) => prop_assert_eq!(identity(k), identity(w), "{}", rel.display()),
+                (Err(_), Err(_)) => {}
+                _ => prop_assert!(false, "{}: openat2 {:?}, the walk {:?}", rel.display(), kernel.as_ref().map(|_| ()), walked.as_ref().map(|_| ())),
+            }
+        }
+
+        /// The sandbox's promises hold on the walk too.
+        #[test]
+        fn no_path_reaches_outside_the_grant_on_a_kernel_without_openat2(
+            segments in prop::collection::vec(segment(), 1..7),
+            absolute in any::<bool>(),
+            link_to in prop::collection::vec(segment(), 0..4),
+        ) {
+            WALK.with(|w| w.set(true));
+            let result = reaches_outside(segments, absolute, link_to);
+            WALK.with(|w| w.set(false));
+            result?;
+        }
 
         /// Whatever path a component names, relative or absolute, nothing
         /// outside its grant is read, listed, written, chmodded or removed.
@@ -985,27 +1160,7 @@ mod tests {
             absolute in any::<bool>(),
             link_to in prop::collection::vec(segment(), 0..4),
         ) {
-            let (root, work, outside) = tree();
-            std::fs::set_permissions(outside.join("secret"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
-            let rel = segments.join("/");
-            let path = if absolute { root.path().join(&rel) } else { work.join(&rel) };
-            let sandbox = Sandbox::new(&Grants::none("fuzz", "environments/dev.toml"), &work).unwrap();
-            if let Ok(data) = sandbox.read("fuzz", &path, 1 << 20) {
-                prop_assert_ne!(data, b"SECRET".to_vec(), "read the secret through {}", rel);
-            }
-            if let Ok(names) = sandbox.list("fuzz", &path) {
-                prop_assert!(!names.contains(&"secret".to_string()), "listed the secret through {}", rel);
-            }
-            if let Ok(found) = sandbox.glob("fuzz", &path.join("*")) {
-                prop_assert!(!found.iter().any(|f| f.ends_with("/secret")), "globbed the secret through {}", rel);
-            }
-            let _ = sandbox.write("fuzz", &path, b"escaped", Some(0o666));
-            let _ = sandbox.set_mode("fuzz", &path, 0o777);
-            let _ = sandbox.symlink("fuzz", &link_to.join("/"), &path.join("made"));
-            let _ = sandbox.mkdir("fuzz", &path.join("made-dir"), true);
-            prop_assert!(outside_is_intact(&outside), "changed outside through {}", rel);
-            let _ = sandbox.remove("fuzz", &path, true);
-            prop_assert!(outside_is_intact(&outside), "removed outside through {}", rel);
+            reaches_outside(segments, absolute, link_to)?;
         }
 
         /// Normalising gives an absolute path without `.` or `..`.
@@ -1015,6 +1170,37 @@ mod tests {
             prop_assert!(n.is_absolute());
             prop_assert!(n.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_))));
         }
+    }
+
+    /// Tries to read, list, write, chmod, link and remove outside the
+    /// grant through `segments`; fails if anything outside changed.
+    fn reaches_outside(
+        segments: Vec<&'static str>,
+        absolute: bool,
+        link_to: Vec<&'static str>,
+    ) -> Result<(), TestCaseError> {
+        let (root, work, outside) = tree();
+        std::fs::set_permissions(outside.join("secret"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        let rel = segments.join("/");
+        let path = if absolute { root.path().join(&rel) } else { work.join(&rel) };
+        let sandbox = Sandbox::new(&Grants::none("fuzz", "environments/dev.toml"), &work).unwrap();
+        if let Ok(data) = sandbox.read("fuzz", &path, 1 << 20) {
+            prop_assert_ne!(data, b"SECRET".to_vec(), "read the secret through {}", rel);
+        }
+        if let Ok(names) = sandbox.list("fuzz", &path) {
+            prop_assert!(!names.contains(&"secret".to_string()), "listed the secret through {}", rel);
+        }
+        if let Ok(found) = sandbox.glob("fuzz", &path.join("*")) {
+            prop_assert!(!found.iter().any(|f| f.ends_with("/secret")), "globbed the secret through {}", rel);
+        }
+        let _ = sandbox.write("fuzz", &path, b"escaped", Some(0o666));
+        let _ = sandbox.set_mode("fuzz", &path, 0o777);
+        let _ = sandbox.symlink("fuzz", &link_to.join("/"), &path.join("made"));
+        let _ = sandbox.mkdir("fuzz", &path.join("made-dir"), true);
+        prop_assert!(outside_is_intact(&outside), "changed outside through {}", rel);
+        let _ = sandbox.remove("fuzz", &path, true);
+        prop_assert!(outside_is_intact(&outside), "removed outside through {}", rel);
+        Ok(())
     }
 
     #[test]
