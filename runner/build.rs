@@ -28,6 +28,7 @@ const STDLIB: &[(&str, &str)] = &[
     ("command", "batou_std_command"),
     ("system", "batou_std_system"),
     ("git", "batou_std_git"),
+    ("archive", "batou_std_archive"),
 ];
 
 /// Environment variables that cargo sets for this build script, or that

@@ -563,6 +563,31 @@ pub struct Git {
     pub clobber: bool,
 }
 
+/// An archive unpacked into a folder: tar, tar.gz, tar.xz, tar.bz2 or zip (grants: the folder in paths.write unless it is below the workdir)
+///
+/// The kind `extract`. The archive is read in pieces and unpacked inside
+/// the component with pure-Rust decoders, so no `tar` or `unzip` is
+/// needed on the host. What it unpacked is recorded (paths, digests,
+/// modes, link targets) in the workdir: a changed archive or a file
+/// changed since is an update, an unchanged one is not, and what a
+/// previous archive had and this one lacks is removed. An entry that would
+/// land outside the folder (`..`, an absolute path, a link leading out) or
+/// is no file, folder or link refuses the whole archive before anything is
+/// written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "extract")]
+pub struct Extract {
+    /// The archive; relative paths are below the workdir
+    pub archive: String,
+    /// The folder it is unpacked into; relative paths are below the workdir
+    pub target: String,
+    /// Leading path components dropped from every entry, such as 1 for an archive with one top folder
+    #[attr(default = 0)]
+    pub strip: u32,
+    /// The archive's format: tar, tar.gz, tar.xz, tar.bz2 or zip; by default from the archive's name (.tgz, .txz and .tbz2 too)
+    pub format: Option<String>,
+}
+
 /// Every standard kind's spec, in the order the standard modules export
 /// them: for tests and tools that list them.
 pub fn kinds() -> Vec<Kind> {
@@ -588,5 +613,6 @@ pub fn kinds() -> Vec<Kind> {
         Group::spec(),
         User::spec(),
         Git::spec(),
+        Extract::spec(),
     ]
 }
