@@ -40,6 +40,7 @@ mod stdlib_extract;
 mod stdlib_git;
 mod stdlib_system;
 mod templates;
+mod tutorial_service;
 
 /// One constant per guest fixture in tests/fixtures; a fixture no test
 /// uses is a compile error (dead code).

@@ -14,7 +14,7 @@ use crate::harness::{Deployment, Run};
 /// A `systemctl` that records its arguments, one call a line, and keeps
 /// which units are enabled and running in files beside the record, so a
 /// second deploy sees what the first did.
-fn recording_systemctl(dir: &Path) -> PathBuf {
+pub(crate) fn recording_systemctl(dir: &Path) -> PathBuf {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let state = dir.join("state");
@@ -45,7 +45,7 @@ esac
 }
 
 /// The recorded calls since the last look (which clears them).
-fn calls(dir: &Path) -> Vec<String> {
+pub(crate) fn calls(dir: &Path) -> Vec<String> {
     let record = dir.join("calls");
     let text = std::fs::read_to_string(&record).unwrap_or_default();
     let _ = std::fs::remove_file(&record);
@@ -53,11 +53,11 @@ fn calls(dir: &Path) -> Vec<String> {
 }
 
 /// The calls that change something (not the is-enabled/is-active probes).
-fn changing(calls: &[String]) -> Vec<&str> {
+pub(crate) fn changing(calls: &[String]) -> Vec<&str> {
     calls.iter().map(String::as_str).filter(|c| !c.contains("is-enabled") && !c.contains("is-active")).collect()
 }
 
-fn path_with(bin: &Path) -> OsString {
+pub(crate) fn path_with(bin: &Path) -> OsString {
     let mut path = OsString::from(bin);
     path.push(":");
     path.push(std::env::var_os("PATH").unwrap_or_default());
@@ -220,7 +220,7 @@ fn as_root_with(programs: &[&str]) -> bool {
 }
 
 /// A local user for a test, made if missing.
-fn test_user(name: &str) {
+pub(crate) fn test_user(name: &str) {
     if Command::new("getent").args(["passwd", name]).output().unwrap().status.success() {
         return;
     }
