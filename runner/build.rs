@@ -29,6 +29,7 @@ const STDLIB: &[(&str, &str)] = &[
     ("system", "batou_std_system"),
     ("git", "batou_std_git"),
     ("archive", "batou_std_archive"),
+    ("download", "batou_std_download"),
 ];
 
 /// Environment variables that cargo sets for this build script, or that

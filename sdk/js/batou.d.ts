@@ -1,5 +1,5 @@
 // Types of batou.js, the JavaScript SDK of batou-run (contract
-// `batou:deploy@0.2.1`), for editors and `tsc --checkJs`. Written by hand
+// `batou:deploy@0.2.2`), for editors and `tsc --checkJs`. Written by hand
 // beside batou.js; keep the two in step. The build does not read it.
 
 /** The cases of the contract's `call-error`: what a capability call throws. */

@@ -1,6 +1,6 @@
 /**
  * batou.js: write batou-run components in JavaScript (contract
- * `batou:deploy@0.2.1`).
+ * `batou:deploy@0.2.2`).
  *
  * A module (one `.wasm`, built with componentize-js, see README.md)
  * exports one or more kinds. Each kind is a subclass of `Component`; as in
@@ -43,13 +43,13 @@
  * @module batou
  */
 
-import * as witModel from 'batou:deploy/model@0.2.1';
-import * as witFiles from 'batou:deploy/files@0.2.1';
-import * as witProcess from 'batou:deploy/process@0.2.1';
-import * as witSsh from 'batou:deploy/ssh@0.2.1';
-import * as witAssets from 'batou:deploy/assets@0.2.1';
-import * as witTemplate from 'batou:deploy/template@0.2.1';
-import * as witLog from 'batou:deploy/log@0.2.1';
+import * as witModel from 'batou:deploy/model@0.2.2';
+import * as witFiles from 'batou:deploy/files@0.2.2';
+import * as witProcess from 'batou:deploy/process@0.2.2';
+import * as witSsh from 'batou:deploy/ssh@0.2.2';
+import * as witAssets from 'batou:deploy/assets@0.2.2';
+import * as witTemplate from 'batou:deploy/template@0.2.2';
+import * as witLog from 'batou:deploy/log@0.2.2';
 
 // ---------------------------------------------------------------------------
 // Errors

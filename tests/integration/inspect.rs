@@ -47,10 +47,10 @@ fn inspect_the_standard_library_modules_as_their_golden_files() {
     golden("inspect-command.txt", &command);
     // `files` cannot run programs; `command` can, here and on other hosts.
     assert!(!files.contains("batou:deploy/process") && !files.contains("batou:deploy/ssh"), "{files}");
-    assert!(command.contains("batou:deploy/process@0.2.1") && command.contains("batou:deploy/ssh@0.2.1"), "{command}");
+    assert!(command.contains("batou:deploy/process@0.2.2") && command.contains("batou:deploy/ssh@0.2.2"), "{command}");
     let event: serde_json::Value = serde_json::from_str(&command_json).unwrap();
     assert_eq!(event["kinds"][0]["name"], "command");
-    assert_eq!(event["contract"], "batou:deploy@0.2.1");
+    assert_eq!(event["contract"], "batou:deploy@0.2.2");
 }
 
 #[test]

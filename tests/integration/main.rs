@@ -36,6 +36,7 @@ mod ssh_capability;
 mod ssh_faults;
 mod ssh_hosts;
 mod stdlib;
+mod stdlib_download;
 mod stdlib_extract;
 mod stdlib_git;
 mod stdlib_system;

@@ -9,6 +9,7 @@
 //! ssh = ["db"]
 //! env = ["HTTP_PROXY"]
 //! secret_files = ["tls-key"]
+//! http = ["releases.example.org", "127.0.0.1:8000"]
 //! ```
 
 use std::collections::BTreeMap;
@@ -120,6 +121,19 @@ fn read_root(source: &Source, root: &str, table: &DeTable<'_>, config: &mut Gran
     }
     config.secret_file_locations = secret_files.iter().map(|(_, at)| at.clone()).collect();
     config.grants.secret_files = secret_files.into_iter().map(|(s, _)| s).collect();
+    let http = strings(source, &mut r, "http", &what, errors);
+    for (host, at) in &http {
+        let bare =
+            host.rsplit_once(':').filter(|(_, port)| port.parse::<u16>().is_ok()).map_or(host.as_str(), |(h, _)| h);
+        if bare.is_empty() || host.contains("://") || host.contains(['/', ' ', '@']) {
+            errors.push(
+                Diagnostic::new(format!("{what} http: `{host}` is not a host name"))
+                    .at(at.clone())
+                    .hint("name the host downloads come from, as `example.org` or `example.org:8443`, not a URL"),
+            );
+        }
+    }
+    config.grants.http = http.into_iter().map(|(s, _)| s.to_ascii_lowercase()).collect();
     r.finish(errors);
 }
 

@@ -20,7 +20,7 @@ pub(crate) fn install_crypto() {
 }
 
 /// 127.0.0.0/8, ::1 and `localhost` (also `*.localhost`).
-pub(crate) fn is_loopback(host: &str) -> bool {
+pub fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.eq_ignore_ascii_case("localhost") || host.to_ascii_lowercase().ends_with(".localhost") {
         return true;
@@ -157,6 +157,73 @@ pub(crate) async fn download(url: &str, options: &Options) -> Result<Vec<u8>, Fe
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Streams `url` into `sink`, piece by piece, as [`super::download_to`]
+/// describes.
+pub(crate) async fn stream(
+    url: &str,
+    allow: super::Allow,
+    limits: &super::Limits,
+    sink: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+) -> Result<super::Fetched, FetchError> {
+    use sha2::Digest;
+    let fail = |problem: String| FetchError::Download { url: url.to_string(), problem };
+    let parsed = reqwest::Url::parse(url).map_err(|e| fail(format!("it is not a URL ({e})")))?;
+    allow(&parsed).map_err(&fail)?;
+    install_crypto();
+    let policy_allow = allow.clone();
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            let e = format!("more than {MAX_REDIRECTS} redirects");
+            return attempt.error(e);
+        }
+        match policy_allow(attempt.url()) {
+            Ok(()) => attempt.follow(),
+            Err(e) => {
+                let e = format!("it redirects to {}: {e}", attempt.url());
+                attempt.error(e)
+            }
+        }
+    });
+    let seconds = limits.timeout.as_secs_f64();
+    let client = reqwest::Client::builder()
+        .redirect(policy)
+        .timeout(limits.timeout)
+        .connect_timeout(CONNECT_TIMEOUT.min(limits.timeout))
+        .build()
+        .map_err(|e| fail(chain(&e)))?;
+    let timed_out =
+        || fail(format!("it did not complete within {seconds} s (the server stalls or is slow; raise `timeout`)"));
+    let mut response =
+        client.get(parsed).send().await.map_err(|e| if e.is_timeout() { timed_out() } else { fail(chain(&e)) })?;
+    let final_url = response.url().to_string();
+    let status = response.status();
+    if !status.is_success() {
+        return Err(fail(format!("the server answered {status}")));
+    }
+    let too_big = |size: String| {
+        fail(format!("it is {size} bytes, more than the limit of {} bytes (raise `max_size`)", limits.max_size))
+    };
+    if let Some(len) = response.content_length()
+        && len > limits.max_size
+    {
+        return Err(too_big(len.to_string()));
+    }
+    let mut size = 0u64;
+    let mut sha = sha2::Sha256::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|e| if e.is_timeout() { timed_out() } else { fail(chain(&e)) })?
+    {
+        size += chunk.len() as u64;
+        if size > limits.max_size {
+            return Err(fail(format!("it is more than the limit of {} bytes (raise `max_size`)", limits.max_size)));
+        }
+        sha.update(&chunk);
+        sink(&chunk).map_err(&fail)?;
+    }
+    let sha256 = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(super::Fetched { size, sha256, url: final_url })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod layout;
 mod oci;
 mod reference;
 
+pub use self::https::is_loopback;
 pub use self::reference::Reference;
 
 /// The largest module (or download) accepted.
@@ -151,6 +152,40 @@ pub fn push(reference: &Reference, wasm: &[u8], meta: &PushMeta, options: &Optio
 /// Downloads `url` (https://, or http:// to a loopback host or one in
 /// `options.insecure`), following redirects under the same rule, within a
 /// timeout and [`SIZE_LIMIT`].
+/// Whether a URL (the first, or one a redirect leads to) may be fetched;
+/// else why not.
+pub type Allow = std::sync::Arc<dyn Fn(&reqwest::Url) -> Result<(), String> + Send + Sync>;
+
+/// How long and how large a streamed download may be.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub timeout: std::time::Duration,
+    pub max_size: u64,
+}
+
+/// What a streamed download fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub size: u64,
+    /// Hex, of every byte given to the sink.
+    pub sha256: String,
+    /// After redirects.
+    pub url: String,
+}
+
+/// Fetches `url` into `sink` piece by piece (never whole in memory),
+/// every URL (redirects too, at most 10) checked by `allow` first; with
+/// its size and sha256. Fails past `limits` (a stalled server at the
+/// timeout), on a status other than 2xx, or when `sink` does.
+pub fn download_to(
+    url: &str,
+    allow: Allow,
+    limits: &Limits,
+    sink: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+) -> Result<Fetched, FetchError> {
+    oci::block_on(https::stream(url, allow, limits, sink))?
+}
+
 pub fn download(url: &str, options: &Options) -> Result<Vec<u8>, FetchError> {
     oci::block_on(https::download(url, options)).map_err(|e| match e {
         FetchError::Unreachable { detail, .. } => FetchError::Download { url: url.to_string(), problem: detail },

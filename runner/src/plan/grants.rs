@@ -33,6 +33,10 @@ pub struct Grants {
     /// (`model.secret-file`), by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_files: Vec<String>,
+    /// Hosts (`host` or `host:port`) the root may download from
+    /// (`http.download`), redirects included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<String>,
 }
 
 /// One grant, as the deploy output names it.
@@ -47,6 +51,7 @@ pub enum Grant {
     Ssh(String),
     Env(String),
     SecretFile(String),
+    Http(String),
 }
 
 impl std::fmt::Display for Grant {
@@ -59,6 +64,7 @@ impl std::fmt::Display for Grant {
             Grant::Ssh(h) => write!(f, "ssh {h}"),
             Grant::Env(v) => write!(f, "env {v}"),
             Grant::SecretFile(n) => write!(f, "secret_files {n}"),
+            Grant::Http(h) => write!(f, "http {h}"),
         }
     }
 }
@@ -78,6 +84,7 @@ impl Grants {
         out.extend(self.ssh.iter().cloned().map(Grant::Ssh));
         out.extend(self.env.iter().cloned().map(Grant::Env));
         out.extend(self.secret_files.iter().cloned().map(Grant::SecretFile));
+        out.extend(self.http.iter().cloned().map(Grant::Http));
         out
     }
 

@@ -18,7 +18,7 @@ use crate::plan::kinds::KindSpec;
 /// version in its import and export names (`batou:deploy/files@0.2.0`);
 /// those of the same minor version (before 1.0; the same major after) run,
 /// since a minor release only adds.
-pub const CONTRACT: &str = "0.2.1";
+pub const CONTRACT: &str = "0.2.2";
 
 /// Refuses a module built against a contract version this runner does
 /// not run, naming both versions, before linking would fail on a name.

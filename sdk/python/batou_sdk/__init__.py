@@ -1,4 +1,4 @@
-"""batou-run components in Python, the batou way (contract ``batou:deploy@0.2.1``).
+"""batou-run components in Python, the batou way (contract ``batou:deploy@0.2.2``).
 
 A module is one ``app.py`` that subclasses :class:`Component` once per
 kind. The runner builds it with componentize-py against ``wit/`` (the

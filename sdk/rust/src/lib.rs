@@ -149,6 +149,7 @@ mod kind;
 
 pub mod assets;
 pub mod files;
+pub mod http;
 pub mod log;
 pub mod model;
 pub mod process;

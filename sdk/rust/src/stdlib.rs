@@ -588,6 +588,34 @@ pub struct Extract {
     pub format: Option<String>,
 }
 
+/// A file downloaded by the runner on the target and verified by its sha256 (grants: the URL's host, and every redirect's, in http)
+///
+/// The kind `download`. Verify compares the file's sha256 with
+/// `checksum` and fetches nothing; update streams the URL into a
+/// temporary file beside `target` and renames it into place only when the
+/// sha256 is `checksum`: a mismatch leaves no file. `https://`, or
+/// `http://` to a loopback host.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Kind)]
+#[kind(name = "download")]
+pub struct Download {
+    /// What to fetch: an https:// URL (http:// only to a loopback host)
+    pub url: String,
+    /// The file it becomes; relative paths are below the workdir
+    pub target: String,
+    /// Its sha256 as `sha256:` and 64 hex digits: what is fetched must have it
+    pub checksum: String,
+    /// Permission bits, such as 0o644
+    #[attr(mode)]
+    pub mode: Option<u32>,
+    /// Seconds the download may take at most (300 by default)
+    pub timeout: Option<u64>,
+    /// Bytes it may have at most (1 GiB by default)
+    pub max_size: Option<u64>,
+    /// Create missing parent directories
+    #[attr(default = false)]
+    pub leading: bool,
+}
+
 /// Every standard kind's spec, in the order the standard modules export
 /// them: for tests and tools that list them.
 pub fn kinds() -> Vec<Kind> {
@@ -614,5 +642,6 @@ pub fn kinds() -> Vec<Kind> {
         User::spec(),
         Git::spec(),
         Extract::spec(),
+        Download::spec(),
     ]
 }

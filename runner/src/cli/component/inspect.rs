@@ -20,7 +20,7 @@ use crate::wasm::interfaces::{self, Interfaces, contract_interface};
 /// Show what a module exports, the contract it targets and the capabilities it could ask for.
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// A `.wasm` file, a standard library module (`files`, `command`, `system`, `git`),
+    /// A `.wasm` file, a standard library module (`files`, `command`, `system`, `git`, `archive`, `download`),
     /// a component of the deployment (built, with its assets, as
     /// `component build` builds it), or a registry reference
     /// (oci://HOST/NAMESPACE/NAME:TAG or …@sha256:DIGEST, pulled into the
@@ -45,6 +45,7 @@ pub fn meaning(name: &str) -> &'static str {
         Some("files") => "read and write files beneath its grants (workdir, paths.read, paths.write)",
         Some("process") => "run granted programs (grants: commands, env)",
         Some("ssh") => "run granted programs on other hosts (grants: ssh, commands, env)",
+        Some("http") => "download files on the target, checked by sha256 (grants: http, paths.write)",
         Some("model") => "add sub-components, expose and require values (no grant needed)",
         Some("log") => "log lines and diffs (no grant needed)",
         Some("template") => "render templates (no grant needed)",

@@ -2,6 +2,7 @@
 
 pub mod assets;
 mod files;
+mod http;
 
 pub use files::Writer;
 mod log;
