@@ -21,6 +21,7 @@ const FILES: &[(&str, &str)] = &[
     ("wit/files.wit", include_str!("../../../wit/files.wit")),
     ("wit/process.wit", include_str!("../../../wit/process.wit")),
     ("wit/ssh.wit", include_str!("../../../wit/ssh.wit")),
+    ("wit/http.wit", include_str!("../../../wit/http.wit")),
     ("wit/assets.wit", include_str!("../../../wit/assets.wit")),
     ("wit/template.wit", include_str!("../../../wit/template.wit")),
     ("wit/log.wit", include_str!("../../../wit/log.wit")),
@@ -36,6 +37,7 @@ const FILES: &[(&str, &str)] = &[
     ("sdk/rust/src/component.rs", include_str!("../../../sdk/rust/src/component.rs")),
     ("sdk/rust/src/error.rs", include_str!("../../../sdk/rust/src/error.rs")),
     ("sdk/rust/src/files.rs", include_str!("../../../sdk/rust/src/files.rs")),
+    ("sdk/rust/src/http.rs", include_str!("../../../sdk/rust/src/http.rs")),
     ("sdk/rust/src/kind.rs", include_str!("../../../sdk/rust/src/kind.rs")),
     ("sdk/rust/src/lib.rs", include_str!("../../../sdk/rust/src/lib.rs")),
     ("sdk/rust/src/log.rs", include_str!("../../../sdk/rust/src/log.rs")),
@@ -137,5 +139,22 @@ mod tests {
         assert_eq!(super::rust_version().to_string(), manifest["package"]["version"].as_str().unwrap());
         let v = super::rust_version();
         assert_eq!(super::rust_requirement(), format!("{}.{}", v.major, v.minor));
+    }
+
+    /// Every WIT file and every source file of the Rust SDK and its macros
+    /// is embedded: a new one left out breaks every build of a deployment's
+    /// own component (the embedded WIT or SDK would lack it).
+    #[test]
+    fn every_wit_and_rust_sdk_file_is_embedded() {
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (dir, ext) in [("wit", "wit"), ("sdk/rust/src", "rs"), ("sdk/rust/macros/src", "rs")] {
+            for entry in std::fs::read_dir(repo.join(dir)).unwrap().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(&format!(".{ext}")) {
+                    let rel = format!("{dir}/{name}");
+                    assert!(super::FILES.iter().any(|(p, _)| *p == rel), "{rel} is not in sources/sdk.rs FILES");
+                }
+            }
+        }
     }
 }
