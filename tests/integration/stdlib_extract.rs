@@ -283,3 +283,24 @@ fn extract_outside_the_workdir_needs_its_grant_and_names_it() {
     assert_ne!(unknown.code, 0);
     assert!(unknown.stderr.contains("set `format` to one of tar, tar.gz"), "{}", unknown.stderr);
 }
+
+#[test]
+fn a_hard_link_inside_the_archive_becomes_a_copy_of_its_file() {
+    let archives = tempfile::tempdir().unwrap();
+    archive(
+        &archives.path().join("linked.tar"),
+        "tar",
+        serde_json::json!([
+            ["file", "top/bin/tool", "#!/bin/sh\necho tool\n", 0o755],
+            ["hardlink", "top/bin/alias", "top/bin/tool", 0o755],
+        ]),
+    );
+    let d = Deployment::new(&extract_env(&[("app", "linked.tar", "app")], archives.path(), ""));
+    d.deploy().ok();
+    let bin = d.work("app/app/bin");
+    assert_eq!(std::fs::read(bin.join("alias")).unwrap(), std::fs::read(bin.join("tool")).unwrap());
+    assert_eq!(mode(&bin.join("alias")), 0o755);
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(bin.join("alias")).unwrap().nlink(), 1, "a copy, not a second name");
+    assert!(d.deploy().ok().changed().is_empty());
+}
