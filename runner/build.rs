@@ -81,6 +81,54 @@ fn main() {
     let wasm_dir = target_dir.join(TARGET).join("release");
     write_stdlib(&wasm_dir, &out_dir);
     write_fixtures(&repo.join("tests").join("fixtures"), &wasm_dir, &out_dir);
+    let id = source_id(&repo, &wasm_dir).expect("hashing the runner's sources");
+    println!("cargo:rustc-env=BATOU_RUN_SOURCE_ID={id}");
+}
+
+/// The sha256 of what goes into the runner's binary: its sources, the
+/// workspace manifest and lock, the standard library modules it embeds
+/// (which stand for `components/`, `sdk/` and `wit/`), and the compiler.
+/// A static agent built from the same sources carries the same id, so the
+/// controller keeps built agents in its cache under it (`target::agents`)
+/// and never ships one built from other sources.
+fn source_id(repo: &Path, wasm_dir: &Path) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut files = Vec::new();
+    for name in ["Cargo.toml", "Cargo.lock", "runner/Cargo.toml", "runner/build.rs"] {
+        files.push(repo.join(name));
+    }
+    list_files(&repo.join("runner/src"), &mut files)?;
+    for (_, lib) in STDLIB {
+        files.push(wasm_dir.join(format!("{lib}.wasm")));
+    }
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in &files {
+        let bytes = fs::read(file)?;
+        let name = file.strip_prefix(repo).unwrap_or(file).to_string_lossy().into_owned();
+        hasher.update(format!("{name}\0{}\0", bytes.len()));
+        hasher.update(&bytes);
+    }
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let version = Command::new(rustc).arg("-vV").output()?;
+    hasher.update(&version.stdout);
+    for watched in ["Cargo.toml", "Cargo.lock", "runner/Cargo.toml", "runner/src"] {
+        println!("cargo:rerun-if-changed={}", repo.join(watched).display());
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Every file below `dir`.
+fn list_files(dir: &Path, into: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            list_files(&entry.path(), into)?;
+        } else {
+            into.push(entry.path());
+        }
+    }
+    Ok(())
 }
 
 /// Reruns this script when the contract or any guest source changes.

@@ -14,6 +14,9 @@ COMPONENTIZE_JS=0.23.0
 WKG=0.16.1
 
 mkdir -p .toolchains
+# The Rust targets of the static agents shipped to hosts (built on first
+# use; the SSH tests use the x86_64 one, the qemu test the aarch64 one).
+rustup target add x86_64-unknown-linux-musl aarch64-unknown-linux-musl >/dev/null
 if ! .toolchains/python/bin/componentize-py --version 2>/dev/null | grep -q "$COMPONENTIZE_PY"; then
     python3 -m venv .toolchains/python
     .toolchains/python/bin/pip install -q "componentize-py==$COMPONENTIZE_PY"

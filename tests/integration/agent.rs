@@ -48,6 +48,48 @@ fn lines(d: &Deployment, run: &Run) -> Vec<String> {
     d.normalise(&run.stdout).lines().map(|l| l.split(" (").next().unwrap_or(l).to_string()).collect()
 }
 
+/// How a test starts the agent process: this binary, or another command
+/// line (`qemu-aarch64 /path/to/agent`), given to deploys as
+/// BATOU_RUN_AGENT_PROCESS.
+#[derive(Default)]
+pub struct AgentCommand(pub Option<Vec<String>>);
+
+impl AgentCommand {
+    /// `batou-run deploy ARGS --agent-process` in `d` with this agent.
+    fn deploy(&self, d: &Deployment, args: &[&str]) -> Run {
+        let mut args = args.to_vec();
+        args.push("--agent-process");
+        match &self.0 {
+            None => d.run(&args),
+            Some(command) => {
+                d.run_with(&args, &[("BATOU_RUN_AGENT_PROCESS", std::ffi::OsStr::new(&command.join(" ")))])
+            }
+        }
+    }
+
+    /// `AGENT agent --cache CACHE` with piped stdin, stdout and stderr.
+    fn spawn(&self) -> std::process::Child {
+        let Some(command) = &self.0 else { return crate::harness::agent_process() };
+        Command::new(&command[0])
+            .args(&command[1..])
+            .args(["agent", "--cache"])
+            .arg(cache_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+/// The protocol tests of this file, with the agent started by `agent`.
+pub fn protocol_tests(agent: &AgentCommand) {
+    deploys_like_the_in_process_agent(agent);
+    uploads_only_what_it_is_missing(agent);
+    explains_a_protocol_mismatch(agent);
+    refuses_garbage(agent);
+}
+
 fn summary(run: &Run) -> serde_json::Value {
     let last = run.stdout.lines().last().expect("a summary line");
     let v: serde_json::Value = serde_json::from_str(last).expect("JSON");
@@ -57,10 +99,14 @@ fn summary(run: &Run) -> serde_json::Value {
 
 #[test]
 fn the_agent_process_deploys_like_the_in_process_agent() {
+    deploys_like_the_in_process_agent(&AgentCommand::default());
+}
+
+fn deploys_like_the_in_process_agent(agent: &AgentCommand) {
     let inside = files();
     let outside = files();
     let a = inside.deploy().ok();
-    let b = outside.run(&["deploy", "dev", "--agent-process"]).ok();
+    let b = agent.deploy(&outside, &["deploy", "dev"]).ok();
     assert_eq!(lines(&inside, &a), lines(&outside, &b), "{}\n---\n{}", a.stdout, b.stdout);
     assert!(b.stdout.contains("localhost: page > content('index.html')"), "{}", b.stdout);
     for file in ["motd/motd.txt", "config/etc/app.conf"] {
@@ -74,19 +120,23 @@ fn the_agent_process_deploys_like_the_in_process_agent() {
     assert!(page.starts_with("<h1>localhost</h1>\n"), "{page}");
     assert!(page.contains(&outside.path().display().to_string()), "{page}");
 
-    let again = outside.run(&["deploy", "dev", "--agent-process"]).ok();
+    let again = agent.deploy(&outside, &["deploy", "dev"]).ok();
     assert!(again.changed().is_empty(), "{}", again.stdout);
 }
 
 #[test]
 fn only_what_the_agent_is_missing_is_uploaded() {
+    uploads_only_what_it_is_missing(&AgentCommand::default());
+}
+
+fn uploads_only_what_it_is_missing(agent: &AgentCommand) {
     let d = files();
-    let first = d.run(&["deploy", "dev", "--agent-process", "--json"]).ok();
+    let first = agent.deploy(&d, &["deploy", "dev", "--json"]).ok();
     let uploaded = &summary(&first)["uploaded"];
     assert_eq!(uploaded["assets"], 1, "the new template: {}", first.stdout);
     assert!(uploaded["bytes"].as_u64().unwrap() > 0, "{}", first.stdout);
 
-    let second = d.run(&["deploy", "dev", "--agent-process", "--json"]).ok();
+    let second = agent.deploy(&d, &["deploy", "dev", "--json"]).ok();
     let uploaded = &summary(&second)["uploaded"];
     assert_eq!(*uploaded, serde_json::json!({"modules": 0, "assets": 0, "bytes": 0}), "{}", second.stdout);
     assert_eq!(summary(&second)["changed"], 0);
@@ -114,7 +164,11 @@ fn messages(mut bytes: &[u8]) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_protocol_mismatch_is_explained() {
-    let mut agent = crate::harness::agent_process();
+    explains_a_protocol_mismatch(&AgentCommand::default());
+}
+
+fn explains_a_protocol_mismatch(agent: &AgentCommand) {
+    let mut agent = agent.spawn();
     agent.stdin.take().unwrap().write_all(&frame(r#"{"type":"hello","protocol":999}"#)).unwrap();
     let out = agent.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "an internal error");
@@ -131,7 +185,11 @@ fn a_protocol_mismatch_is_explained() {
 
 #[test]
 fn garbage_on_stdin_is_refused_with_a_fatal_message() {
-    let mut agent = crate::harness::agent_process();
+    refuses_garbage(&AgentCommand::default());
+}
+
+fn refuses_garbage(agent: &AgentCommand) {
+    let mut agent = agent.spawn();
     agent.stdin.take().unwrap().write_all(&[0x7f, 0xff, 0xff, 0xff, 0]).unwrap();
     let out = agent.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(4), "an internal error");

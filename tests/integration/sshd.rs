@@ -26,6 +26,12 @@ impl Sshd {
     /// Starts an sshd whose login user is `batou-ssh-{n}`; `None` (and a
     /// note on stderr) where that cannot work: not root, or no sshd.
     pub fn start(n: u32) -> Option<Sshd> {
+        Sshd::start_with(n, "")
+    }
+
+    /// `start`, with lines added to sshd_config (after the others, so a
+    /// `Match` block may end it).
+    pub fn start_with(n: u32, extra_config: &str) -> Option<Sshd> {
         if !crate::harness::is_root() || !Path::new("/usr/sbin/sshd").exists() {
             eprintln!("skipped: SSH tests need root and /usr/sbin/sshd (apt-get install openssh-server)");
             return None;
@@ -76,7 +82,7 @@ impl Sshd {
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile none\nUsePAM no\n\
                  StrictModes no\nAuthorizedKeysFile {authorized}\nPasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\nAllowUsers {user}\nLogLevel VERBOSE\n",
+                 KbdInteractiveAuthentication no\nAllowUsers {user}\nLogLevel VERBOSE\n{extra_config}",
                 host_key = d.join("host_key").display(),
                 authorized = authorized.display(),
             ),

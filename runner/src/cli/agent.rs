@@ -68,7 +68,19 @@ fn take_stdio() -> std::io::Result<(File, File)> {
             return Err(std::io::Error::last_os_error());
         }
         let output = File::from_raw_fd(output);
-        let null = File::open("/dev/null")?;
+        // A host without /dev/null (a bare chroot) gets an empty pipe,
+        // which reads as the end of input just the same.
+        let null = match File::open("/dev/null") {
+            Ok(null) => null,
+            Err(_) => {
+                let mut fds = [0; 2];
+                if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fds[1]);
+                File::from_raw_fd(fds[0])
+            }
+        };
         if libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), 0) < 0 || libc::dup2(2, 1) < 0 {
             return Err(std::io::Error::last_os_error());
         }

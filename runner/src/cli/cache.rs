@@ -43,7 +43,8 @@ const PARTS: &[(&str, &str)] = &[
     ),
     ("assets", "assets unpacked from modules that carry them, by the sha256 of their tar"),
     ("agent", "what controllers shipped to this machine's agent (modules, assets)"),
-    ("agent-binary", "the agent binary, gzipped for upload"),
+    ("agent-binary", "the agent binaries, gzipped for upload"),
+    ("agents", "static agents built for hosts, by the sha256 of batou-run's sources and the machine"),
     // Kept by earlier versions, which keyed builds by folder.
     ("python-builds", "Python builds of an earlier batou-run"),
     ("js-builds", "JavaScript builds of an earlier batou-run"),

@@ -93,8 +93,9 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     // agent and by the `ssh` capability of components on other hosts. The
     // SSH settings are read here (nothing connects yet), so that what
     // cannot be followed is reported with the other problems, by `-c` too.
+    let cache = cache_dir()?;
     let ssh_hosts = match env.connect {
-        Connect::Ssh => match SshHosts::new(&env, &args.deployment, args.accept_new_host_keys) {
+        Connect::Ssh => match SshHosts::new(&env, &args.deployment, args.accept_new_host_keys, &cache) {
             Ok(hosts) => Some(Arc::new(hosts)),
             Err(e) => {
                 errors.extend(ssh_setup_error(e)?.in_stage(Stage::Environment));
@@ -107,7 +108,6 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     // may build the deployment's components) to the summary.
     let _lock =
         if args.consistency { None } else { Some(deploy_lock::acquire(&deployment).map_err(Diagnostics::from)?) };
-    let cache = cache_dir()?;
     let mode = lock_mode(args.locked, args.predict || args.consistency);
     let (fetched, unresolved, module_errors) = resolve_modules(&deployment, &cache, mode, &Update::Nothing, out);
     errors.extend(module_errors.in_stage(Stage::Modules));
@@ -247,9 +247,7 @@ fn target<'a>(
     host: &HostPlan,
 ) -> Result<Box<dyn Target + 'a>, TargetError> {
     if let Some(hosts) = ssh_hosts {
-        let ssh = Ssh::new(hosts.clone(), cache, modules)
-            .map_err(|message| TargetError::Connect { host: host.host.name.clone(), message })?;
-        return Ok(Box::new(ssh));
+        return Ok(Box::new(Ssh::new(hosts.clone(), modules)));
     }
     if args.agent_process {
         let process = Process::this_binary(cache, modules).map_err(|source| TargetError::Spawn {
@@ -278,6 +276,9 @@ fn ssh_setup_error(e: SshSetupError) -> Result<Diagnostics, CliError> {
             Ok(errors)
         }
         SshSetupError::NoHome(_) => Ok(Diagnostic::new(e.to_string()).hint("set HOME to your home folder").into()),
+        SshSetupError::Agents(_) => Ok(Diagnostic::new(e.to_string())
+            .hint("name static batou-run builds (`cargo build --profile agent --target x86_64-unknown-linux-musl`), separated by `:`, or unset it")
+            .into()),
         SshSetupError::Runtime(_) => Err(CliError::Internal(e.into())),
     }
 }

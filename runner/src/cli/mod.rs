@@ -3,6 +3,7 @@
 //! [`CliError`], whose kind alone decides the exit code (`error.rs`).
 
 mod agent;
+mod agents;
 mod cache;
 mod component;
 mod deploy;
@@ -21,7 +22,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::output::Output;
 
 #[derive(Parser)]
-#[command(name = "batou-run", version, about = "Deploy with sandboxed WebAssembly components, the batou way")]
+#[command(name = "batou-run", version, long_version = concat!(env!("CARGO_PKG_VERSION"), "\nsource ", env!("BATOU_RUN_SOURCE_ID")), about = "Deploy with sandboxed WebAssembly components, the batou way")]
 #[command(after_help = "Exit codes: 0 done; 1 a deploy failed; 2 a usage or configuration error \
 (nothing was touched); 3 the agent's controller is gone; 4 an internal error.")]
 pub struct Cli {
@@ -43,6 +44,7 @@ enum Command {
     Cache(cache::CacheArgs),
     Secrets(secrets::SecretsArgs),
     Agent(agent::AgentArgs),
+    Agents(agents::AgentsArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -63,12 +65,29 @@ pub fn main() -> ExitCode {
         _ => Output::plain(cli.json),
     };
     let result = match cli.command {
-        Command::Deploy(args) => deploy::run(args, &out),
         Command::Agent(args) => agent::run(args),
+        // The agent shipped to hosts is built with `agent-only`: what only
+        // a controller does (SSH, registries, secrets, builds) is then
+        // never called, and the linker leaves it out (a third of the size).
+        #[cfg(feature = "agent-only")]
+        _ => Err(CliError::Usage(
+            Diagnostic::new("this batou-run is the agent shipped to hosts: it only runs `batou-run agent`")
+                .hint("run the batou-run you deploy with")
+                .into(),
+        )),
+        #[cfg(not(feature = "agent-only"))]
+        Command::Deploy(args) => deploy::run(args, &out),
+        #[cfg(not(feature = "agent-only"))]
+        Command::Agents(args) => agents::run(args, &out),
+        #[cfg(not(feature = "agent-only"))]
         Command::Cache(args) => cache::run(args, &out),
+        #[cfg(not(feature = "agent-only"))]
         Command::Lock(args) => lock::run(args, &out),
+        #[cfg(not(feature = "agent-only"))]
         Command::New(args) => new::run(args, &out),
+        #[cfg(not(feature = "agent-only"))]
         Command::Component(args) => component::run(args, &out),
+        #[cfg(not(feature = "agent-only"))]
         Command::Secrets(args) => secrets::run(args, &out),
     };
     match result {

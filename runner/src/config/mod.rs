@@ -5,6 +5,4 @@ mod environment;
 pub mod grants;
 pub mod source;
 
-pub use environment::{
-    Connect, Environment, HostConfig, Loaded, RootConfig, is_plain_name, list_environments, load_environment,
-};
+pub use environment::{Connect, Environment, Loaded, RootConfig, is_plain_name, list_environments, load_environment};

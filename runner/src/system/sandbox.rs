@@ -73,7 +73,7 @@ impl Meta {
             mode: st.st_mode & 0o7777,
             uid: st.st_uid,
             gid: st.st_gid,
-            links: st.st_nlink,
+            links: u64::from(st.st_nlink),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! stdin/stdout; an SSH target will drive the same [`session`] over an exec
 //! channel).
 
+pub mod agents;
 mod assets;
 pub mod local;
 pub mod process;

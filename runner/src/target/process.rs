@@ -25,14 +25,31 @@ impl<'a> Process<'a> {
         Process { program, args, modules }
     }
 
-    /// This very binary, as `batou-run agent --cache CACHE`.
+    /// This very binary, as `batou-run agent --cache CACHE`; or the
+    /// command line in `BATOU_RUN_AGENT_PROCESS` (words split at white
+    /// space) with `agent --cache CACHE` added: another build of the agent,
+    /// one under an emulator (`qemu-aarch64 /path/batou-run`) or in a
+    /// chroot (`chroot /srv/root /batou-run`).
     pub fn this_binary(cache: &std::path::Path, modules: &'a Modules) -> std::io::Result<Self> {
-        // /proc/self/exe still names this binary after a rebuild replaced
-        // the file, where current_exe() would give `... (deleted)`.
-        let proc_exe = std::path::Path::new("/proc/self/exe");
-        let exe = if proc_exe.exists() { proc_exe.to_path_buf() } else { std::env::current_exe()? };
-        let args = vec!["agent".into(), "--cache".into(), cache.as_os_str().to_owned()];
-        Ok(Process::new(exe.into_os_string(), args, modules))
+        let mut args: Vec<OsString> = Vec::new();
+        let program = match std::env::var("BATOU_RUN_AGENT_PROCESS").ok().filter(|c| !c.trim().is_empty()) {
+            Some(command) => {
+                let mut words = command.split_whitespace().map(OsString::from);
+                let program = words.next().expect("not empty");
+                args.extend(words);
+                program
+            }
+            None => {
+                // /proc/self/exe still names this binary after a rebuild
+                // replaced the file, where current_exe() would give
+                // `... (deleted)`.
+                let proc_exe = std::path::Path::new("/proc/self/exe");
+                let exe = if proc_exe.exists() { proc_exe.to_path_buf() } else { std::env::current_exe()? };
+                exe.into_os_string()
+            }
+        };
+        args.extend(["agent".into(), "--cache".into(), cache.as_os_str().to_owned()]);
+        Ok(Process::new(program, args, modules))
     }
 
     fn command_line(&self) -> String {

@@ -1,34 +1,102 @@
-//! The basics of OpenSSH's client configuration (`~/.ssh/config`, or
-//! `ssh_config` in the deployment): `Host` blocks with `*`/`?` patterns and
-//! `!` negation, and `HostName`, `User`, `Port`, `IdentityFile`,
-//! `ProxyJump`. As in OpenSSH, the first value found for a keyword wins
-//! (`IdentityFile` accumulates). `Match` blocks and other keywords are
-//! ignored. What batou-run cannot follow (an unreadable file, a `Port`
-//! that is no number, a `ProxyJump` chain) is a [`SshConfigError`] naming
-//! the file and line, reported before any host is connected to.
+//! ssh_config as OpenSSH reads it: batou-run asks OpenSSH's own client for
+//! each host's settings (`ssh -G`), so `Include`, `Match` (host,
+//! originalhost, user, localuser, exec, canonical, final, all), `%` tokens,
+//! `CanonicalizeHostname` and the first-value-wins rule mean exactly what
+//! they mean to `ssh`: the parser that defines the format, maintained with
+//! it. (batou itself runs `ssh`, so this is also how batou reads them. No
+//! Rust parser reads `Match`: ssh2-config 0.9 takes a `Match` line for an
+//! unknown keyword and applies what follows it to the Host block before.)
+//!
+//! The files read: the deployment's `ssh_config` alone if it has one (as
+//! `ssh -F` would), else `~/.ssh/config` then `/etc/ssh/ssh_config`, as
+//! `ssh` reads them, `~` being batou-run's HOME (through a file of the
+//! cache that includes the two). Without OpenSSH's client a configuration
+//! file is an error that says to install it; without any file, hosts are
+//! reached with the environment's settings and OpenSSH's defaults.
+//!
+//! batou-run follows `HostName`, `User`, `Port`, `IdentityFile`,
+//! `IdentitiesOnly`, `IdentityAgent`, `ProxyJump` (chains of any length; the
+//! first hop's own settings as `ssh` takes them), `ProxyCommand`,
+//! `HostKeyAlias`, `UserKnownHostsFile` (its first file),
+//! `StrictHostKeyChecking accept-new` and `ConnectTimeout`. What would
+//! change where or how it connects but that it cannot do is refused with
+//! the host and the option ([`Unsupported`]); what does not concern a deploy
+//! (forwardings, multiplexing, terminals, environment variables, algorithm
+//! lists, logging) is `ssh`'s alone.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 /// What the configuration says about one host.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct HostEntry {
-    pub host_name: Option<String>,
+    /// Where to connect (`HostName`, `%h` expanded).
+    pub host_name: String,
+    /// The login (`User`), when the configuration names one.
     pub user: Option<String>,
-    pub port: Option<u16>,
+    pub port: u16,
+    /// `IdentityFile`s, `~` not expanded.
     pub identity_files: Vec<String>,
-    pub proxy_jump: Option<String>,
+    /// `IdentitiesOnly yes`: only keys of the identity files, also from
+    /// ssh-agent.
+    pub identities_only: bool,
+    /// `IdentityAgent`: a socket, `none`, or `SSH_AUTH_SOCK` (the default).
+    pub identity_agent: Option<String>,
+    /// `ProxyJump`'s hops, in order.
+    pub proxy_jump: Vec<Hop>,
+    /// `ProxyCommand`, its `%` tokens not yet expanded.
+    pub proxy_command: Option<String>,
+    /// `HostKeyAlias`: the name the host key is listed under.
+    pub host_key_alias: Option<String>,
+    /// `UserKnownHostsFile`'s first file, when it is not OpenSSH's default.
+    pub known_hosts: Option<String>,
+    /// `StrictHostKeyChecking accept-new`.
+    pub accept_new: bool,
+    /// `ConnectTimeout`, seconds.
+    pub connect_timeout: Option<u64>,
 }
 
-/// An ssh_config file as read: its name as the operator is shown it, and
-/// its text (none: no file, an empty configuration).
+/// One hop of a `ProxyJump`: `[user@]host[:port]` or
+/// `ssh://[user@]host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub user: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl std::fmt::Display for Hop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(user) = &self.user {
+            write!(f, "{user}@")?;
+        }
+        write!(f, "{}", self.host)?;
+        if let Some(port) = self.port {
+            write!(f, ":{port}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The SSH client configuration of a deploy.
 #[derive(Debug, Default, Clone)]
 pub struct SshConfig {
-    file: String,
-    text: String,
+    /// What `ssh -F` is given; none when there is no file to read.
+    file: Option<PathBuf>,
+    /// Files as ssh names them in its messages, and as the operator is
+    /// shown them (the deployment's own file by its name in it).
+    shown: Vec<(String, String)>,
+    /// The file the operator is shown for settings without a line.
+    main: String,
+    /// OpenSSH's client.
+    ssh: PathBuf,
+    /// Where `~` is, for OpenSSH's default known_hosts.
+    passwd_home: Option<PathBuf>,
 }
 
-/// Why an ssh_config file cannot be followed: each names the file, and the
-/// line when one is refused.
+/// Why an ssh_config cannot be followed: each names the file, and the line
+/// when OpenSSH says it.
 #[derive(Debug, thiserror::Error)]
 pub enum SshConfigError {
     #[error("cannot read {file}: {source}")]
@@ -38,32 +106,27 @@ pub enum SshConfigError {
         source: std::io::Error,
     },
     #[error("{file}:{line}: {problem}")]
-    Line { file: String, line: usize, problem: LineProblem },
+    Line { file: String, line: usize, problem: String },
+    #[error("{file}: {problem}")]
+    File { file: String, problem: String },
+    #[error("{file}: {problem}")]
+    NoClient { file: String, problem: String },
+    #[error("{0}")]
+    Unsupported(Unsupported),
 }
 
-/// A line of ssh_config that batou-run refuses.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LineProblem {
-    #[error("this line is not UTF-8 text")]
-    NotText,
-    #[error("`Port {0}` is not a port number (1 to 65535)")]
-    BadPort(String),
-    #[error("`ProxyJump {0}` is a chain of jump hosts: batou-run goes through one jump host")]
-    JumpChain(String),
-    #[error("`ProxyJump {0}`: the port after `:` is not a port number (1 to 65535)")]
-    BadJumpPort(String),
+/// A setting batou-run cannot follow for a host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    pub file: String,
+    pub host: String,
+    pub problem: String,
+    pub hint: &'static str,
 }
 
-impl LineProblem {
-    /// What to do about it.
-    pub fn hint(&self) -> &'static str {
-        match self {
-            LineProblem::NotText => "ssh_config is a text file; save it as UTF-8",
-            LineProblem::BadPort(_) | LineProblem::BadJumpPort(_) => "write the port as a number, such as 22",
-            LineProblem::JumpChain(_) => {
-                "name one jump host (`ProxyJump bastion`); a jump host's own ProxyJump is not followed"
-            }
-        }
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.file, self.host, self.problem)
     }
 }
 
@@ -71,8 +134,11 @@ impl SshConfigError {
     /// `file` or `file:line`.
     pub fn location(&self) -> String {
         match self {
-            SshConfigError::Unreadable { file, .. } => file.clone(),
+            SshConfigError::Unreadable { file, .. }
+            | SshConfigError::File { file, .. }
+            | SshConfigError::NoClient { file, .. } => file.clone(),
             SshConfigError::Line { file, line, .. } => format!("{file}:{line}"),
+            SshConfigError::Unsupported(u) => u.file.clone(),
         }
     }
 
@@ -80,227 +146,445 @@ impl SshConfigError {
     pub fn problem(&self) -> String {
         match self {
             SshConfigError::Unreadable { source, .. } => format!("cannot read the SSH configuration: {source}"),
-            SshConfigError::Line { problem, .. } => problem.to_string(),
+            SshConfigError::Line { problem, .. }
+            | SshConfigError::File { problem, .. }
+            | SshConfigError::NoClient { problem, .. } => problem.clone(),
+            SshConfigError::Unsupported(u) => u.problem.clone(),
         }
     }
 
     pub fn hint(&self) -> &'static str {
         match self {
             SshConfigError::Unreadable { .. } => "make it readable, or remove it",
-            SshConfigError::Line { problem, .. } => problem.hint(),
+            SshConfigError::Line { .. } | SshConfigError::File { .. } => {
+                "this is OpenSSH's own reading of the file (`ssh -G`): mend the line as `ssh` asks"
+            }
+            SshConfigError::NoClient { .. } => {
+                "install OpenSSH's client (Debian: apt-get install openssh-client), which batou-run asks how to read ssh_config"
+            }
+            SshConfigError::Unsupported(u) => u.hint,
         }
     }
 }
 
 impl SshConfig {
-    /// Reads `path`, shown to the operator as `shown`. A file that is not
-    /// UTF-8 is refused at the line where it stops being text.
-    pub fn read(path: &Path, shown: String) -> Result<SshConfig, SshConfigError> {
-        let bytes = std::fs::read(path).map_err(|source| SshConfigError::Unreadable { file: shown.clone(), source })?;
-        match String::from_utf8(bytes) {
-            Ok(text) => SshConfig::parse(shown, text),
-            Err(e) => {
-                let bytes = e.as_bytes();
-                let line = 1 + bytes[..e.utf8_error().valid_up_to()].iter().filter(|b| **b == b'\n').count();
-                Err(SshConfigError::Line { file: shown, line, problem: LineProblem::NotText })
+    /// The configuration of a deploy from `deployment` (its `ssh_config`),
+    /// else the user's and the system's files. `scratch` is a private
+    /// folder of the cache for the file that includes the latter two.
+    pub fn find(deployment: &Path, home: &Path, scratch: &Path) -> Result<SshConfig, SshConfigError> {
+        let ssh = which("ssh");
+        let own = deployment.join("ssh_config");
+        let user = home.join(".ssh").join("config");
+        let system = PathBuf::from("/etc/ssh/ssh_config");
+        let passwd_home = passwd_home();
+        if own.is_file() {
+            let shown = "ssh_config".to_string();
+            std::fs::File::open(&own).map_err(|source| SshConfigError::Unreadable { file: shown.clone(), source })?;
+            let Some(ssh) = ssh else {
+                return Err(no_client(shown));
+            };
+            return Ok(SshConfig {
+                file: Some(own.clone()),
+                shown: vec![(own.display().to_string(), shown.clone())],
+                main: shown,
+                ssh,
+                passwd_home,
+            });
+        }
+        let files: Vec<PathBuf> = [user, system].into_iter().filter(|p| p.is_file()).collect();
+        let Some(first) = files.first() else { return Ok(SshConfig::default()) };
+        let main = first.display().to_string();
+        let Some(ssh) = ssh else { return Err(no_client(main)) };
+        // OpenSSH reads `~/.ssh/config` from the passwd entry's home; the
+        // file that includes both makes it batou-run's HOME, whose keys and
+        // known_hosts it uses too.
+        let text: String = files.iter().map(|f| format!("Include \"{}\"\n", f.display())).collect();
+        let name = format!("{}.conf", crate::agent::protocol::sha256_hex(text.as_bytes()));
+        let file = scratch.join(name);
+        if !file.is_file() {
+            std::fs::create_dir_all(scratch)
+                .and_then(|()| crate::atomic_file::write(&file, text.as_bytes(), 0o600))
+                .map_err(|source| SshConfigError::Unreadable { file: file.display().to_string(), source })?;
+        }
+        let shown = files.iter().map(|f| (f.display().to_string(), f.display().to_string())).collect();
+        Ok(SshConfig { file: Some(file), shown, main, ssh, passwd_home })
+    }
+
+    /// The configuration `text` as the deployment's `ssh_config`, for
+    /// tests.
+    #[cfg(test)]
+    fn of_text(text: &str) -> (tempfile::TempDir, SshConfig) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ssh_config"), text).unwrap();
+        let config = SshConfig::find(dir.path(), dir.path(), &dir.path().join("scratch")).unwrap();
+        (dir, config)
+    }
+
+    /// The settings of each `(alias, user, port)` (the environment's
+    /// user and port, which win, and which `Match user` sees), asked of
+    /// `ssh -G` all at once.
+    pub fn lookup_all(
+        &self,
+        hosts: &[(String, Option<String>, Option<u16>)],
+    ) -> Vec<Result<HostEntry, SshConfigError>> {
+        let Some(file) = &self.file else {
+            return hosts
+                .iter()
+                .map(|(alias, user, port)| {
+                    Ok(HostEntry {
+                        host_name: alias.clone(),
+                        user: user.clone(),
+                        port: port.unwrap_or(22),
+                        ..Default::default()
+                    })
+                })
+                .collect();
+        };
+        let children: Vec<_> = hosts
+            .iter()
+            .map(|(alias, user, port)| {
+                let mut ssh = Command::new(&self.ssh);
+                ssh.arg("-F").arg(file).arg("-G");
+                if let Some(user) = user {
+                    ssh.arg("-l").arg(user);
+                }
+                if let Some(port) = port {
+                    ssh.arg("-p").arg(port.to_string());
+                }
+                ssh.arg(alias).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+                ssh.spawn()
+            })
+            .collect();
+        children
+            .into_iter()
+            .zip(hosts)
+            .map(|(child, (alias, ..))| {
+                let output = child.and_then(|c| c.wait_with_output()).map_err(|e| SshConfigError::File {
+                    file: self.main.clone(),
+                    problem: format!("cannot run `{} -G {alias}`: {e}", self.ssh.display()),
+                })?;
+                if !output.status.success() {
+                    return Err(self.refusal(alias, &String::from_utf8_lossy(&output.stderr)));
+                }
+                let text = String::from_utf8(output.stdout).map_err(|_| SshConfigError::File {
+                    file: self.main.clone(),
+                    problem: format!("the settings `ssh -G {alias}` gives are not UTF-8 text"),
+                })?;
+                self.entry(alias, &text)
+            })
+            .collect()
+    }
+
+    /// The settings of one host.
+    pub fn lookup(&self, alias: &str, user: Option<&str>, port: Option<u16>) -> Result<HostEntry, SshConfigError> {
+        let mut all = self.lookup_all(&[(alias.to_string(), user.map(str::to_string), port)]);
+        all.pop().expect("one asked, one answered")
+    }
+
+    /// ssh's refusal of the file, at the line it names.
+    fn refusal(&self, alias: &str, stderr: &str) -> SshConfigError {
+        let said: Vec<&str> = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.contains("terminating,") && !l.starts_with("Pseudo-terminal"))
+            .collect();
+        for line in &said {
+            // `FILE line N: what` or `FILE: line N: what`.
+            if let Some((file, rest)) = line.split_once(" line ") {
+                let file = file.trim_end_matches(':');
+                if let Some((number, problem)) = rest.split_once(": ")
+                    && let Ok(number) = number.parse::<usize>()
+                {
+                    return SshConfigError::Line {
+                        file: self.shown(file),
+                        line: number,
+                        problem: problem.trim_end_matches('.').to_string(),
+                    };
+                }
             }
         }
+        let mut problem = said.join("; ");
+        for (path, shown) in &self.shown {
+            problem = problem.replace(path.as_str(), shown);
+        }
+        SshConfigError::File { file: self.main.clone(), problem: format!("`ssh -G {alias}` refused it: {problem}") }
     }
 
-    /// The configuration `text` of the file shown as `file`; lines that
-    /// cannot mean anything for any host (such as `Port x`) are refused
-    /// here, as OpenSSH refuses them.
-    pub fn parse(file: String, text: String) -> Result<SshConfig, SshConfigError> {
-        for (line, keyword, value) in lines(&text) {
-            if keyword == "port" && value.parse::<u16>().map_or(true, |p| p == 0) {
-                return Err(SshConfigError::Line { file, line, problem: LineProblem::BadPort(value.to_string()) });
+    /// The file named for settings without a line.
+    pub fn main_file(&self) -> &str {
+        &self.main
+    }
+
+    fn shown(&self, file: &str) -> String {
+        self.shown.iter().find(|(path, _)| path == file).map(|(_, shown)| shown.clone()).unwrap_or_else(|| file.into())
+    }
+
+    /// The entry of `alias` from `ssh -G`'s lines (`keyword value`).
+    fn entry(&self, alias: &str, text: &str) -> Result<HostEntry, SshConfigError> {
+        let mut entry = HostEntry { host_name: alias.to_string(), port: 22, ..Default::default() };
+        let mut values: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for line in text.lines() {
+            let (keyword, value) = line.split_once(' ').unwrap_or((line, ""));
+            values.entry(keyword).or_default().push(value);
+        }
+        let one = |keyword: &str| values.get(keyword).and_then(|v| v.first()).copied();
+        let unsupported = |problem: String, hint: &'static str| {
+            SshConfigError::Unsupported(Unsupported { file: self.main.clone(), host: alias.to_string(), problem, hint })
+        };
+        if let Some(name) = one("hostname") {
+            entry.host_name = name.to_string();
+        }
+        entry.user = one("user").map(str::to_string);
+        if let Some(port) = one("port") {
+            entry.port = port
+                .parse()
+                .map_err(|_| unsupported(format!("`Port {port}` is no port number"), "write the port as a number"))?;
+        }
+        entry.identity_files =
+            values.get("identityfile").map(|v| v.iter().map(|s| s.to_string()).collect()).unwrap_or_default();
+        entry.identities_only = one("identitiesonly") == Some("yes");
+        entry.identity_agent = one("identityagent").map(str::to_string);
+        if let Some(jump) = one("proxyjump").filter(|j| *j != "none") {
+            entry.proxy_jump = parse_jump(jump).ok_or_else(|| {
+                unsupported(
+                    format!("`ProxyJump {jump}` is not a list of [user@]host[:port]"),
+                    "write each hop as [user@]host[:port], separated by commas",
+                )
+            })?;
+        }
+        entry.proxy_command = one("proxycommand").filter(|c| *c != "none").map(str::to_string);
+        entry.host_key_alias = one("hostkeyalias").map(str::to_string);
+        if let Some(files) = one("userknownhostsfile") {
+            let default = self
+                .passwd_home
+                .as_ref()
+                .map(|h| format!("{0}/.ssh/known_hosts {0}/.ssh/known_hosts2", h.display()))
+                .unwrap_or_default();
+            if files != default {
+                entry.known_hosts = files.split_whitespace().next().map(str::to_string);
             }
         }
-        Ok(SshConfig { file, text })
-    }
-
-    /// The settings of `host`; a ProxyJump batou-run cannot follow is
-    /// refused with its line.
-    pub fn lookup(&self, host: &str) -> Result<HostEntry, SshConfigError> {
-        let (entry, jump_line) = lookup_lines(&self.text, host);
-        self.check_jump(entry, jump_line)
-    }
-
-    /// The settings of a jump host, whose own ProxyJump is not followed.
-    pub fn lookup_jump_host(&self, host: &str) -> HostEntry {
-        HostEntry { proxy_jump: None, ..lookup_lines(&self.text, host).0 }
-    }
-
-    fn check_jump(&self, entry: HostEntry, jump_line: Option<usize>) -> Result<HostEntry, SshConfigError> {
-        if let (Some(jump), Some(line)) = (&entry.proxy_jump, jump_line) {
-            let refuse = |problem| SshConfigError::Line { file: self.file.clone(), line, problem };
-            if jump.contains(',') {
-                return Err(refuse(LineProblem::JumpChain(jump.clone())));
+        match one("stricthostkeychecking") {
+            Some("accept-new") => entry.accept_new = true,
+            Some("false" | "no" | "off") => {
+                return Err(unsupported(
+                    "`StrictHostKeyChecking no` is not followed: batou-run never connects to a host whose key it cannot check".into(),
+                    "use `StrictHostKeyChecking accept-new` (unknown keys are added, changed ones refused), or list the host's key in known_hosts",
+                ));
             }
-            if parse_jump(jump).is_none() {
-                return Err(refuse(LineProblem::BadJumpPort(jump.clone())));
+            _ => {}
+        }
+        entry.connect_timeout = one("connecttimeout").and_then(|t| t.parse().ok());
+        if one("proxyusefdpass") == Some("yes") {
+            return Err(unsupported(
+                "`ProxyUseFdpass yes` is not supported: batou-run speaks SSH over the ProxyCommand's standard input and output".into(),
+                "remove ProxyUseFdpass for hosts batou-run deploys",
+            ));
+        }
+        for (keyword, name) in [
+            ("certificatefile", "CertificateFile"),
+            ("pkcs11provider", "PKCS11Provider"),
+            ("knownhostscommand", "KnownHostsCommand"),
+            ("bindaddress", "BindAddress"),
+            ("bindinterface", "BindInterface"),
+        ] {
+            if let Some(value) = one(keyword).filter(|v| *v != "none") {
+                return Err(unsupported(
+                    format!("`{name} {value}` is not supported by batou-run's SSH client"),
+                    "remove it for the hosts batou-run deploys (a `Host` or `Match` block for the others)",
+                ));
             }
         }
         Ok(entry)
     }
 }
 
-/// The keyword lines of `text`: (line number, lower-case keyword, value).
-fn lines(text: &str) -> impl Iterator<Item = (usize, String, &str)> {
-    text.lines().enumerate().filter_map(|(i, line)| {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+fn no_client(file: String) -> SshConfigError {
+    SshConfigError::NoClient {
+        file,
+        problem: "batou-run reads ssh_config through OpenSSH's client (`ssh -G`), and there is no `ssh` on PATH".into(),
+    }
+}
+
+/// A program's path on PATH.
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+}
+
+/// The home of this user's passwd entry, where OpenSSH looks for `~`.
+fn passwd_home() -> Option<PathBuf> {
+    // SAFETY: getpwuid returns a pointer into static storage or null; the
+    // folder is copied before any other call.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        if pw.is_null() || (*pw).pw_dir.is_null() {
             return None;
         }
-        let (keyword, value) = match line.find(|c: char| c.is_whitespace() || c == '=') {
-            Some(i) => (&line[..i], line[i..].trim_start_matches(|c: char| c.is_whitespace() || c == '=').trim()),
-            None => (line, ""),
-        };
-        Some((i + 1, keyword.to_ascii_lowercase(), value.trim_matches('"')))
-    })
-}
-
-/// The settings of `host` in the configuration `text`.
-#[cfg(test)]
-fn lookup(text: &str, host: &str) -> HostEntry {
-    lookup_lines(text, host).0
-}
-
-/// The settings of `host` in `text`, and the line of its `ProxyJump`.
-fn lookup_lines(text: &str, host: &str) -> (HostEntry, Option<usize>) {
-    let mut entry = HostEntry::default();
-    let mut jump_line = None;
-    // Lines before the first Host block apply to every host.
-    let mut active = true;
-    for (line, keyword, value) in lines(text) {
-        match keyword.as_str() {
-            "host" => active = host_matches(value, host),
-            "match" => active = false,
-            _ if !active => {}
-            "hostname" if entry.host_name.is_none() => entry.host_name = Some(value.replace("%h", host)),
-            "user" if entry.user.is_none() => entry.user = Some(value.to_string()),
-            "port" if entry.port.is_none() => entry.port = value.parse().ok(),
-            "identityfile" => entry.identity_files.push(value.to_string()),
-            "proxyjump" if jump_line.is_none() => {
-                jump_line = Some(line);
-                entry.proxy_jump = Some(value.to_string()).filter(|v| !v.eq_ignore_ascii_case("none"))
-            }
-            _ => {}
-        }
-    }
-    (entry, jump_line)
-}
-
-/// Whether a `Host` line's patterns select `host`: one pattern matches and
-/// no negated one does.
-fn host_matches(patterns: &str, host: &str) -> bool {
-    let mut matched = false;
-    for pattern in patterns.split_whitespace() {
-        if let Some(negated) = pattern.strip_prefix('!') {
-            if glob(negated.as_bytes(), host.as_bytes()) {
-                return false;
-            }
-        } else if glob(pattern.as_bytes(), host.as_bytes()) {
-            matched = true;
-        }
-    }
-    matched
-}
-
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|i| glob(rest, &text[i..])),
-        Some((b'?', rest)) => !text.is_empty() && glob(rest, &text[1..]),
-        Some((c, rest)) => text.first().is_some_and(|t| t.eq_ignore_ascii_case(c)) && glob(rest, &text[1..]),
+        Some(PathBuf::from(std::ffi::CStr::from_ptr((*pw).pw_dir).to_string_lossy().into_owned()))
     }
 }
 
-/// `[user@]host[:port]`, the form of a `ProxyJump` hop (the first of a
-/// chain); none when the port is not a port number.
-pub fn parse_jump(jump: &str) -> Option<(Option<String>, String, Option<u16>)> {
-    let first = jump.split(',').next().unwrap_or(jump).trim();
-    let (user, rest) = match first.rsplit_once('@') {
+/// `ProxyJump`'s hops: `[user@]host[:port]` or `ssh://[user@]host[:port]`,
+/// separated by commas; none when a port is not a port number.
+pub fn parse_jump(jump: &str) -> Option<Vec<Hop>> {
+    jump.split(',').map(|hop| parse_hop(hop.trim())).collect()
+}
+
+fn parse_hop(hop: &str) -> Option<Hop> {
+    let hop = hop.strip_prefix("ssh://").unwrap_or(hop);
+    if hop.is_empty() {
+        return None;
+    }
+    let (user, rest) = match hop.rsplit_once('@') {
         Some((u, r)) => (Some(u.to_string()), r),
-        None => (None, first),
+        None => (None, hop),
     };
-    match rest.rsplit_once(':') {
-        // `[::1]` or a bare IPv6 address has colons of its own.
-        Some((h, _)) if h.contains(':') || rest.starts_with('[') => Some((user, rest.to_string(), None)),
-        Some((h, p)) => match p.parse::<u16>() {
-            Ok(port) if port > 0 => Some((user, h.to_string(), Some(port))),
-            _ => None,
-        },
-        None => Some((user, rest.to_string(), None)),
+    let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+        // `[::1]:2222`
+        let (host, after) = bracketed.split_once(']')?;
+        match after.strip_prefix(':') {
+            Some(port) => (host.to_string(), Some(port.parse::<u16>().ok().filter(|p| *p > 0)?)),
+            None if after.is_empty() => (host.to_string(), None),
+            None => return None,
+        }
+    } else {
+        match rest.rsplit_once(':') {
+            // A bare IPv6 address has colons of its own.
+            Some((h, _)) if h.contains(':') => (rest.to_string(), None),
+            Some((h, p)) => (h.to_string(), Some(p.parse::<u16>().ok().filter(|p| *p > 0)?)),
+            None => (rest.to_string(), None),
+        }
+    };
+    if host.is_empty() {
+        return None;
     }
+    Some(Hop { user, host, port })
+}
+
+/// `ProxyCommand`'s `%` tokens: `%h` host, `%p` port, `%r` user, `%n` the
+/// name as given, `%k` the host key's name, `%u` the local user, `%d` the
+/// local home, `%%` a percent sign; another token is refused.
+pub fn expand_proxy_command(command: &str, host: &str, port: u16, user: &str, alias: &str) -> Result<String, String> {
+    let local_user = super::local_user();
+    let home = crate::home::home().map(|h| h.display().to_string()).unwrap_or_default();
+    let mut out = String::new();
+    let mut chars = command.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('h') => out.push_str(host),
+            Some('p') => out.push_str(&port.to_string()),
+            Some('r') => out.push_str(user),
+            Some('n' | 'k') => out.push_str(alias),
+            Some('u') => out.push_str(&local_user),
+            Some('d') => out.push_str(&home),
+            Some('%') => out.push('%'),
+            Some(other) => return Err(format!("`ProxyCommand {command}`: batou-run does not know the token %{other}")),
+            None => return Err(format!("`ProxyCommand {command}` ends in a lone %")),
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const CONFIG: &str = "
-User everyone
-Host web*.example.com !web3.example.com
-    HostName %h.internal
-    Port 2222
-    IdentityFile ~/.ssh/web
-Host *
-    User=fallback
-    Port 22
-    IdentityFile ~/.ssh/id_other
-    ProxyJump jump@bastion:2200
-";
-
-    #[test]
-    fn first_value_wins_and_patterns_match() {
-        let web = lookup(CONFIG, "web1.example.com");
-        assert_eq!(web.host_name.as_deref(), Some("web1.example.com.internal"));
-        assert_eq!(web.user.as_deref(), Some("everyone"));
-        assert_eq!(web.port, Some(2222));
-        assert_eq!(web.identity_files, ["~/.ssh/web", "~/.ssh/id_other"]);
-        let web3 = lookup(CONFIG, "web3.example.com");
-        assert_eq!((web3.host_name, web3.port), (None, Some(22)));
-        assert_eq!(
-            parse_jump(web3.proxy_jump.as_deref().unwrap()),
-            Some((Some("jump".into()), "bastion".into(), Some(2200)))
-        );
-        assert_eq!(parse_jump("bastion"), Some((None, "bastion".into(), None)));
-        assert_eq!(parse_jump("bastion:ssh"), None);
-    }
-
-    fn refused(result: Result<impl std::fmt::Debug, SshConfigError>) -> (String, usize, LineProblem) {
-        match result {
-            Err(SshConfigError::Line { file, line, problem }) => (file, line, problem),
-            other => panic!("not a refused line: {other:?}"),
+    fn have_ssh() -> bool {
+        let found = which("ssh").is_some();
+        if !found {
+            eprintln!("skipped: no OpenSSH client (ssh) on PATH");
         }
+        found
     }
 
     #[test]
-    fn refused_lines_are_named_with_file_and_line() {
-        let text = "Host a\n  ProxyJump one,two\nHost b\n  ProxyJump jump:twenty\nHost c\n  HostName c.example\n";
-        let config = SshConfig::parse("ssh_config".into(), text.into()).unwrap();
-        assert_eq!(refused(config.lookup("a")), ("ssh_config".into(), 2, LineProblem::JumpChain("one,two".into())));
-        assert_eq!(refused(config.lookup("b")).1, 4);
-        // A chain for another host is no concern of this one.
-        assert_eq!(config.lookup("c").unwrap().host_name.as_deref(), Some("c.example"));
-        // A jump host's own ProxyJump is not followed, so not refused.
-        assert_eq!(config.lookup_jump_host("a").proxy_jump, None);
-        let error = config.lookup("a").unwrap_err();
-        assert!(error.to_string().starts_with("ssh_config:2: `ProxyJump one,two` is a chain"), "{error}");
-
-        let bad_port = SshConfig::parse("cfg".into(), "Host x\n\n  Port 70000\n".into());
-        assert_eq!(refused(bad_port), ("cfg".into(), 3, LineProblem::BadPort("70000".into())));
+    fn hops_are_read_as_openssh_writes_them() {
+        let hops = parse_jump("jump@bastion:2200,ssh://second,[::1]:22,fe80::1").unwrap();
+        assert_eq!(hops[0], Hop { user: Some("jump".into()), host: "bastion".into(), port: Some(2200) });
+        assert_eq!(hops[1], Hop { user: None, host: "second".into(), port: None });
+        assert_eq!(hops[2], Hop { user: None, host: "::1".into(), port: Some(22) });
+        assert_eq!(hops[3].host, "fe80::1");
+        assert_eq!(parse_jump("bastion:ssh"), None);
+        assert_eq!(parse_jump("a,,b"), None);
+        assert_eq!(hops[0].to_string(), "jump@bastion:2200");
     }
 
     #[test]
-    fn a_file_that_is_not_text_is_refused_at_its_line() {
+    fn proxy_command_tokens_are_expanded() {
+        assert_eq!(
+            expand_proxy_command("nc %h %p # %r %n %%", "10.0.0.1", 2222, "deploy", "web").unwrap(),
+            "nc 10.0.0.1 2222 # deploy web %"
+        );
+        assert!(expand_proxy_command("nc %h %x", "h", 22, "u", "a").unwrap_err().contains("%x"));
+    }
+
+    #[test]
+    fn include_and_match_host_are_read_as_openssh_reads_them() {
+        if !have_ssh() {
+            return;
+        }
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ssh_config");
-        std::fs::write(&path, b"Host a\n  User \xff\n").unwrap();
-        assert_eq!(refused(SshConfig::read(&path, "ssh_config".into())).1, 2);
-        let missing = SshConfig::read(&dir.path().join("none"), "none".into()).unwrap_err();
-        assert!(matches!(missing, SshConfigError::Unreadable { .. }), "{missing:?}");
-        assert!(missing.to_string().starts_with("cannot read none: "), "{missing}");
+        let extra = dir.path().join("extra.conf");
+        std::fs::write(&extra, "Host web*\n  Port 2222\n  IdentityFile ~/.ssh/web\n").unwrap();
+        let (_d, config) = SshConfig::of_text(&format!(
+            "Include {}\nHost web1\n  HostName 10.0.0.1\nMatch host 10.0.0.1\n  User matched\n  ProxyJump a,b@c:23\n\
+             Host *\n  User fallback\n  IdentitiesOnly yes\n",
+            extra.display()
+        ));
+        let web = config.lookup("web1", None, None).unwrap();
+        assert_eq!(web.host_name, "10.0.0.1");
+        assert_eq!(web.port, 2222, "from the included file");
+        assert_eq!(web.user.as_deref(), Some("matched"), "Match host sees the HostName");
+        assert_eq!(web.identity_files, ["~/.ssh/web"]);
+        assert!(web.identities_only);
+        assert_eq!(web.proxy_jump.len(), 2);
+        assert_eq!(web.proxy_jump[1].to_string(), "b@c:23");
+        let other = config.lookup("other", Some("deploy"), Some(2200)).unwrap();
+        assert_eq!((other.host_name.as_str(), other.user.as_deref(), other.port), ("other", Some("deploy"), 2200));
+        assert!(other.proxy_jump.is_empty());
+    }
+
+    #[test]
+    fn what_openssh_refuses_is_named_with_file_and_line() {
+        if !have_ssh() {
+            return;
+        }
+        let (_d, config) = SshConfig::of_text("# ports\nHost *\n  Port twenty-two\n");
+        let error = config.lookup("web", None, None).unwrap_err();
+        assert_eq!(error.location(), "ssh_config:3");
+        assert!(error.problem().contains("twenty-two"), "{error}");
+        let (_d, config) = SshConfig::of_text("Host web\n  Frobnicate yes\n");
+        let error = config.lookup("web", None, None).unwrap_err();
+        assert_eq!(error.location(), "ssh_config:2");
+        assert!(error.problem().to_lowercase().contains("frobnicate"), "{error}");
+    }
+
+    #[test]
+    fn settings_batou_run_cannot_follow_are_refused_by_name() {
+        if !have_ssh() {
+            return;
+        }
+        for (line, named) in [
+            ("StrictHostKeyChecking no", "StrictHostKeyChecking no"),
+            ("ProxyCommand nc %h %p\n  ProxyUseFdpass yes", "ProxyUseFdpass"),
+            ("CertificateFile ~/.ssh/id-cert.pub", "CertificateFile"),
+        ] {
+            let (_d, config) = SshConfig::of_text(&format!("Host web\n  {line}\n"));
+            let error = config.lookup("web", None, None).unwrap_err();
+            assert!(matches!(error, SshConfigError::Unsupported(_)), "{error:?}");
+            assert!(error.to_string().starts_with("ssh_config: web: "), "{error}");
+            assert!(error.problem().contains(named), "{error}");
+            // Another host is no concern of it.
+            config.lookup("other", None, None).unwrap();
+        }
+        let (_d, config) = SshConfig::of_text("Host web\n  StrictHostKeyChecking accept-new\n  HostKeyAlias webkey\n");
+        let web = config.lookup("web", None, None).unwrap();
+        assert!(web.accept_new);
+        assert_eq!(web.host_key_alias.as_deref(), Some("webkey"));
     }
 }

@@ -1,6 +1,8 @@
-//! Opening an authenticated SSH connection to one host: TCP (directly or
-//! through one `ProxyJump` host), the host key checked against
-//! known_hosts, then ssh-agent keys and key files in turn.
+//! Opening an authenticated SSH connection to one host: TCP or a
+//! `ProxyCommand`'s standard input and output to the first hop, then a
+//! forwarded channel through each `ProxyJump` host in turn to the target;
+//! on each leg the host key checked against known_hosts, then ssh-agent
+//! keys and key files in turn.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,7 +14,7 @@ use russh::keys::known_hosts::learn_known_hosts_path;
 use super::known_hosts::Verdict;
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKey, PublicKeyOrCertificate};
 
-/// Where and as whom to connect.
+/// Where and as whom to connect, and how to trust the host.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
     pub address: String,
@@ -20,6 +22,29 @@ pub struct Endpoint {
     pub user: String,
     /// Key files to try (after ssh-agent's keys).
     pub identity_files: Vec<PathBuf>,
+    /// Only keys of `identity_files`, from ssh-agent too (`IdentitiesOnly`).
+    pub identities_only: bool,
+    /// ssh-agent's socket; none: no agent.
+    pub agent: Option<PathBuf>,
+    /// The name the host key is listed under (`HostKeyAlias`).
+    pub host_key_alias: Option<String>,
+    pub trust: Trust,
+    pub connect_timeout: Duration,
+}
+
+/// How to reach a host: the legs from the first hop to the host itself,
+/// and the command whose standard input and output reach the first.
+#[derive(Debug, Clone)]
+pub struct Hops {
+    pub legs: Vec<Endpoint>,
+    pub proxy_command: Option<String>,
+}
+
+impl Hops {
+    /// The host itself.
+    pub fn target(&self) -> &Endpoint {
+        self.legs.last().expect("a path has its target")
+    }
 }
 
 impl std::fmt::Display for Endpoint {
@@ -37,13 +62,16 @@ pub struct Trust {
 
 /// Checks the server's key in `check_server_key`, keeping why it refused.
 pub struct Client {
+    /// The name and port the key is listed under.
     address: String,
     port: u16,
     trust: Trust,
     refusal: Arc<Mutex<Option<String>>>,
 }
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long to wait for a TCP connection and an SSH handshake, unless
+/// `ConnectTimeout` says otherwise.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl client::Handler for Client {
     type Error = russh::Error;
@@ -117,47 +145,70 @@ impl client::Handler for Client {
     }
 }
 
-/// A logged-in connection, and the jump host's that carries it.
+/// A logged-in connection, and what carries it: the jump hosts'
+/// connections, a ProxyCommand.
 pub struct Connection {
     pub handle: Handle<Client>,
-    pub _jump: Option<Handle<Client>>,
+    pub _jumps: Vec<Handle<Client>>,
+    pub _proxy: Option<tokio::process::Child>,
 }
 
-/// Connects to `target`, through `jump` if given, and logs in.
-pub async fn connect(target: &Endpoint, jump: Option<&Endpoint>, trust: &Trust) -> Result<Connection, String> {
-    match jump {
+/// Connects along `path` and logs in on each leg.
+pub async fn connect(path: &Hops) -> Result<Connection, String> {
+    let first = &path.legs[0];
+    let through = |leg: &Endpoint, e: String| {
+        if std::ptr::eq(leg, path.target()) { e } else { format!("through the jump host {leg}: {e}") }
+    };
+    let mut proxy = None;
+    let mut handle = match &path.proxy_command {
         None => {
             let tcp = tokio::time::timeout(
-                CONNECT_TIMEOUT,
-                tokio::net::TcpStream::connect((target.address.as_str(), target.port)),
+                first.connect_timeout,
+                tokio::net::TcpStream::connect((first.address.as_str(), first.port)),
             )
             .await
             .map_err(|_| {
-                format!(
-                    "cannot connect to {}:{}: no answer in {}s",
-                    target.address,
-                    target.port,
-                    CONNECT_TIMEOUT.as_secs()
+                through(
+                    first,
+                    format!(
+                        "cannot connect to {}:{}: no answer in {}s",
+                        first.address,
+                        first.port,
+                        first.connect_timeout.as_secs()
+                    ),
                 )
             })?
-            .map_err(|e| format!("cannot connect to {}:{}: {e}", target.address, target.port))?;
+            .map_err(|e| through(first, format!("cannot connect to {}:{}: {e}", first.address, first.port)))?;
             let _ = tcp.set_nodelay(true);
-            Ok(Connection { handle: handshake(target, tcp, trust).await?, _jump: None })
+            handshake(first, tcp).await.map_err(|e| through(first, e))?
         }
-        Some(jump) => {
-            let first =
-                Box::pin(connect(jump, None, trust)).await.map_err(|e| format!("through the jump host {jump}: {e}"))?;
-            let channel = first
-                .handle
-                .channel_open_direct_tcpip(target.address.clone(), target.port as u32, "127.0.0.1", 0)
+        Some(command) => {
+            let mut child = tokio::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(format!("exec {command}"))
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| through(first, format!("cannot start the ProxyCommand `{command}`: {e}")))?;
+            let stream = tokio::io::join(child.stdout.take().expect("piped"), child.stdin.take().expect("piped"));
+            let handle = handshake(first, stream)
                 .await
-                .map_err(|e| {
-                    format!("the jump host {jump} cannot open a connection to {}:{}: {e}", target.address, target.port)
-                })?;
-            let handle = handshake(target, decoupled(channel.into_stream()), trust).await?;
-            Ok(Connection { handle, _jump: Some(first.handle) })
+                .map_err(|e| through(first, format!("through the ProxyCommand `{command}`: {e}")))?;
+            proxy = Some(child);
+            handle
         }
+    };
+    let mut jumps = Vec::new();
+    for (from, leg) in path.legs.iter().zip(&path.legs[1..]) {
+        let channel =
+            handle.channel_open_direct_tcpip(leg.address.clone(), leg.port as u32, "127.0.0.1", 0).await.map_err(
+                |e| format!("the jump host {from} cannot open a connection to {}:{}: {e}", leg.address, leg.port),
+            )?;
+        let next = handshake(leg, decoupled(channel.into_stream())).await.map_err(|e| through(leg, e))?;
+        jumps.push(std::mem::replace(&mut handle, next));
     }
+    Ok(Connection { handle, _jumps: jumps, _proxy: proxy })
 }
 
 /// The jump channel as a stream that is always read, whatever the session
@@ -183,36 +234,42 @@ where
     session_side
 }
 
-async fn handshake<S>(target: &Endpoint, stream: S, trust: &Trust) -> Result<Handle<Client>, String>
+async fn handshake<S>(target: &Endpoint, stream: S) -> Result<Handle<Client>, String>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let refusal = Arc::new(Mutex::new(None));
-    let client =
-        Client { address: target.address.clone(), port: target.port, trust: trust.clone(), refusal: refusal.clone() };
+    // With HostKeyAlias the key is listed under the alias, as in OpenSSH
+    // (without a port).
+    let (address, port) = match &target.host_key_alias {
+        Some(alias) => (alias.clone(), 22),
+        None => (target.address.clone(), target.port),
+    };
+    let client = Client { address, port, trust: target.trust.clone(), refusal: refusal.clone() };
     let config = Arc::new(client::Config {
         inactivity_timeout: None,
         keepalive_interval: Some(Duration::from_secs(15)),
         keepalive_max: 4,
         ..Default::default()
     });
-    let mut handle = match tokio::time::timeout(CONNECT_TIMEOUT, client::connect_stream(config, stream, client)).await {
-        Err(_) => {
-            return Err(format!(
-                "{}:{} did not complete the SSH handshake in {}s",
-                target.address,
-                target.port,
-                CONNECT_TIMEOUT.as_secs()
-            ));
-        }
-        Ok(Ok(handle)) => handle,
-        Ok(Err(e)) => {
-            return Err(match refusal.lock().unwrap().take() {
-                Some(why) => why,
-                None => format!("SSH handshake with {}:{} failed: {e}", target.address, target.port),
-            });
-        }
-    };
+    let mut handle =
+        match tokio::time::timeout(target.connect_timeout, client::connect_stream(config, stream, client)).await {
+            Err(_) => {
+                return Err(format!(
+                    "{}:{} did not complete the SSH handshake in {}s",
+                    target.address,
+                    target.port,
+                    target.connect_timeout.as_secs()
+                ));
+            }
+            Ok(Ok(handle)) => handle,
+            Ok(Err(e)) => {
+                return Err(match refusal.lock().unwrap().take() {
+                    Some(why) => why,
+                    None => format!("SSH handshake with {}:{} failed: {e}", target.address, target.port),
+                });
+            }
+        };
     authenticate(&mut handle, target).await?;
     Ok(handle)
 }
@@ -221,12 +278,23 @@ where
 async fn authenticate(handle: &mut Handle<Client>, target: &Endpoint) -> Result<(), String> {
     let mut tried = Vec::new();
     let mut problems = Vec::new();
-    if std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        match russh::keys::agent::client::AgentClient::connect_env().await {
+    // With IdentitiesOnly, ssh-agent's keys count only if an identity file
+    // is theirs (its `.pub` beside it says so).
+    let listed: Vec<PublicKey> = target
+        .identity_files
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(f.with_extension("pub")).ok())
+        .filter_map(|text| PublicKey::from_openssh(text.trim()).ok())
+        .collect();
+    if let Some(socket) = &target.agent {
+        match russh::keys::agent::client::AgentClient::connect_uds(socket).await {
             Ok(mut agent) => match agent.request_identities().await {
                 Ok(identities) => {
                     for identity in identities {
                         let key: PublicKey = identity.public_key().into_owned();
+                        if target.identities_only && !listed.iter().any(|l| l.key_data() == key.key_data()) {
+                            continue;
+                        }
                         tried.push(format!(
                             "ssh-agent's {} {}",
                             key.algorithm().as_str(),
@@ -242,7 +310,7 @@ async fn authenticate(handle: &mut Handle<Client>, target: &Endpoint) -> Result<
                 }
                 Err(e) => problems.push(format!("ssh-agent: {e}")),
             },
-            Err(e) => problems.push(format!("ssh-agent (SSH_AUTH_SOCK): {e}")),
+            Err(e) => problems.push(format!("ssh-agent ({}): {e}", socket.display())),
         }
     }
     for path in &target.identity_files {

@@ -1,6 +1,7 @@
 //! `connect = "ssh"`: one SSH connection per host (russh, on one tokio
 //! runtime for the deploy), one exec channel that starts the agent from
-//! the remote cache (uploading this very binary first if it is not there),
+//! the remote cache (uploading the static agent for the host's machine
+//! first if it is not there, see `target::agents`),
 //! then the agent protocol of [`super::session`] over that channel. The
 //! same connections carry the `ssh` capability's commands ([`exec`]).
 
@@ -16,10 +17,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use self::bootstrap::AgentBinary;
+pub use self::bootstrap::AgentBinary;
 use self::bridge::Exit;
-use self::config::{SshConfig, SshConfigError};
-use self::connect::{Connection, Endpoint, Trust, connect, default_identity_files, expand_home};
+use self::config::{HostEntry, SshConfig, SshConfigError};
+use self::connect::{CONNECT_TIMEOUT, Connection, Endpoint, Hops, Trust, connect, default_identity_files, expand_home};
 use super::session::Session;
 use super::{Target, TargetError};
 use crate::agent::{Event, HostOutcome};
@@ -27,15 +28,24 @@ use crate::config::Environment;
 use crate::plan::HostPlan;
 use crate::sources::Modules;
 use crate::system::remote::RemoteCommands;
+use crate::target::agents::Agents;
 
 /// How to reach one host.
 #[derive(Debug, Clone)]
 struct Route {
-    target: Endpoint,
-    jump: Option<Endpoint>,
+    hops: Hops,
     /// The user the agent runs as through `sudo -n -u`, if not the login.
     service_user: Option<String>,
 }
+
+impl Route {
+    fn target(&self) -> &Endpoint {
+        self.hops.target()
+    }
+}
+
+/// How deep a first jump host's own ProxyJump is followed.
+const MAX_HOPS: usize = 8;
 
 /// Why the SSH hosts of an environment cannot be set up, before any
 /// connection is made.
@@ -52,6 +62,9 @@ pub enum SshSetupError {
     NoHome(#[from] crate::home::NoHome),
     #[error("cannot start the SSH runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// `BATOU_RUN_AGENT_BINARY` names something that is no agent.
+    #[error("{0}")]
+    Agents(String),
 }
 
 /// The hosts of an SSH environment: how to reach each, and the
@@ -61,69 +74,66 @@ pub struct SshHosts {
     runtime: tokio::runtime::Runtime,
     /// Each host's route.
     routes: BTreeMap<String, Route>,
-    trust: Trust,
     connections: Mutex<BTreeMap<String, Arc<Connection>>>,
+    /// The agents shipped, per machine, for every host.
+    agents: Agents,
 }
 
 impl SshHosts {
-    /// Reads the SSH settings of `env` (and `ssh_config` in the deployment,
-    /// else ~/.ssh/config). `accept_new_host_keys` is the command line's.
-    pub fn new(env: &Environment, deployment: &Path, accept_new_host_keys: bool) -> Result<Self, SshSetupError> {
+    /// Reads the SSH settings of `env` (and ssh_config: see [`config`]).
+    /// `accept_new_host_keys` is the command line's; the agents come from
+    /// `cache` (`target::agents`).
+    pub fn new(
+        env: &Environment,
+        deployment: &Path,
+        accept_new_host_keys: bool,
+        cache: &Path,
+    ) -> Result<Self, SshSetupError> {
         let home = crate::home::home()?;
-        // The deployment's own file is shown as the environment files are,
-        // by its name in the deployment.
-        let config = [(deployment.join("ssh_config"), "ssh_config".to_string()), {
-            let path = home.join(".ssh").join("config");
-            let shown = path.display().to_string();
-            (path, shown)
-        }]
-        .into_iter()
-        .find(|(p, _)| p.is_file());
-        let config = match config {
-            Some((path, shown)) => SshConfig::read(&path, shown).map_err(|e| SshSetupError::Config(vec![(None, e)]))?,
-            None => SshConfig::default(),
+        let agents = Agents::new(cache).map_err(SshSetupError::Agents)?;
+        let config = SshConfig::find(deployment, &home, &cache.join("ssh-config"))
+            .map_err(|e| SshSetupError::Config(vec![(None, e)]))?;
+        let settings = Settings {
+            home: home.clone(),
+            local_user: local_user(),
+            identity: env.identity_file.as_deref().map(|f| expand_home(f, &home)),
+            known_hosts: env.known_hosts.as_deref().map(|f| expand_home(f, &home)),
+            accept_new: accept_new_host_keys || env.accept_new_host_keys,
         };
-        let local_user = local_user();
-        let identity = env.identity_file.as_deref().map(|f| expand_home(f, &home));
-        let endpoint = |entry: config::HostEntry,
-                        alias: &str,
-                        address: Option<&str>,
-                        user: Option<&str>,
-                        port: Option<u16>| {
-            let identity_files = match &identity {
-                Some(file) => vec![file.clone()],
-                None => default_identity_files(&home, &entry.identity_files),
-            };
-            let endpoint = Endpoint {
-                address: address.map(str::to_string).or(entry.host_name.clone()).unwrap_or_else(|| alias.to_string()),
-                port: port.or(entry.port).unwrap_or(22),
-                user: user.map(str::to_string).or(entry.user.clone()).unwrap_or_else(|| local_user.clone()),
-                identity_files,
-            };
-            (endpoint, entry.proxy_jump)
-        };
-        let route = |alias: &str, host: &crate::config::HostConfig| -> Result<Route, SshConfigError> {
-            let (target, proxy_jump) =
-                endpoint(config.lookup(alias)?, alias, host.address.as_deref(), host.user.as_deref(), host.port);
-            // The jump host's own settings come from its entry (a ProxyJump
-            // there is not followed).
-            let jump = proxy_jump.map(|j| {
-                let (user, jump_host, port) = config::parse_jump(&j).expect("checked by lookup");
-                endpoint(config.lookup_jump_host(&jump_host), &jump_host, None, user.as_deref(), port).0
-            });
-            let service_user = host.service_user.clone().or(env.service_user.clone()).filter(|u| *u != target.user);
-            Ok(Route { target, jump, service_user })
-        };
+        let aliases: Vec<(String, Option<String>, Option<u16>)> = env
+            .hosts
+            .iter()
+            .map(|host| {
+                let alias = match &env.host_domain {
+                    Some(domain) => format!("{}.{domain}", host.name),
+                    None => host.name.clone(),
+                };
+                (alias, host.user.clone(), host.port)
+            })
+            .collect();
+        let entries = config.lookup_all(&aliases);
         let mut routes = BTreeMap::new();
         let mut refused = Vec::new();
-        for host in &env.hosts {
-            let alias = match &env.host_domain {
-                Some(domain) => format!("{}.{domain}", host.name),
-                None => host.name.clone(),
-            };
-            match route(&alias, host) {
+        for ((host, (alias, ..)), entry) in env.hosts.iter().zip(&aliases).zip(entries) {
+            let route = entry.and_then(|mut entry| {
+                if let Some(address) = &host.address {
+                    entry.host_name = address.clone();
+                }
+                let hops = settings.hops(&config, alias, entry, 0)?;
+                let service_user =
+                    host.service_user.clone().or(env.service_user.clone()).filter(|u| *u != hops.target().user);
+                Ok(Route { hops, service_user })
+            });
+            match route {
                 Ok(route) => {
                     routes.insert(host.name.clone(), route);
+                }
+                // A line OpenSSH refuses is the file's mistake, whichever
+                // host it was read for: said once, without a host.
+                Err(e @ SshConfigError::Line { .. }) => {
+                    if !refused.iter().any(|(_, r): &(Option<String>, SshConfigError)| r.to_string() == e.to_string()) {
+                        refused.push((None, e));
+                    }
                 }
                 Err(e) => refused.push((Some(host.name.clone()), e)),
             }
@@ -131,22 +141,13 @@ impl SshHosts {
         if !refused.is_empty() {
             return Err(SshSetupError::Config(refused));
         }
-        let known_hosts = match &env.known_hosts {
-            Some(file) => expand_home(file, &home),
-            None => home.join(".ssh").join("known_hosts"),
-        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("batou-run-ssh")
             .enable_all()
             .build()
             .map_err(SshSetupError::Runtime)?;
-        Ok(SshHosts {
-            runtime,
-            routes,
-            trust: Trust { known_hosts, accept_new: accept_new_host_keys || env.accept_new_host_keys },
-            connections: Mutex::default(),
-        })
+        Ok(SshHosts { runtime, routes, connections: Mutex::default(), agents })
     }
 
     fn route(&self, host: &str) -> Result<&Route, String> {
@@ -161,7 +162,7 @@ impl SshHosts {
         let route = self.route(host)?;
         let started = Instant::now();
         // Not under the lock: other hosts connect at the same time.
-        let connection = Arc::new(self.runtime.block_on(connect(&route.target, route.jump.as_ref(), &self.trust))?);
+        let connection = Arc::new(self.runtime.block_on(connect(&route.hops))?);
         tracing::info!(host = %host, ms = started.elapsed().as_millis() as u64, "connected and logged in");
         let mut connections = self.connections.lock().expect("not poisoned");
         Ok(connections.entry(host.to_string()).or_insert(connection).clone())
@@ -180,7 +181,7 @@ impl SshHosts {
                 self.runtime.block_on(connection.handle.channel_open_session()).map_err(|e| {
                     format!(
                         "cannot open a channel to {}: {e}",
-                        self.route(host).map(|r| r.target.to_string()).unwrap_or_default()
+                        self.route(host).map(|r| r.target().to_string()).unwrap_or_default()
                     )
                 })
             }
@@ -200,15 +201,13 @@ impl Drop for SshHosts {
 /// Deploys each host over SSH.
 pub struct Ssh<'a> {
     hosts: Arc<SshHosts>,
-    agent: AgentBinary,
     modules: &'a Modules,
 }
 
 impl<'a> Ssh<'a> {
-    /// Deploys through `hosts`' connections; the agent binary comes from
-    /// `cache` (or this very binary).
-    pub fn new(hosts: Arc<SshHosts>, cache: &Path, modules: &'a Modules) -> Result<Self, String> {
-        Ok(Ssh { hosts, agent: AgentBinary::find(cache)?, modules })
+    /// Deploys through `hosts`' connections and with their agents.
+    pub fn new(hosts: Arc<SshHosts>, modules: &'a Modules) -> Self {
+        Ssh { hosts, modules }
     }
 }
 
@@ -224,15 +223,15 @@ impl Target for Ssh<'_> {
         let hosts = self.hosts.clone();
         let route = hosts.route(&host).map_err(&fail)?;
         let started = Instant::now();
-        let command = self.agent.command(route.service_user.as_deref()).map_err(&fail)?;
+        let command = bootstrap::command(&hosts.agents.known(), route.service_user.as_deref()).map_err(&fail)?;
         let channel = hosts.channel(&host).map_err(&fail)?;
         hosts
             .runtime
             .block_on(channel.exec(true, command))
-            .map_err(|e| fail(format!("cannot start the agent over SSH ({}): {e}", route.target)))?;
+            .map_err(|e| fail(format!("cannot start the agent over SSH ({}): {e}", route.target())))?;
         let (read, write) = channel.split();
         let (mut reader, mut writer, pump) = bridge::bridge(hosts.runtime.handle(), &host, read, write);
-        let agent_bytes = match self.agent.bootstrap(&mut reader, &mut writer, &route.target.user) {
+        let agent_bytes = match bootstrap::bootstrap(&hosts.agents, &mut reader, &mut writer, &route.target().user) {
             Ok(bytes) => bytes,
             Err(message) => {
                 writer.close();
@@ -257,7 +256,7 @@ impl Target for Ssh<'_> {
                 let how = match &exit {
                     Ok(Ok(Exit { signal: Some(signal), .. })) => format!("the agent was killed by signal {signal}"),
                     Ok(Ok(Exit { status: Some(status), .. })) => format!("the agent exited with status {status}"),
-                    _ => format!("the SSH connection to {} was lost", route.target),
+                    _ => format!("the SSH connection to {} was lost", route.target()),
                 };
                 return Err(TargetError::Died { host, detail: format!("{how}: {detail}"), last });
             }
@@ -275,8 +274,100 @@ impl Target for Ssh<'_> {
     }
 }
 
+/// What the environment and the command line say about every host, which
+/// wins over ssh_config.
+struct Settings {
+    home: std::path::PathBuf,
+    local_user: String,
+    identity: Option<std::path::PathBuf>,
+    known_hosts: Option<std::path::PathBuf>,
+    accept_new: bool,
+}
+
+impl Settings {
+    /// The legs to the host `alias` whose settings are `entry`: through
+    /// its ProxyJump hosts (the first one's own ProxyJump or ProxyCommand
+    /// followed too, as `ssh` does; a later one reached as the hop says),
+    /// or its ProxyCommand.
+    fn hops(&self, config: &SshConfig, alias: &str, entry: HostEntry, depth: usize) -> Result<Hops, SshConfigError> {
+        let loops = || {
+            SshConfigError::Unsupported(config::Unsupported {
+                file: config.main_file().to_string(),
+                host: alias.to_string(),
+                problem: format!("its ProxyJump hosts lead through more than {MAX_HOPS} hops (a loop?)"),
+                hint: "make the first jump host's own ProxyJump end, or remove it",
+            })
+        };
+        if depth > MAX_HOPS {
+            return Err(loops());
+        }
+        let Some((first, rest)) = entry.proxy_jump.split_first() else {
+            let endpoint = self.endpoint(&entry);
+            let proxy_command = match &entry.proxy_command {
+                Some(command) => Some(
+                    config::expand_proxy_command(command, &endpoint.address, endpoint.port, &endpoint.user, alias)
+                        .map_err(|problem| {
+                            SshConfigError::Unsupported(config::Unsupported {
+                                file: config.main_file().to_string(),
+                                host: alias.to_string(),
+                                problem,
+                                hint: "use the tokens %h, %p, %r, %n, %k, %u, %d or %%",
+                            })
+                        })?,
+                ),
+                None => None,
+            };
+            return Ok(Hops { legs: vec![endpoint], proxy_command });
+        };
+        let first_entry = config.lookup(&first.host, first.user.as_deref(), first.port)?;
+        let mut hops = self.hops(config, &first.host, first_entry, depth + 1)?;
+        for hop in rest {
+            let mut hop_entry = config.lookup(&hop.host, hop.user.as_deref(), hop.port)?;
+            hop_entry.proxy_jump.clear();
+            hop_entry.proxy_command = None;
+            hops.legs.push(self.endpoint(&hop_entry));
+        }
+        if hops.legs.len() > MAX_HOPS {
+            return Err(loops());
+        }
+        hops.legs.push(self.endpoint(&entry));
+        Ok(hops)
+    }
+
+    fn endpoint(&self, entry: &HostEntry) -> Endpoint {
+        let identity_files = match &self.identity {
+            Some(file) => vec![file.clone()],
+            None => default_identity_files(&self.home, &entry.identity_files),
+        };
+        let agent = match entry.identity_agent.as_deref() {
+            None | Some("SSH_AUTH_SOCK") => std::env::var_os("SSH_AUTH_SOCK").map(std::path::PathBuf::from),
+            Some("none") => None,
+            Some(variable) if variable.starts_with('$') => {
+                std::env::var_os(&variable[1..]).map(std::path::PathBuf::from)
+            }
+            Some(socket) => Some(expand_home(socket, &self.home)),
+        };
+        let known_hosts = match (&self.known_hosts, &entry.known_hosts) {
+            (Some(file), _) => file.clone(),
+            (None, Some(file)) => expand_home(file, &self.home),
+            (None, None) => self.home.join(".ssh").join("known_hosts"),
+        };
+        Endpoint {
+            address: entry.host_name.clone(),
+            port: entry.port,
+            user: entry.user.clone().unwrap_or_else(|| self.local_user.clone()),
+            identity_files,
+            identities_only: entry.identities_only,
+            agent,
+            host_key_alias: entry.host_key_alias.clone(),
+            trust: Trust { known_hosts, accept_new: self.accept_new || entry.accept_new },
+            connect_timeout: entry.connect_timeout.map(Duration::from_secs).unwrap_or(CONNECT_TIMEOUT),
+        }
+    }
+}
+
 /// The name of the user running batou-run, the default login.
-fn local_user() -> String {
+pub(crate) fn local_user() -> String {
     if let Some(user) = std::env::var_os("USER").and_then(|u| u.into_string().ok()) {
         return user;
     }
