@@ -142,10 +142,35 @@ impl Agents {
         }
         let cached = self.cache.join("agents").join(SOURCE_ID).join(machine.triple).join("batou-run");
         if cached.is_file() {
+            mark_used(&cached);
             return Ok(cached);
         }
         build(machine, &cached)?;
+        remove_unused(&self.cache.join("agents"));
         Ok(cached)
+    }
+}
+
+/// How long an agent of other sources is kept unused: each change to
+/// batou-run's sources makes a new one of 20-30 MB.
+const KEEP_UNUSED: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// Notes that the agent's folder was used now (its mtime), so that
+/// [`remove_unused`] keeps it.
+fn mark_used(agent: &Path) {
+    if let Some(folder) = agent.parent().and_then(Path::parent) {
+        let _ = std::fs::File::open(folder).and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    }
+}
+
+/// Removes the agents of other sources that no deploy used for
+/// [`KEEP_UNUSED`].
+fn remove_unused(agents: &Path) {
+    for entry in std::fs::read_dir(agents).into_iter().flatten().flatten() {
+        let unused = entry.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
+        if entry.file_name() != SOURCE_ID && unused.is_some_and(|u| u > KEEP_UNUSED) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

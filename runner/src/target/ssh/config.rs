@@ -9,8 +9,9 @@
 //!
 //! The files read: the deployment's `ssh_config` alone if it has one (as
 //! `ssh -F` would), else `~/.ssh/config` then `/etc/ssh/ssh_config`, as
-//! `ssh` reads them, `~` being batou-run's HOME (through a file of the
-//! cache that includes the two). Without OpenSSH's client a configuration
+//! `ssh` reads them, `~` being batou-run's HOME (through a configuration
+//! that includes the two, given on ssh's standard input, `-F /dev/stdin`:
+//! no file another user could swap). Without OpenSSH's client a configuration
 //! file is an error that says to install it; without any file, hosts are
 //! reached with the environment's settings and OpenSSH's defaults.
 //!
@@ -84,6 +85,8 @@ impl std::fmt::Display for Hop {
 pub struct SshConfig {
     /// What `ssh -F` is given; none when there is no file to read.
     file: Option<PathBuf>,
+    /// What ssh reads on its standard input (with `-F /dev/stdin`).
+    stdin: Option<String>,
     /// Files as ssh names them in its messages, and as the operator is
     /// shown them (the deployment's own file by its name in it).
     shown: Vec<(String, String)>,
@@ -169,9 +172,8 @@ impl SshConfigError {
 
 impl SshConfig {
     /// The configuration of a deploy from `deployment` (its `ssh_config`),
-    /// else the user's and the system's files. `scratch` is a private
-    /// folder of the cache for the file that includes the latter two.
-    pub fn find(deployment: &Path, home: &Path, scratch: &Path) -> Result<SshConfig, SshConfigError> {
+    /// else the user's (below `home`) and the system's files.
+    pub fn find(deployment: &Path, home: &Path) -> Result<SshConfig, SshConfigError> {
         let ssh = which("ssh");
         let own = deployment.join("ssh_config");
         let user = home.join(".ssh").join("config");
@@ -185,6 +187,7 @@ impl SshConfig {
             };
             return Ok(SshConfig {
                 file: Some(own.clone()),
+                stdin: None,
                 shown: vec![(own.display().to_string(), shown.clone())],
                 main: shown,
                 ssh,
@@ -195,19 +198,12 @@ impl SshConfig {
         let Some(first) = files.first() else { return Ok(SshConfig::default()) };
         let main = first.display().to_string();
         let Some(ssh) = ssh else { return Err(no_client(main)) };
-        // OpenSSH reads `~/.ssh/config` from the passwd entry's home; the
-        // file that includes both makes it batou-run's HOME, whose keys and
-        // known_hosts it uses too.
+        // OpenSSH reads `~/.ssh/config` from the passwd entry's home; a
+        // configuration that includes both makes it batou-run's HOME, whose
+        // keys and known_hosts it uses too.
         let text: String = files.iter().map(|f| format!("Include \"{}\"\n", f.display())).collect();
-        let name = format!("{}.conf", crate::agent::protocol::sha256_hex(text.as_bytes()));
-        let file = scratch.join(name);
-        if !file.is_file() {
-            std::fs::create_dir_all(scratch)
-                .and_then(|()| crate::atomic_file::write(&file, text.as_bytes(), 0o600))
-                .map_err(|source| SshConfigError::Unreadable { file: file.display().to_string(), source })?;
-        }
         let shown = files.iter().map(|f| (f.display().to_string(), f.display().to_string())).collect();
-        Ok(SshConfig { file: Some(file), shown, main, ssh, passwd_home })
+        Ok(SshConfig { file: Some(PathBuf::from("/dev/stdin")), stdin: Some(text), shown, main, ssh, passwd_home })
     }
 
     /// The configuration `text` as the deployment's `ssh_config`, for
@@ -216,7 +212,7 @@ impl SshConfig {
     fn of_text(text: &str) -> (tempfile::TempDir, SshConfig) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("ssh_config"), text).unwrap();
-        let config = SshConfig::find(dir.path(), dir.path(), &dir.path().join("scratch")).unwrap();
+        let config = SshConfig::find(dir.path(), dir.path()).unwrap();
         (dir, config)
     }
 
@@ -240,7 +236,7 @@ impl SshConfig {
                 })
                 .collect();
         };
-        let children: Vec<_> = hosts
+        let children: Vec<std::io::Result<std::process::Child>> = hosts
             .iter()
             .map(|(alias, user, port)| {
                 let mut ssh = Command::new(&self.ssh);
@@ -251,8 +247,15 @@ impl SshConfig {
                 if let Some(port) = port {
                     ssh.arg("-p").arg(port.to_string());
                 }
-                ssh.arg(alias).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-                ssh.spawn()
+                let input = if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() };
+                ssh.arg(alias).stdin(input).stdout(Stdio::piped()).stderr(Stdio::piped());
+                let mut child = ssh.spawn()?;
+                if let (Some(text), Some(mut input)) = (&self.stdin, child.stdin.take()) {
+                    // A few lines: the pipe takes them whole, and ssh reads
+                    // them before it writes anything.
+                    std::io::Write::write_all(&mut input, text.as_bytes())?;
+                }
+                Ok(child)
             })
             .collect();
         children
@@ -462,14 +465,15 @@ fn parse_hop(hop: &str) -> Option<Hop> {
     Some(Hop { user, host, port })
 }
 
-/// `ProxyCommand`'s `%` tokens: `%h` host, `%p` port, `%r` user, `%n` the
-/// name as given, `%k` the host key's name, `%u` the local user, `%d` the
-/// local home, `%%` a percent sign; another token is refused.
-pub fn expand_proxy_command(command: &str, host: &str, port: u16, user: &str, alias: &str) -> Result<String, String> {
+/// The `%` tokens of `ProxyCommand` and `IdentityFile`: `%h` host, `%p`
+/// port, `%r` user, `%n` the name as given, `%k` the host key's name, `%u`
+/// the local user, `%d` the local home, `%%` a percent sign; another token
+/// is refused, naming `what` (`ProxyCommand nc %h %p`).
+pub fn expand_tokens(text: &str, what: &str, host: &str, port: u16, user: &str, alias: &str) -> Result<String, String> {
     let local_user = super::local_user();
     let home = crate::home::home().map(|h| h.display().to_string()).unwrap_or_default();
     let mut out = String::new();
-    let mut chars = command.chars();
+    let mut chars = text.chars();
     while let Some(c) = chars.next() {
         if c != '%' {
             out.push(c);
@@ -483,8 +487,8 @@ pub fn expand_proxy_command(command: &str, host: &str, port: u16, user: &str, al
             Some('u') => out.push_str(&local_user),
             Some('d') => out.push_str(&home),
             Some('%') => out.push('%'),
-            Some(other) => return Err(format!("`ProxyCommand {command}`: batou-run does not know the token %{other}")),
-            None => return Err(format!("`ProxyCommand {command}` ends in a lone %")),
+            Some(other) => return Err(format!("`{what}`: batou-run does not know the token %{other}")),
+            None => return Err(format!("`{what}` ends in a lone %")),
         }
     }
     Ok(out)
@@ -515,12 +519,12 @@ mod tests {
     }
 
     #[test]
-    fn proxy_command_tokens_are_expanded() {
+    fn tokens_are_expanded() {
         assert_eq!(
-            expand_proxy_command("nc %h %p # %r %n %%", "10.0.0.1", 2222, "deploy", "web").unwrap(),
+            expand_tokens("nc %h %p # %r %n %%", "ProxyCommand", "10.0.0.1", 2222, "deploy", "web").unwrap(),
             "nc 10.0.0.1 2222 # deploy web %"
         );
-        assert!(expand_proxy_command("nc %h %x", "h", 22, "u", "a").unwrap_err().contains("%x"));
+        assert!(expand_tokens("nc %h %x", "ProxyCommand nc %h %x", "h", 22, "u", "a").unwrap_err().contains("%x"));
     }
 
     #[test]
@@ -547,6 +551,23 @@ mod tests {
         let other = config.lookup("other", Some("deploy"), Some(2200)).unwrap();
         assert_eq!((other.host_name.as_str(), other.user.as_deref(), other.port), ("other", Some("deploy"), 2200));
         assert!(other.proxy_jump.is_empty());
+    }
+
+    #[test]
+    fn without_a_deployment_file_the_users_config_below_home_is_read() {
+        if !have_ssh() {
+            return;
+        }
+        let deployment = tempfile::tempdir().unwrap();
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
+        std::fs::write(home.path().join(".ssh/config"), "Host web\n  Port 2345\n  Port 1\n").unwrap();
+        let config = SshConfig::find(deployment.path(), home.path()).unwrap();
+        assert_eq!(config.main_file(), home.path().join(".ssh/config").display().to_string());
+        assert_eq!(config.lookup("web", None, None).unwrap().port, 2345, "the first value wins");
+        std::fs::write(home.path().join(".ssh/config"), "Host web\n  Port 0\n").unwrap();
+        let error = config.lookup("web", None, None).unwrap_err();
+        assert_eq!(error.location(), format!("{}:2", home.path().join(".ssh/config").display()));
     }
 
     #[test]

@@ -91,8 +91,7 @@ impl SshHosts {
     ) -> Result<Self, SshSetupError> {
         let home = crate::home::home()?;
         let agents = Agents::new(cache).map_err(SshSetupError::Agents)?;
-        let config = SshConfig::find(deployment, &home, &cache.join("ssh-config"))
-            .map_err(|e| SshSetupError::Config(vec![(None, e)]))?;
+        let config = SshConfig::find(deployment, &home).map_err(|e| SshSetupError::Config(vec![(None, e)]))?;
         let settings = Settings {
             home: home.clone(),
             local_user: local_user(),
@@ -302,19 +301,11 @@ impl Settings {
             return Err(loops());
         }
         let Some((first, rest)) = entry.proxy_jump.split_first() else {
-            let endpoint = self.endpoint(&entry);
+            let endpoint = self.endpoint(config, alias, &entry)?;
             let proxy_command = match &entry.proxy_command {
-                Some(command) => Some(
-                    config::expand_proxy_command(command, &endpoint.address, endpoint.port, &endpoint.user, alias)
-                        .map_err(|problem| {
-                            SshConfigError::Unsupported(config::Unsupported {
-                                file: config.main_file().to_string(),
-                                host: alias.to_string(),
-                                problem,
-                                hint: "use the tokens %h, %p, %r, %n, %k, %u, %d or %%",
-                            })
-                        })?,
-                ),
+                Some(command) => {
+                    Some(self.expand(config, alias, &endpoint, command, &format!("ProxyCommand {command}"))?)
+                }
                 None => None,
             };
             return Ok(Hops { legs: vec![endpoint], proxy_command });
@@ -325,20 +316,36 @@ impl Settings {
             let mut hop_entry = config.lookup(&hop.host, hop.user.as_deref(), hop.port)?;
             hop_entry.proxy_jump.clear();
             hop_entry.proxy_command = None;
-            hops.legs.push(self.endpoint(&hop_entry));
+            hops.legs.push(self.endpoint(config, &hop.host, &hop_entry)?);
         }
         if hops.legs.len() > MAX_HOPS {
             return Err(loops());
         }
-        hops.legs.push(self.endpoint(&entry));
+        hops.legs.push(self.endpoint(config, alias, &entry)?);
         Ok(hops)
     }
 
-    fn endpoint(&self, entry: &HostEntry) -> Endpoint {
-        let identity_files = match &self.identity {
-            Some(file) => vec![file.clone()],
-            None => default_identity_files(&self.home, &entry.identity_files),
-        };
+    /// `text` with its `%` tokens for the host `alias` reached at
+    /// `endpoint`; an unknown token is refused, naming `what`.
+    fn expand(
+        &self,
+        config: &SshConfig,
+        alias: &str,
+        endpoint: &Endpoint,
+        text: &str,
+        what: &str,
+    ) -> Result<String, SshConfigError> {
+        config::expand_tokens(text, what, &endpoint.address, endpoint.port, &endpoint.user, alias).map_err(|problem| {
+            SshConfigError::Unsupported(config::Unsupported {
+                file: config.main_file().to_string(),
+                host: alias.to_string(),
+                problem,
+                hint: "use the tokens %h, %p, %r, %n, %k, %u, %d or %%",
+            })
+        })
+    }
+
+    fn endpoint(&self, config: &SshConfig, alias: &str, entry: &HostEntry) -> Result<Endpoint, SshConfigError> {
         let agent = match entry.identity_agent.as_deref() {
             None | Some("SSH_AUTH_SOCK") => std::env::var_os("SSH_AUTH_SOCK").map(std::path::PathBuf::from),
             Some("none") => None,
@@ -352,17 +359,28 @@ impl Settings {
             (None, Some(file)) => expand_home(file, &self.home),
             (None, None) => self.home.join(".ssh").join("known_hosts"),
         };
-        Endpoint {
+        let mut endpoint = Endpoint {
             address: entry.host_name.clone(),
             port: entry.port,
             user: entry.user.clone().unwrap_or_else(|| self.local_user.clone()),
-            identity_files,
+            identity_files: Vec::new(),
             identities_only: entry.identities_only,
             agent,
             host_key_alias: entry.host_key_alias.clone(),
             trust: Trust { known_hosts, accept_new: self.accept_new || entry.accept_new },
             connect_timeout: entry.connect_timeout.map(Duration::from_secs).unwrap_or(CONNECT_TIMEOUT),
-        }
+        };
+        endpoint.identity_files = match &self.identity {
+            Some(file) => vec![file.clone()],
+            None => {
+                let mut files = Vec::new();
+                for file in &entry.identity_files {
+                    files.push(self.expand(config, alias, &endpoint, file, &format!("IdentityFile {file}"))?);
+                }
+                default_identity_files(&self.home, &files)
+            }
+        };
+        Ok(endpoint)
     }
 }
 
