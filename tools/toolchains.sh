@@ -2,7 +2,8 @@
 # Installs the guest toolchains that build Python and JavaScript components
 # into .toolchains/ (ignored by git), pinned: componentize-py from PyPI into
 # a virtual environment, componentize-js from npm; and, for the sharing
-# tests, Debian's docker-registry and wkg. The tests use them from there;
+# tests, Debian's docker-registry and wkg; and the Rust targets of the
+# static agents for hosts. The tests use them from there;
 # deployments find the componentizers on PATH (or BATOU_RUN_COMPONENTIZE_PY
 # / BATOU_RUN_COMPONENTIZE_JS). Safe to run again: it installs what is
 # missing.

@@ -37,7 +37,7 @@ const MARKER: &str = "batou-run-bootstrap";
 /// An agent binary shipped to hosts of one machine.
 pub struct AgentBinary {
     path: PathBuf,
-    /// Where the gzipped binary is kept (`<sha256>.gz`).
+    /// Where the gzipped binary is kept (`<machine>-<sha256>.gz`).
     cache: PathBuf,
     sha256: String,
     size: u64,
