@@ -12,6 +12,8 @@ fn a_root_waits_for_its_provider_on_another_host_with_parallel_hosts() {
     let (Some(db), Some(app)) = (Sshd::start(3), Sshd::start(4)) else { return };
     for host in [&db, &app] {
         let _ = std::fs::remove_dir_all(host.user_home.join("cross-host"));
+        // Both hosts are sent the agent.
+        let _ = std::fs::remove_dir_all(host.user_home.join(".cache/batou-run"));
     }
     // One controller key and one known_hosts for both hosts.
     app.authorize(&db.client_home.join(".ssh/id_ed25519.pub"));
@@ -67,8 +69,17 @@ paths.write = ["{records}"]
             records = records.display(),
         ),
     );
-    let run = db.run(d.path(), &["deploy", "dev", "-j", "2"]);
+    let out = db.command(d.path(), &["deploy", "dev", "-j", "2"]).env("BATOU_RUN_LOG", "info").output().unwrap();
+    let run = crate::harness::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
     assert_eq!(run.code, 0, "{run:?}\n{}\n{}", db.log(), app.log());
+    // An agent upgrade to many hosts reads or compresses the binary once.
+    let count = |what: &str| run.stderr.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(count("agent binary sent"), 2, "{}", run.stderr);
+    assert_eq!(count("agent binary compressed") + count("agent binary read gzipped"), 1, "{}", run.stderr);
     let lines: Vec<String> = std::fs::read_to_string(&record).unwrap().lines().map(str::to_string).collect();
     assert_eq!(lines, ["database {}", r#"frontend {"db-url":["postgres://db"]}"#]);
     assert!(run.stdout.contains("app: frontend") && run.stdout.contains("db: database"), "{}", run.stdout);

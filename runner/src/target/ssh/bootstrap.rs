@@ -294,6 +294,7 @@ impl AgentBinary {
     fn read_or_compress(&self) -> Result<Vec<u8>, String> {
         let gz = self.cache.join(format!("{}-{}.gz", self.machine, self.sha256));
         if let Ok(bytes) = std::fs::read(&gz) {
+            tracing::info!(bytes = bytes.len(), "agent binary read gzipped from the cache");
             return Ok(bytes);
         }
         let started = std::time::Instant::now();
