@@ -7,8 +7,11 @@ loopback and through a delay proxy that adds latency to every packet.
     python3 bench/remote.py 1000            # one size
     RTT_MS=40 python3 bench/remote.py       # another round trip time
 
-The agent binary and the modules travel in the very first run only (the
-cache is shared by all rows); every later first run creates N files.
+The static agent is found or built before any row (`batou-run agents`,
+not timed) and its upload is measured on its own: a first deploy of one
+file to a host without the agent, against one to a host that has it. The
+modules travel in the very first run only (the cache is shared by all
+rows); every later first run creates N files.
 
 Needs root (it creates the user `batou-bench` and starts a real OpenSSH
 sshd on 127.0.0.1) and Debian's openssh-server. The delay proxy is this
@@ -17,6 +20,7 @@ a deploy pays the round trips it makes.
 """
 
 import asyncio
+import json
 import os
 import pwd
 import shutil
@@ -133,14 +137,35 @@ def deployment(work, n, port, client_key, known_hosts):
     return d
 
 
-def timed(d, cache):
+def timed(d, cache, json_summary=False):
     env = dict(os.environ, BATOU_RUN_CACHE=cache)
+    args = [BINARY, "deploy", "bench", "--deployment", d] + (["--json"] if json_summary else [])
     start = time.perf_counter()
-    p = subprocess.run([BINARY, "deploy", "bench", "--deployment", d], env=env, capture_output=True, text=True)
+    p = subprocess.run(args, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if p.returncode != 0:
         sys.exit(f"deploy failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    if json_summary:
+        return wall, json.loads(p.stdout.strip().splitlines()[-1])
     return wall
+
+
+def agent_upload(work, port, client_key, known_hosts, cache, user):
+    """The agent's upload: a first deploy of one file to a host without the
+    agent, then (a new deployment, so its file is new too) with it. A
+    deploy before them puts the modules on the host, compiled; then only
+    the agent binary is removed from the host's cache."""
+    timed(deployment(work, 1, port, client_key, known_hosts), cache)
+    remote_cache = os.path.join(user.pw_dir, ".cache", "batou-run")
+    for name in os.listdir(remote_cache):
+        if name.startswith("batou-run-"):
+            os.remove(os.path.join(remote_cache, name))
+    without, summary = timed(deployment(work, 1, port, client_key, known_hosts), cache, json_summary=True)
+    sent = summary["uploaded"]["agent_bytes"]
+    assert sent > 0, summary
+    with_agent, summary = timed(deployment(work, 1, port, client_key, known_hosts), cache, json_summary=True)
+    assert summary["uploaded"]["agent_bytes"] == 0, summary
+    return sent, without, with_agent
 
 
 def main():
@@ -153,6 +178,24 @@ def main():
     sshd, port, client_key, host_pub = start_sshd(work, user)
     cache = os.path.join(work, "cache")
     try:
+        agents = subprocess.run(
+            [BINARY, "agents"], env=dict(os.environ, BATOU_RUN_CACHE=cache), capture_output=True, text=True
+        )
+        if agents.returncode != 0:
+            sys.exit(f"no agent:\n{agents.stderr[-3000:]}")
+        print(agents.stdout.strip())
+        for rtt in rtts:
+            target = port if not rtt else DelayProxy(port, rtt / 2000.0).port
+            known_hosts = os.path.join(work, f"known_hosts_{target}")
+            with open(known_hosts, "w") as f:
+                f.write(f"[127.0.0.1]:{target} {host_pub}\n")
+            sent, without, with_agent = agent_upload(work, target, client_key, known_hosts, cache, user)
+            print(
+                f"agent upload, {rtt} ms RTT: {sent} bytes; a first deploy of one file takes {without:.3f} s "
+                f"with it, {with_agent:.3f} s without ({without - with_agent:.3f} s for the upload, unpacking "
+                f"and checking it)"
+            )
+        print()
         print(f"{'files':>6} | {'RTT':>6} | {'first run':>10} | {'no change':>10}")
         print(f"{'-' * 6}-+-{'-' * 6}-+-{'-' * 10}-+-{'-' * 10}")
         for rtt in rtts:

@@ -25,6 +25,11 @@ mod system;
 mod target;
 mod wasm;
 
+/// The static x86_64 agent's allocator (see runner/Cargo.toml).
+#[cfg(all(target_env = "musl", target_arch = "x86_64"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::main()
 }
