@@ -43,8 +43,9 @@ impl Output {
             }
             Event::Diff { diff, .. } => {
                 let (masked, keys) = crate::redact::text_keys(diff);
+                let color = colors().stdout;
                 for line in masked.lines() {
-                    let _ = writeln!(out, "    {}", escaped(line));
+                    let _ = writeln!(out, "    {}", diff_line(&escaped(line), color));
                 }
                 if !keys.is_empty() {
                     let _ = writeln!(out, "    (masked: {})", keys.join(", "));
@@ -63,11 +64,18 @@ impl Output {
             }
             Event::Failed { host, component, message } => {
                 drop(out);
-                eprintln!("ERROR: {}: {}: {}", shown(host), shown(component), shown(message));
+                eprintln!("{} {}: {}: {}", tag(Tag::Error), shown(host), shown(component), shown(message));
             }
             Event::Denied { host, component, asked, advice } => {
                 drop(out);
-                eprintln!("DENIED: {}: {}: {}; {}", shown(host), shown(component), shown(asked), shown(advice));
+                eprintln!(
+                    "{} {}: {}: {}; {}",
+                    tag(Tag::Denied),
+                    shown(host),
+                    shown(component),
+                    shown(asked),
+                    shown(advice)
+                );
             }
             Event::Grants { host, root, used, unused, modules } => {
                 if !self.grants {
@@ -112,7 +120,7 @@ impl Output {
         if self.json {
             println_json(&json!({"event": "skipped", "host": host, "component": root, "reason": reason}));
         } else {
-            eprintln!("SKIPPED: {}: {}: {}", shown(host), shown(root), shown(reason));
+            eprintln!("{} {}: {}: {}", tag(Tag::Skipped), shown(host), shown(root), shown(reason));
         }
     }
 
@@ -139,7 +147,7 @@ impl Output {
                 eprintln!("{heading}");
             }
             for d in group {
-                eprintln!("ERROR: {}", shown(&d.to_string()));
+                eprintln!("{} {}", tag(Tag::Error), shown(&d.to_string()));
             }
         }
         if errors.0.len() > 1 {
@@ -155,7 +163,7 @@ impl Output {
                 v["event"] = json!("warning");
                 println_json(&v);
             } else {
-                eprintln!("WARNING: {}", shown(&d.to_string()));
+                eprintln!("{} {}", tag(Tag::Warning), shown(&d.to_string()));
             }
         }
     }
@@ -176,6 +184,71 @@ impl Output {
             println!("{}", shown(text));
         }
     }
+}
+
+/// Whether each stream gets colors: only a terminal, only without
+/// `NO_COLOR` (set and not empty: no colors, as no-color.org asks) and
+/// not for `TERM=dumb`. Piped output and `--json` never carry escapes.
+#[derive(Clone, Copy)]
+pub struct Colors {
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+pub fn colors() -> Colors {
+    static COLORS: std::sync::OnceLock<Colors> = std::sync::OnceLock::new();
+    *COLORS.get_or_init(|| {
+        use std::io::IsTerminal;
+        let allowed = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
+        Colors {
+            stdout: allowed && std::io::stdout().is_terminal(),
+            stderr: allowed && std::io::stderr().is_terminal(),
+        }
+    })
+}
+
+/// The word that starts a line on stderr.
+#[derive(Clone, Copy)]
+pub enum Tag {
+    Error,
+    Denied,
+    Skipped,
+    Warning,
+}
+
+/// `ERROR:`, `DENIED:`, `SKIPPED:` (red) or `WARNING:` (yellow), bold, on
+/// a terminal.
+pub fn tag(tag: Tag) -> String {
+    use anstyle::{AnsiColor, Style};
+    let (word, color) = match tag {
+        Tag::Error => ("ERROR:", AnsiColor::Red),
+        Tag::Denied => ("DENIED:", AnsiColor::Red),
+        Tag::Skipped => ("SKIPPED:", AnsiColor::Red),
+        Tag::Warning => ("WARNING:", AnsiColor::Yellow),
+    };
+    painted(word, Style::new().bold().fg_color(Some(color.into())), colors().stderr)
+}
+
+/// A line of a unified diff: added green, removed red, hunk headers cyan.
+fn diff_line(line: &str, color: bool) -> std::borrow::Cow<'_, str> {
+    use anstyle::{AnsiColor, Style};
+    let style = if line.starts_with("+++") || line.starts_with("---") {
+        Style::new().bold()
+    } else if line.starts_with('+') {
+        Style::new().fg_color(Some(AnsiColor::Green.into()))
+    } else if line.starts_with('-') {
+        Style::new().fg_color(Some(AnsiColor::Red.into()))
+    } else if line.starts_with("@@") {
+        Style::new().fg_color(Some(AnsiColor::Cyan.into()))
+    } else {
+        return std::borrow::Cow::Borrowed(line);
+    };
+    if color { std::borrow::Cow::Owned(painted(line, style, true)) } else { std::borrow::Cow::Borrowed(line) }
+}
+
+fn painted(text: &str, style: anstyle::Style, on: bool) -> String {
+    if on { format!("{style}{text}{style:#}") } else { text.to_string() }
 }
 
 /// Text from components, hosts and target files as a terminal may show it:
@@ -217,6 +290,14 @@ fn escaped(text: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::shown;
+
+    #[test]
+    fn diff_lines_are_colored_only_when_asked() {
+        assert_eq!(super::diff_line("+new", false), "+new");
+        assert_eq!(super::diff_line("+new", true), "\u{1b}[32m+new\u{1b}[0m");
+        assert_eq!(super::diff_line("-old", true), "\u{1b}[31m-old\u{1b}[0m");
+        assert_eq!(super::diff_line(" same", true), " same");
+    }
 
     #[test]
     fn control_characters_are_escaped_line_breaks_and_tabs_kept() {

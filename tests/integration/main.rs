@@ -43,6 +43,7 @@ mod stdlib_extract;
 mod stdlib_git;
 mod stdlib_system;
 mod templates;
+mod terminal;
 mod tutorial_service;
 
 /// One constant per guest fixture in tests/fixtures; a fixture no test

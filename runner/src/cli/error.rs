@@ -120,7 +120,7 @@ impl CliError {
                     v["message"] = json!(message);
                     out.json_line(&v);
                 } else {
-                    eprintln!("ERROR: {}", shown(&message));
+                    eprintln!("{} {}", crate::output::tag(crate::output::Tag::Error), shown(&message));
                 }
             }
         }
