@@ -15,6 +15,19 @@ pub fn user_name(uid: u32) -> Option<String> {
     })
 }
 
+/// The home folder of user `uid`'s passwd entry.
+pub fn home_of(uid: u32) -> Option<std::path::PathBuf> {
+    lookup(|buf, out| unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut result = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc == 0 && !result.is_null() && !pwd.pw_dir.is_null() {
+            *out = Some(std::path::PathBuf::from(CStr::from_ptr(pwd.pw_dir).to_string_lossy().into_owned()));
+        }
+        rc
+    })
+}
+
 pub fn group_name(gid: u32) -> Option<String> {
     lookup(|buf, out| unsafe {
         let mut grp: libc::group = std::mem::zeroed();

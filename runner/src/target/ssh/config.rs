@@ -174,11 +174,12 @@ impl SshConfig {
     /// The configuration of a deploy from `deployment` (its `ssh_config`),
     /// else the user's (below `home`) and the system's files.
     pub fn find(deployment: &Path, home: &Path) -> Result<SshConfig, SshConfigError> {
-        let ssh = which("ssh");
+        let ssh = crate::system::process::which("ssh");
         let own = deployment.join("ssh_config");
         let user = home.join(".ssh").join("config");
         let system = PathBuf::from("/etc/ssh/ssh_config");
-        let passwd_home = passwd_home();
+        // SAFETY: geteuid has no preconditions.
+        let passwd_home = crate::system::users::home_of(unsafe { libc::geteuid() });
         if own.is_file() {
             let shown = "ssh_config".to_string();
             std::fs::File::open(&own).map_err(|source| SshConfigError::Unreadable { file: shown.clone(), source })?;
@@ -409,25 +410,6 @@ fn no_client(file: String) -> SshConfigError {
     }
 }
 
-/// A program's path on PATH.
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
-}
-
-/// The home of this user's passwd entry, where OpenSSH looks for `~`.
-fn passwd_home() -> Option<PathBuf> {
-    // SAFETY: getpwuid returns a pointer into static storage or null; the
-    // folder is copied before any other call.
-    unsafe {
-        let pw = libc::getpwuid(libc::geteuid());
-        if pw.is_null() || (*pw).pw_dir.is_null() {
-            return None;
-        }
-        Some(PathBuf::from(std::ffi::CStr::from_ptr((*pw).pw_dir).to_string_lossy().into_owned()))
-    }
-}
-
 /// `ProxyJump`'s hops: `[user@]host[:port]` or `ssh://[user@]host[:port]`,
 /// separated by commas; none when a port is not a port number.
 pub fn parse_jump(jump: &str) -> Option<Vec<Hop>> {
@@ -499,7 +481,7 @@ mod tests {
     use super::*;
 
     fn have_ssh() -> bool {
-        let found = which("ssh").is_some();
+        let found = crate::system::process::which("ssh").is_some();
         if !found {
             eprintln!("skipped: no OpenSSH client (ssh) on PATH");
         }
