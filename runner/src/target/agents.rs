@@ -315,6 +315,30 @@ mod tests {
     }
 
     #[test]
+    fn agents_of_other_sources_go_after_a_week_unused() {
+        let cache = tempfile::tempdir().unwrap();
+        let agents = cache.path().join("agents");
+        let old = std::time::SystemTime::now() - KEEP_UNUSED - std::time::Duration::from_secs(60);
+        for (id, unused_since) in [("old", Some(old)), ("recent", None), (SOURCE_ID, Some(old))] {
+            let folder = agents.join(id).join("x86_64-unknown-linux-musl");
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(folder.join("batou-run"), "agent").unwrap();
+            if let Some(time) = unused_since {
+                std::fs::File::open(agents.join(id)).unwrap().set_modified(time).unwrap();
+            }
+        }
+        remove_unused(&agents);
+        assert!(!agents.join("old").exists(), "unused for more than a week, of other sources");
+        assert!(agents.join("recent").exists());
+        assert!(agents.join(SOURCE_ID).exists(), "this batou-run's own");
+        // Using one marks it: it stays.
+        std::fs::File::open(agents.join("recent")).unwrap().set_modified(old).unwrap();
+        mark_used(&agents.join("recent/x86_64-unknown-linux-musl/batou-run"));
+        remove_unused(&agents);
+        assert!(agents.join("recent").exists());
+    }
+
+    #[test]
     fn an_override_is_taken_for_the_machine_its_header_names() {
         let dir = tempfile::tempdir().unwrap();
         let mut header = vec![0u8; 64];
