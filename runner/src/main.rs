@@ -17,6 +17,7 @@ mod model;
 mod orchestrate;
 mod output;
 mod plan;
+mod progress;
 mod redact;
 mod scaffold;
 mod secrets;

@@ -18,6 +18,7 @@ use crate::agent::{Event, HostOutcome, Uploaded};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::output::Output;
 use crate::plan::{HostPlan, Plan, RootRef};
+use crate::progress::{self, HostLine};
 use crate::target::{Target, TargetError};
 
 /// Makes the target of one host, inside that host's worker thread.
@@ -104,6 +105,21 @@ pub fn deploy(plan: &Plan, options: &Options, make_target: &MakeTarget<'_>, out:
     let mut running = 0;
     let jobs = options.jobs.max(1);
     let group_events = jobs > 1;
+    // A line per host on a terminal while several deploy.
+    let many = hosts.iter().filter(|h| (options.selected)(&h.host.name)).count() > 1;
+    let lines: Vec<HostLine> = hosts
+        .iter()
+        .map(|h| {
+            if many && (options.selected)(&h.host.name) {
+                let line = progress::host_line(&h.host.name);
+                line.set("waiting");
+                line
+            } else {
+                HostLine::default()
+            }
+        })
+        .collect();
+    let lines = &lines;
 
     std::thread::scope(|scope| {
         let (done_tx, done_rx) = mpsc::channel::<Finished>();
@@ -146,7 +162,10 @@ pub fn deploy(plan: &Plan, options: &Options, make_target: &MakeTarget<'_>, out:
                         let done = done_tx.clone();
                         let host_plan = &hosts[h];
                         let predict = options.predict;
-                        scope.spawn(move || worker(h, host_plan, rx, done, make_target, predict, group_events, out));
+                        let line = &lines[h];
+                        scope.spawn(move || {
+                            worker(h, host_plan, rx, done, make_target, predict, group_events, out, line)
+                        });
                         tx
                     });
                     sender.send(batch).expect("the worker lives until its sender is dropped");
@@ -168,8 +187,13 @@ pub fn deploy(plan: &Plan, options: &Options, make_target: &MakeTarget<'_>, out:
             }
             let finished = done_rx.recv().expect("a busy worker reports");
             running -= 1;
-            busy[finished.host] = false;
+            let h = finished.host;
+            busy[h] = false;
             settle(&mut report, &mut state, &mut next, hosts, finished, out);
+            show_host(&lines[h], &state[h], false);
+        }
+        for (line, state) in lines.iter().zip(&state) {
+            show_host(line, state, true);
         }
         // Dropping the senders ends the workers.
         drop(workers);
@@ -283,6 +307,21 @@ fn settle(
     next[h] = hosts[h].roots.len();
 }
 
+/// A host's line after one of its batches (or, `at_end`, after all):
+/// waiting for other hosts, or how it ended.
+fn show_host(line: &HostLine, state: &[State], at_end: bool) {
+    let count = |s: State| state.iter().filter(|x| **x == s).count();
+    let (done, failed, skipped) = (count(State::Done), count(State::Failed), count(State::Skipped));
+    if failed > 0 {
+        line.finish(format!("FAILED ({done} of {} roots deployed)", state.len()));
+    } else if count(State::Pending) == 0 || at_end {
+        let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+        line.finish(format!("done ({done} of {} roots{skipped})", state.len()));
+    } else {
+        line.set(format!("waiting for other hosts ({done} of {} roots deployed)", state.len()));
+    }
+}
+
 /// One host's worker: makes the host's target on its first batch and
 /// deploys each batch it is given through it.
 #[allow(clippy::too_many_arguments)]
@@ -295,12 +334,16 @@ fn worker<'a>(
     predict: bool,
     group_events: bool,
     out: &Output,
+    line: &HostLine,
 ) {
     let mut target: Option<Box<dyn Target + 'a>> = None;
     for roots in batches {
         let by_name = roots.iter().map(|&i| (plan.roots[i].name.as_str(), i)).collect();
+        line.set(if target.is_none() { "connecting".to_string() } else { "deploying".to_string() });
         let mut sink = Sink {
             by_name,
+            line,
+            of: plan.roots.len(),
             out,
             group: group_events,
             held: Vec::new(),
@@ -335,6 +378,9 @@ fn worker<'a>(
 struct Sink<'s> {
     /// The batch's roots by name: every event names its root first.
     by_name: std::collections::HashMap<&'s str, usize>,
+    /// The host's line, and how many roots the host has.
+    line: &'s HostLine,
+    of: usize,
     out: &'s Output,
     group: bool,
     held: Vec<Event>,
@@ -367,7 +413,11 @@ impl Sink<'_> {
             Event::Failed { component, .. } => (component, true),
         };
         // `root` or `root > kind('name') > ...`.
-        let root = self.by_name.get(component.split(" > ").next().unwrap_or(component)).copied();
+        let root_name = component.split(" > ").next().unwrap_or(component);
+        let root = self.by_name.get(root_name).copied();
+        if let Some(i) = root.filter(|i| self.last_seen != Some(*i)) {
+            self.line.set(format!("deploying root {} of {}: {root_name}", i + 1, self.of));
+        }
         if root.is_some() {
             self.last_seen = root;
             if failed && self.failed_at.is_none() {

@@ -24,6 +24,10 @@ impl Output {
     }
 
     pub fn event(&self, event: &Event) {
+        crate::progress::suspend(|| self.event_now(event));
+    }
+
+    fn event_now(&self, event: &Event) {
         if self.json {
             let mut v = serde_json::to_value(event).expect("events serialize");
             if let Event::Diff { diff, .. } = event {
@@ -108,11 +112,13 @@ impl Output {
     /// Several events printed together: no other thread's output comes
     /// between them.
     pub fn events(&self, events: &[Event]) {
-        // stdout's lock is reentrant: `event` takes it again.
-        let _out = std::io::stdout().lock();
-        for event in events {
-            self.event(event);
-        }
+        crate::progress::suspend(|| {
+            // stdout's lock is reentrant: `event_now` takes it again.
+            let _out = std::io::stdout().lock();
+            for event in events {
+                self.event_now(event);
+            }
+        });
     }
 
     /// A root that was not deployed, and why.
@@ -120,7 +126,9 @@ impl Output {
         if self.json {
             println_json(&json!({"event": "skipped", "host": host, "component": root, "reason": reason}));
         } else {
-            eprintln!("{} {}: {}: {}", tag(Tag::Skipped), shown(host), shown(root), shown(reason));
+            crate::progress::suspend(|| {
+                eprintln!("{} {}: {}: {}", tag(Tag::Skipped), shown(host), shown(root), shown(reason))
+            });
         }
     }
 
@@ -142,17 +150,19 @@ impl Output {
             }
             return;
         }
-        for (heading, group) in errors.grouped() {
-            if let Some(heading) = heading {
-                eprintln!("{heading}");
+        crate::progress::suspend(|| {
+            for (heading, group) in errors.grouped() {
+                if let Some(heading) = heading {
+                    eprintln!("{heading}");
+                }
+                for d in group {
+                    eprintln!("{} {}", tag(Tag::Error), shown(&d.to_string()));
+                }
             }
-            for d in group {
-                eprintln!("{} {}", tag(Tag::Error), shown(&d.to_string()));
+            if errors.0.len() > 1 {
+                eprintln!("{} problems found.", errors.0.len());
             }
-        }
-        if errors.0.len() > 1 {
-            eprintln!("{} problems found.", errors.0.len());
-        }
+        });
     }
 
     /// Problems that do not stop the deploy.
@@ -163,7 +173,7 @@ impl Output {
                 v["event"] = json!("warning");
                 println_json(&v);
             } else {
-                eprintln!("{} {}", tag(Tag::Warning), shown(&d.to_string()));
+                crate::progress::suspend(|| eprintln!("{} {}", tag(Tag::Warning), shown(&d.to_string())));
             }
         }
     }
@@ -181,7 +191,7 @@ impl Output {
             v["message"] = json!(text);
             println_json(&v);
         } else {
-            println!("{}", shown(text));
+            crate::progress::suspend(|| println!("{}", shown(text)));
         }
     }
 }

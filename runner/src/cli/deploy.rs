@@ -70,6 +70,7 @@ impl DeployArgs {
 }
 
 pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
+    crate::progress::start(out.json);
     let started = Instant::now();
     let deployment = &args.deployment;
     check_deployment(deployment)?;

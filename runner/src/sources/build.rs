@@ -54,6 +54,7 @@ pub fn build_crate(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, 
         return Ok(built);
     }
     tracing::info!(component = name, "building");
+    let _shown = crate::progress::task(format!("building component {name} (Rust)"));
     // One shared target folder, so that dependencies compile once for
     // every deployment; held locked from the build until its output is
     // copied away, so that no other build of a crate with the same name
@@ -145,6 +146,7 @@ pub fn build_python(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf,
         Err(build) => build,
     };
     tracing::info!(component = name, "building with componentize-py");
+    let _shown = crate::progress::task(format!("building component {name} (Python)"));
     let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
     let out_dir = build.wasm.parent().expect("in a folder");
     let work = tempfile_dir(out_dir).map_err(|e| io(out_dir, e))?;
@@ -212,6 +214,7 @@ pub fn build_js(name: &str, dir: &Path, cache_dir: &Path) -> Result<PathBuf, Dia
         Err(build) => build,
     };
     tracing::info!(component = name, "building with componentize-js");
+    let _shown = crate::progress::task(format!("building component {name} (JavaScript)"));
     let io = |p: &Path, e: std::io::Error| Diagnostic::new(format!("{}: {e}", p.display()));
     let out_dir = build.wasm.parent().expect("in a folder");
     let sources = source_files(dir)?;

@@ -204,10 +204,12 @@ fn build(machine: &Machine, into: &Path) -> Result<(), String> {
         return Ok(());
     }
     let target_dir = repo.join("target").join("agent-build");
-    eprintln!(
-        "Building the agent for {} hosts (a static {} build of batou-run, once per version: a few minutes)...",
-        machine.name, machine.triple
-    );
+    let announce = || {
+        eprintln!(
+            "Building the agent for {} hosts (a static {} build of batou-run, once per version: a few minutes)...",
+            machine.name, machine.triple
+        )
+    };
     let started = std::time::Instant::now();
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cargo
@@ -223,8 +225,12 @@ fn build(machine: &Machine, into: &Path) -> Result<(), String> {
         .stdout(std::io::stderr())
         .stderr(Stdio::inherit());
     cross_toolchain(machine, &mut cargo);
-    let status =
-        cargo.status().map_err(|e| format!("cannot run cargo to build the agent for {} hosts: {e}", machine.name))?;
+    // cargo shows its own progress on stderr: the live view waits.
+    let status = crate::progress::suspend(|| {
+        announce();
+        cargo.status()
+    })
+    .map_err(|e| format!("cannot run cargo to build the agent for {} hosts: {e}", machine.name))?;
     if !status.success() {
         return Err(format!(
             "building the agent for {name} hosts failed ({status}; cargo's messages are above). It needs the Rust \

@@ -178,6 +178,7 @@ impl Runtime {
             }
             tracing::warn!(path = %path.display(), "ignoring an unreadable compiled-module cache entry");
         }
+        let shown = crate::progress::task(format!("compiling module {name} to native code"));
         let compiled = self
             .engine
             .precompile_component(bytes)
@@ -186,6 +187,7 @@ impl Runtime {
         std::fs::create_dir_all(&dir).map_err(cache_err)?;
         write_atomically(&path, &compiled).map_err(cache_err)?;
         super::cache::evict(&dir, super::cache::limit_bytes(), &path);
+        drop(shown);
         // SAFETY: produced just now by this engine.
         unsafe { Component::deserialize(&self.engine, &compiled) }
             .map_err(|e| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") })

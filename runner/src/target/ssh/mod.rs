@@ -230,7 +230,10 @@ impl Target for Ssh<'_> {
             .map_err(|e| fail(format!("cannot start the agent over SSH ({}): {e}", route.target())))?;
         let (read, write) = channel.split();
         let (mut reader, mut writer, pump) = bridge::bridge(hosts.runtime.handle(), &host, read, write);
-        let agent_bytes = match bootstrap::bootstrap(&hosts.agents, &mut reader, &mut writer, &route.target().user) {
+        let starting = crate::progress::task(format!("{host}: starting the agent (sending it if the host lacks it)"));
+        let bootstrapped = bootstrap::bootstrap(&hosts.agents, &mut reader, &mut writer, &route.target().user);
+        drop(starting);
+        let agent_bytes = match bootstrapped {
             Ok(bytes) => bytes,
             Err(message) => {
                 writer.close();
