@@ -278,7 +278,7 @@ fn ssh_setup_error(e: SshSetupError) -> Result<Diagnostics, CliError> {
         }
         SshSetupError::NoHome(_) => Ok(Diagnostic::new(e.to_string()).hint("set HOME to your home folder").into()),
         SshSetupError::Agents(_) => Ok(Diagnostic::new(e.to_string())
-            .hint("name static batou-run builds (`cargo build --profile agent --target x86_64-unknown-linux-musl`), separated by `:`, or unset it")
+            .hint("name static batou-run builds (`cargo build --profile agent --features agent-only --target x86_64-unknown-linux-musl`), separated by `:`, or unset it")
             .into()),
         SshSetupError::Runtime(_) => Err(CliError::Internal(e.into())),
     }

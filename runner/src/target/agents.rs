@@ -11,7 +11,8 @@
 //!    source id being the sha256 of what this batou-run was built from
 //!    (`runner/build.rs`), so an agent from other sources is never used;
 //! 4. built on first use from the sources this batou-run was built from
-//!    (`cargo build --profile agent --target <triple>`, into
+//!    (`cargo build --profile agent --features agent-only --target
+//!    <triple>`, into
 //!    `target/agent-build/`), checked to carry the same source id, then
 //!    copied into the cache. A newcomer's first command, a local deploy,
 //!    never pays for it; the first SSH deploy does, once.
@@ -186,7 +187,7 @@ fn build(machine: &Machine, into: &Path) -> Result<(), String> {
     let Some(repo) = source_repository() else {
         return Err(format!(
             "no agent for {name} hosts: this batou-run has none built in its cache, and the sources it was built \
-             from ({}) are gone. Build one with `cargo build --profile agent --target {triple}` in batou-run's \
+             from ({}) are gone. Build one with `cargo build --profile agent --features agent-only --target {triple}` in batou-run's \
              repository and name it in BATOU_RUN_AGENT_BINARY",
             env!("CARGO_MANIFEST_DIR"),
             name = machine.name,

@@ -81,8 +81,11 @@ impl std::fmt::Display for Hop {
 }
 
 /// The SSH client configuration of a deploy.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct SshConfig {
+    /// Jump hosts' settings asked so far: many hosts behind one bastion
+    /// ask `ssh -G` about it once.
+    hops: std::sync::Mutex<BTreeMap<(String, Option<String>, Option<u16>), HostEntry>>,
     /// What `ssh -F` is given; none when there is no file to read.
     file: Option<PathBuf>,
     /// What ssh reads on its standard input (with `-F /dev/stdin`).
@@ -187,6 +190,7 @@ impl SshConfig {
                 return Err(no_client(shown));
             };
             return Ok(SshConfig {
+                hops: Default::default(),
                 file: Some(own.clone()),
                 stdin: None,
                 shown: vec![(own.display().to_string(), shown.clone())],
@@ -204,7 +208,15 @@ impl SshConfig {
         // keys and known_hosts it uses too.
         let text: String = files.iter().map(|f| format!("Include \"{}\"\n", f.display())).collect();
         let shown = files.iter().map(|f| (f.display().to_string(), f.display().to_string())).collect();
-        Ok(SshConfig { file: Some(PathBuf::from("/dev/stdin")), stdin: Some(text), shown, main, ssh, passwd_home })
+        Ok(SshConfig {
+            hops: Default::default(),
+            file: Some(PathBuf::from("/dev/stdin")),
+            stdin: Some(text),
+            shown,
+            main,
+            ssh,
+            passwd_home,
+        })
     }
 
     /// The configuration `text` as the deployment's `ssh_config`, for
@@ -280,9 +292,21 @@ impl SshConfig {
     }
 
     /// The settings of one host.
-    pub fn lookup(&self, alias: &str, user: Option<&str>, port: Option<u16>) -> Result<HostEntry, SshConfigError> {
-        let mut all = self.lookup_all(&[(alias.to_string(), user.map(str::to_string), port)]);
-        all.pop().expect("one asked, one answered")
+    #[cfg(test)]
+    fn lookup(&self, alias: &str, user: Option<&str>, port: Option<u16>) -> Result<HostEntry, SshConfigError> {
+        self.lookup_all(&[(alias.to_string(), user.map(str::to_string), port)]).pop().expect("one asked, one answered")
+    }
+
+    /// The settings of a jump host, asked of `ssh -G` once per deploy
+    /// however many hosts go through it.
+    pub fn lookup_hop(&self, alias: &str, user: Option<&str>, port: Option<u16>) -> Result<HostEntry, SshConfigError> {
+        let key = (alias.to_string(), user.map(str::to_string), port);
+        if let Some(known) = self.hops.lock().expect("not poisoned").get(&key) {
+            return Ok(known.clone());
+        }
+        let entry = self.lookup_all(std::slice::from_ref(&key)).pop().expect("one asked, one answered")?;
+        self.hops.lock().expect("not poisoned").insert(key, entry.clone());
+        Ok(entry)
     }
 
     /// ssh's refusal of the file, at the line it names.
@@ -533,6 +557,19 @@ mod tests {
         let other = config.lookup("other", Some("deploy"), Some(2200)).unwrap();
         assert_eq!((other.host_name.as_str(), other.user.as_deref(), other.port), ("other", Some("deploy"), 2200));
         assert!(other.proxy_jump.is_empty());
+    }
+
+    #[test]
+    fn a_jump_host_is_asked_about_once() {
+        if !have_ssh() {
+            return;
+        }
+        let (dir, config) = SshConfig::of_text("Host bastion\n  Port 2200\n");
+        assert_eq!(config.lookup_hop("bastion", None, None).unwrap().port, 2200);
+        // What ssh said is kept: the file changing now does not show.
+        std::fs::write(dir.path().join("ssh_config"), "Host bastion\n  Port 2300\n").unwrap();
+        assert_eq!(config.lookup_hop("bastion", None, None).unwrap().port, 2200);
+        assert_eq!(config.lookup("bastion", None, None).unwrap().port, 2300);
     }
 
     #[test]

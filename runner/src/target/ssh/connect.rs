@@ -283,7 +283,13 @@ async fn authenticate(handle: &mut Handle<Client>, target: &Endpoint) -> Result<
     let listed: Vec<PublicKey> = target
         .identity_files
         .iter()
-        .filter_map(|f| std::fs::read_to_string(f.with_extension("pub")).ok())
+        .filter_map(|f| {
+            // `key` has `key.pub` beside it, as OpenSSH writes it (not
+            // `with_extension`, which would turn `key.pem` into `key.pub`).
+            let mut public = f.clone().into_os_string();
+            public.push(".pub");
+            std::fs::read_to_string(public).ok()
+        })
         .filter_map(|text| PublicKey::from_openssh(text.trim()).ok())
         .collect();
     if let Some(socket) = &target.agent {

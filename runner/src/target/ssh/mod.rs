@@ -313,10 +313,10 @@ impl Settings {
             };
             return Ok(Hops { legs: vec![endpoint], proxy_command });
         };
-        let first_entry = config.lookup(&first.host, first.user.as_deref(), first.port)?;
+        let first_entry = config.lookup_hop(&first.host, first.user.as_deref(), first.port)?;
         let mut hops = self.hops(config, &first.host, first_entry, depth + 1)?;
         for hop in rest {
-            let mut hop_entry = config.lookup(&hop.host, hop.user.as_deref(), hop.port)?;
+            let mut hop_entry = config.lookup_hop(&hop.host, hop.user.as_deref(), hop.port)?;
             hop_entry.proxy_jump.clear();
             hop_entry.proxy_command = None;
             hops.legs.push(self.endpoint(config, &hop.host, &hop_entry)?);
