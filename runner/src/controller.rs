@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::agent::Agent;
+use crate::agent::speculate::Speculations;
 use crate::config::{Environment, RootConfig};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage};
 use crate::model::configure::{Configurator, ConfigureFailure, Spec};
@@ -18,9 +20,10 @@ use crate::plan::origins::{Origins, asset_folder_name};
 use crate::plan::require::RequireAnswers;
 use crate::plan::{HostPlan, Limits, ModuleUse, Node, Plan, RootPlan, RootRef};
 use crate::sources::{Modules, root_assets};
-use crate::system::remote::NoRemote;
+use crate::system::remote::{NoRemote, ThisMachine};
 use crate::system::sandbox::Sandbox;
 use crate::wasm::Runtime;
+use crate::wasm::state::LogBook;
 use crate::wasm::state::SecretFiles;
 
 /// What the environment's secrets add to a plan beyond attributes and
@@ -71,19 +74,26 @@ fn root_limits(env: &Environment, root: &str) -> Limits {
 /// the roots whose kind or attributes are wrong are reported, and the
 /// others are configured all the same, so that their problems are
 /// reported in the same run.
+///
+/// With `speculations` (a deploy or predict on this machine, in this
+/// process), each root whose workdir exists is also verified right after
+/// its configure, with the instances configure made: its deploy uses that
+/// if it still holds (see [`crate::agent::speculate`]).
 pub fn plan(
     env: &Environment,
     deployment: &Path,
     runtime: &Runtime,
     modules: &Modules,
     secrets: &PlanSecrets,
+    speculations: Option<&Speculations>,
 ) -> Result<Plan, Diagnostics> {
     let (roots, root_errors) = roots(env, deployment, modules, secrets);
     let mut errors = root_errors.in_stage(Stage::Kinds);
     let ids: Vec<RootId> = roots.iter().map(|r| RootId { host: r.host.name.clone(), name: r.name.clone() }).collect();
     // Configure touches nothing on a host: no grants, no connections.
     let configurator = Configurator { runtime, modules, remote: Arc::new(NoRemote) };
-    let mut by_root = RootConfigurer { roots: &roots, configurator, sandbox: Arc::new(Sandbox::nothing()) };
+    let mut by_root =
+        RootConfigurer { roots: &roots, configurator, sandbox: Arc::new(Sandbox::nothing()), early: speculations };
     let resolved = resolve_graph(&ids, &mut by_root);
     let resolved = match resolved {
         Ok(resolved) => resolved,
@@ -171,11 +181,30 @@ struct RootConfigurer<'a> {
     roots: &'a [Root],
     configurator: Configurator<'a>,
     sandbox: Arc<Sandbox>,
+    /// Where roots verified ahead go, when they are.
+    early: Option<&'a Speculations>,
 }
 
 impl ConfigureRoot for RootConfigurer<'_> {
     fn configure(&mut self, r: usize, answers: Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure> {
+        self.configure_root(r, answers)
+    }
+
+    /// Roots are independent while they configure (each has stores of its
+    /// own): every core takes some.
+    fn configure_batch(&mut self, batch: Vec<(usize, Arc<dyn RequireAnswers>)>) -> Vec<Result<Node, ConfigureFailure>> {
+        let this = &*self;
+        crate::parallel::map(&batch, |(r, answers)| this.configure_root(*r, answers.clone()))
+    }
+}
+
+impl RootConfigurer<'_> {
+    fn configure_root(&self, r: usize, answers: Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure> {
         let root = &self.roots[r];
+        let early = self.early.and_then(|s| {
+            crate::agent::speculate::existing_sandbox(&root.grants, &root.workdir).map(|sandbox| (s, Arc::new(sandbox)))
+        });
+        let logs = LogBook::default();
         let spec = Spec {
             host: &root.host,
             kind: &root.kind,
@@ -188,13 +217,34 @@ impl ConfigureRoot for RootConfigurer<'_> {
                 assets: root.assets.as_deref().map(asset_folder_name),
                 attributes: Origins::root_attributes(&root.attribute_locations, &root.attributes),
             },
-            sandbox: &self.sandbox,
+            // A root verified ahead is configured as its deploy would:
+            // in its sandbox (configure may use none of it).
+            sandbox: early.as_ref().map(|(_, sandbox)| sandbox).unwrap_or(&self.sandbox),
             limits: root.limits,
-            // Configure's messages are shown when an agent replays it.
-            logs: Default::default(),
+            // Configure's messages are shown when the root deploys.
+            logs: logs.clone(),
             secrets: root.secrets.clone(),
         };
-        self.configurator.configure_tree(&spec, &answers)
+        let Some((speculations, sandbox)) = early.as_ref() else {
+            return self.configurator.configure_tree(&spec, &answers);
+        };
+        let configurator = Configurator {
+            runtime: self.configurator.runtime,
+            modules: self.configurator.modules,
+            remote: Arc::new(ThisMachine),
+        };
+        let pool = configurator.pool(root.limits);
+        let (node, live) = configurator.configure_live(&pool, &spec, &answers)?;
+        let speculated = Agent::speculate(
+            configurator.runtime,
+            configurator.modules,
+            |agent, outcome| {
+                agent.deploy_configured(&pool, &logs, &root.host, &node, live, outcome);
+            },
+            sandbox.clone(),
+        );
+        speculations.insert(&root.host.name, &root.name, speculated);
+        Ok(node)
     }
 }
 

@@ -16,6 +16,7 @@ mod home;
 mod model;
 mod orchestrate;
 mod output;
+mod parallel;
 mod plan;
 mod progress;
 mod redact;

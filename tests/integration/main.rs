@@ -31,6 +31,7 @@ mod secrets;
 mod secrets_deploy;
 mod sharing;
 mod shipping;
+mod speculate;
 mod ssh;
 mod ssh_capability;
 mod ssh_config;

@@ -9,6 +9,7 @@
 
 pub mod protocol;
 pub mod serve;
+pub mod speculate;
 mod store;
 
 use std::sync::Arc;
@@ -60,6 +61,8 @@ pub struct Agent<'a> {
     pub configurator: Configurator<'a>,
     pub predict: bool,
     pub sink: &'a mut dyn FnMut(Event),
+    /// Roots verified ahead of their turn ([`speculate`]).
+    pub speculated: Option<Arc<speculate::Speculations>>,
 }
 
 /// A component failed; the host's deploy stops.
@@ -88,7 +91,7 @@ impl<'a> Agent<'a> {
         predict: bool,
         sink: &'a mut dyn FnMut(Event),
     ) -> Self {
-        Agent { configurator: Configurator { runtime, modules, remote }, predict, sink }
+        Agent { configurator: Configurator { runtime, modules, remote }, predict, sink, speculated: None }
     }
 
     pub fn deploy_host(&mut self, plan: &HostPlan) -> HostOutcome {
@@ -102,11 +105,27 @@ impl<'a> Agent<'a> {
         let secret_files: std::collections::BTreeMap<String, Arc<Vec<u8>>> =
             plan.secret_files.iter().map(|(name, bytes)| (name.clone(), Arc::new(bytes.clone()))).collect();
         for root in &plan.roots {
+            if let Some(early) = self.speculated.as_ref().and_then(|s| s.take(&host.name, &root.name, self.predict)) {
+                for event in early.events {
+                    (self.sink)(event);
+                }
+                self.report_grants(&host, root, &early.sandbox);
+                outcome.components += early.outcome.components;
+                outcome.changed += early.outcome.changed;
+                continue;
+            }
+            let changed_before = outcome.changed;
             let sandbox = on_this_host(&root.workdir)
                 .map_err(|e| format!("cannot resolve the workdir {}: {e}", root.workdir.display()))
                 .and_then(|workdir| {
                     refuse_linked_workdir(&workdir)?;
                     if !self.predict {
+                        if !workdir.is_dir() {
+                            // A new folder is a change others may see.
+                            if let Some(s) = &self.speculated {
+                                s.something_changed();
+                            }
+                        }
                         std::fs::create_dir_all(&workdir)
                             .map_err(|e| format!("cannot create the workdir {}: {e}", root.workdir.display()))?;
                     }
@@ -122,6 +141,11 @@ impl<'a> Agent<'a> {
             };
             let secrets = Arc::new(SecretFiles::granted(&root.grants, &secret_files));
             let result = self.deploy_root(&host, root, &sandbox, secrets, &mut outcome);
+            if !self.predict && outcome.changed != changed_before {
+                if let Some(s) = &self.speculated {
+                    s.something_changed();
+                }
+            }
             self.report_grants(&host, root, &sandbox);
             if result.is_err() {
                 outcome.failed = true;
@@ -205,6 +229,21 @@ impl<'a> Agent<'a> {
             return Err(Failed);
         }
         self.deploy_node(&pool, &logs, host, node, live, outcome)
+    }
+
+    /// Deploys a root configured just now (by the controller, in
+    /// process): its configure's log lines, then its components.
+    pub fn deploy_configured(
+        &mut self,
+        pool: &StorePool,
+        logs: &LogBook,
+        host: &Arc<HostInfo>,
+        node: &Node,
+        live: LiveComponent,
+        outcome: &mut HostOutcome,
+    ) -> bool {
+        self.flush_logs(host, logs);
+        self.deploy_node(pool, logs, host, node, live, outcome).is_err()
     }
 
     /// Deploys a configured component: its sub-components first, then its

@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::{CliError, cache_dir, check_deployment};
+use crate::agent::speculate::Speculations;
 use crate::config::deployment::load_deployment_config;
 use crate::config::{Connect, Environment, Loaded, load_environment};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage, choices_hint};
@@ -112,10 +113,16 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     let mode = lock_mode(args.locked, args.predict || args.consistency);
     let (fetched, unresolved, module_errors) = resolve_modules(&deployment, &cache, mode, &Update::Nothing, out);
     errors.extend(module_errors.in_stage(Stage::Modules));
+    tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: environment read");
     let runtime = Runtime::new(cache.clone())?;
     let (modules, build_errors) = sources::load(&runtime, &deployment, &cache, fetched, unresolved);
     errors.extend(build_errors.in_stage(Stage::Build));
-    let plan = match controller::plan(&env, &deployment, &runtime, &modules, &plan_secrets) {
+    tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: modules loaded");
+    // In-process deploys verify each root right after its configure, with
+    // the same instances (`agent::speculate`).
+    let in_process = env.connect == Connect::Local && !args.agent_process && !args.consistency;
+    let speculations = in_process.then(|| Arc::new(Speculations::default()));
+    let plan = match controller::plan(&env, &deployment, &runtime, &modules, &plan_secrets, speculations.as_deref()) {
         Ok(plan) => errors.into_result(plan)?,
         Err(e) => {
             errors.extend(e);
@@ -123,6 +130,7 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
         }
     };
 
+    tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: planned");
     if args.consistency {
         let components: usize = plan.hosts.iter().flat_map(|h| &h.roots).map(|r| r.node.count()).sum();
         let hosts = plan.hosts.len();
@@ -141,8 +149,11 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     let selected = |name: &str| args.hosts.is_empty() || args.hosts.iter().any(|h| h == name);
     let jobs = args.jobs.map(|j| j as usize).or(env.jobs).unwrap_or(1);
     let options = orchestrate::Options { jobs, predict: args.predict, selected: &selected };
-    let make_target = |host: &HostPlan| target(&args, ssh_hosts.as_ref(), &cache, &runtime, &modules, host);
+    tracing::info!(roots = speculations.as_ref().map_or(0, |s| s.len()), "verified ahead");
+    let make_target =
+        |host: &HostPlan| target(&args, ssh_hosts.as_ref(), &cache, &runtime, &modules, speculations.as_ref(), host);
     let report = orchestrate::deploy(&plan, &options, &make_target, out);
+    tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: deployed");
     summary(&args, &env.name, env.connect == Connect::Ssh, &report, started, out);
     if report.ok() { Ok(()) } else { Err(CliError::Deploy) }
 }
@@ -245,6 +256,7 @@ fn target<'a>(
     cache: &Path,
     runtime: &'a Runtime,
     modules: &'a Modules,
+    speculations: Option<&Arc<Speculations>>,
     host: &HostPlan,
 ) -> Result<Box<dyn Target + 'a>, TargetError> {
     if let Some(hosts) = ssh_hosts {
@@ -258,7 +270,7 @@ fn target<'a>(
         })?;
         return Ok(Box::new(process));
     }
-    Ok(Box::new(Local::new(runtime, modules)))
+    Ok(Box::new(Local::new(runtime, modules, speculations.cloned())))
 }
 
 /// SSH settings that cannot be followed are the configuration's mistake,

@@ -146,17 +146,29 @@ impl<'a> Configurator<'a> {
     /// the plan's tree.
     pub fn configure_tree(&self, spec: &Spec<'_>, answers: &Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure> {
         let pool = self.pool(spec.limits);
+        let (node, live) = self.configure_live(&pool, spec, answers)?;
+        pool.discard(live);
+        Ok(node)
+    }
+
+    /// Configures a root into the plan's tree, and keeps the configured
+    /// components alive (in `pool`) for the caller to deploy.
+    pub fn configure_live(
+        &self,
+        pool: &StorePool,
+        spec: &Spec<'_>,
+        answers: &Arc<dyn RequireAnswers>,
+    ) -> Result<(Node, LiveComponent), ConfigureFailure> {
         let lineage = Arc::new(Planning {
             modules: self.modules.loaded.clone(),
             kinds: self.modules.kinds.clone(),
             answers: answers.clone(),
         });
-        let mut live = self.create_and_configure(&pool, spec, answers.clone(), lineage)?;
+        let mut live = self.create_and_configure(pool, spec, answers.clone(), lineage)?;
         let added =
             Added { kind: spec.kind.to_string(), name: spec.name.to_string(), attributes: spec.attributes.clone() };
-        let node = node_of(&pool, added, &mut live);
-        pool.discard(live);
-        Ok(node)
+        let node = node_of(pool, added, &mut live);
+        Ok((node, live))
     }
 }
 
@@ -169,12 +181,12 @@ fn provided_in(live: &mut LiveComponent) -> Vec<(String, Value)> {
     out
 }
 
-/// The plan node of a configured component and its sub-components.
+/// The plan node of a configured component and its sub-components (which
+/// stay in place, to be deployed or discarded).
 fn node_of(pool: &StorePool, added: Added, live: &mut LiveComponent) -> Node {
     let ctx = live.ctx();
-    let record = &mut ctx.model.record;
-    let children = std::mem::take(&mut record.children);
     let module = pool.module_of(&added.kind).map(|(m, _)| m.hash).unwrap_or_default();
+    let record = &mut ctx.model.record;
     let mut node = Node {
         kind: added.kind,
         name: added.name,
@@ -183,13 +195,12 @@ fn node_of(pool: &StorePool, added: Added, live: &mut LiveComponent) -> Node {
         attributes: added.attributes,
         assets: ctx.assets.as_deref().cloned(),
         assets_name: ctx.templates.assets.clone(),
-        required: std::mem::take(&mut ctx.model.record.required),
-        provided: std::mem::take(&mut ctx.model.record.provided),
-        children: Vec::with_capacity(children.len()),
+        required: record.required.clone(),
+        provided: record.provided.clone(),
+        children: Vec::with_capacity(record.children.len()),
     };
-    for mut child in children {
-        node.children.push(node_of(pool, child.added, &mut child.live));
-        pool.discard(child.live);
+    for child in &mut ctx.model.record.children {
+        node.children.push(node_of(pool, child.added.clone(), &mut child.live));
     }
     node
 }

@@ -28,6 +28,23 @@ impl RootId {
 /// Configures one root given the values provided so far.
 pub trait ConfigureRoot {
     fn configure(&mut self, root: usize, answers: Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure>;
+
+    /// Configures several roots, each with its own answers, and returns
+    /// the results in the same order. A configurer that can run roots at
+    /// once (on every core) does so here.
+    fn configure_batch(&mut self, batch: Vec<(usize, Arc<dyn RequireAnswers>)>) -> Vec<Result<Node, ConfigureFailure>> {
+        batch.into_iter().map(|(r, answers)| self.configure(r, answers)).collect()
+    }
+}
+
+/// The keys a configure result read through `require`: a result computed
+/// before one of them changed is stale. None: not known (a configure that
+/// stopped part way may have read others), so any change makes it stale.
+fn keys_read(result: &Result<Node, ConfigureFailure>) -> Option<BTreeSet<String>> {
+    match result {
+        Ok(node) => Some(node.all_required().into_iter().map(|q| q.key.clone()).collect()),
+        Err(_) => None,
+    }
 }
 
 /// Values provided by each root, by key.
@@ -92,9 +109,33 @@ pub fn resolve_graph(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> R
             break;
         }
         let mut progress = false;
-        for r in pending.clone() {
-            let answers = Arc::new(Snapshot { host: roots[r].host.clone(), provided: provided.clone() });
-            match configurer.configure(r, answers) {
+        // The round's roots are configured at once against the values
+        // provided so far, then taken in order as if one after the other:
+        // a root whose result read a value that a root before it in this
+        // round changed is configured again right there, with the new
+        // values. So the result is the one-at-a-time result (batou's),
+        // whatever ran in parallel.
+        let round_roots: Vec<usize> = pending.iter().copied().collect();
+        let batch = round_roots
+            .iter()
+            .map(|&r| {
+                let answers: Arc<dyn RequireAnswers> =
+                    Arc::new(Snapshot { host: roots[r].host.clone(), provided: provided.clone() });
+                (r, answers)
+            })
+            .collect();
+        let early = configurer.configure_batch(batch);
+        let mut changed_in_round: BTreeSet<String> = BTreeSet::new();
+        for (r, result) in round_roots.into_iter().zip(early) {
+            let stale = !changed_in_round.is_empty()
+                && keys_read(&result).is_none_or(|keys| keys.iter().any(|k| changed_in_round.contains(k)));
+            let result = if stale {
+                let answers = Arc::new(Snapshot { host: roots[r].host.clone(), provided: provided.clone() });
+                configurer.configure(r, answers)
+            } else {
+                result
+            };
+            match result {
                 Ok(node) => {
                     pending.remove(&r);
                     unsatisfied.remove(&r);
@@ -103,6 +144,7 @@ pub fn resolve_graph(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> R
                     let changed = set_provided(&mut provided, roots, r, node.all_provided());
                     nodes[r] = Some(node);
                     requeue_dependants(&nodes, r, &changed, &mut pending);
+                    changed_in_round.extend(changed);
                 }
                 Err(ConfigureFailure::Unsatisfied { path, keys, provided: partial }) => {
                     failed.remove(&r);
@@ -111,6 +153,7 @@ pub fn resolve_graph(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> R
                     let changed = set_provided(&mut provided, roots, r, partial);
                     progress |= !changed.is_empty();
                     requeue_dependants(&nodes, r, &changed, &mut pending);
+                    changed_in_round.extend(changed);
                 }
                 Err(ConfigureFailure::Failed { path, message, at }) => {
                     unsatisfied.remove(&r);

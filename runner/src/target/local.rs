@@ -1,6 +1,9 @@
 //! The in-process target of `connect = "local"`.
 
 use super::{Target, TargetError};
+use std::sync::Arc;
+
+use crate::agent::speculate::Speculations;
 use crate::agent::{Agent, Event, HostOutcome};
 use crate::plan::HostPlan;
 use crate::sources::Modules;
@@ -12,11 +15,13 @@ use crate::wasm::Runtime;
 pub struct Local<'a> {
     runtime: &'a Runtime,
     modules: &'a Modules,
+    /// Roots the controller verified right after their configure.
+    speculations: Option<Arc<Speculations>>,
 }
 
 impl<'a> Local<'a> {
-    pub fn new(runtime: &'a Runtime, modules: &'a Modules) -> Self {
-        Local { runtime, modules }
+    pub fn new(runtime: &'a Runtime, modules: &'a Modules, speculations: Option<Arc<Speculations>>) -> Self {
+        Local { runtime, modules, speculations }
     }
 }
 
@@ -28,7 +33,9 @@ impl Target for Local<'_> {
         sink: &mut dyn FnMut(Event),
     ) -> Result<HostOutcome, TargetError> {
         // Every host of a local environment is this machine.
-        let remote = std::sync::Arc::new(ThisMachine);
-        Ok(Agent::new(self.runtime, self.modules, remote, predict, sink).deploy_host(plan))
+        let remote = Arc::new(ThisMachine);
+        let mut agent = Agent::new(self.runtime, self.modules, remote, predict, sink);
+        agent.speculated = self.speculations.clone();
+        Ok(agent.deploy_host(plan))
     }
 }

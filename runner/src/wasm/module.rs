@@ -57,6 +57,13 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// Instances alive at once: a deploy keeps one store per level of the
 /// component tree being deployed, so this is far more than needed.
 const POOL_SLOTS: u32 = 128;
+/// How much of a memory slot is zeroed in place when its store goes,
+/// rather than given back to the kernel. A Rust component's memory (stack,
+/// data, heap) fits: its slot is then reused without a `madvise`, whose
+/// TLB flush stalls every other thread, and without page faults. With
+/// 256 KiB, configuring 500 roots took as long on two cores as on one
+/// (bench/versus_batou.py).
+const KEEP_RESIDENT: usize = 4 << 20;
 /// The largest linear memory any component may have; `memory_limit` in
 /// the environment sets the limit actually enforced.
 pub const MAX_MEMORY: usize = 4 << 30;
@@ -99,6 +106,11 @@ impl Runtime {
     pub fn new(cache_dir: PathBuf) -> anyhow::Result<Runtime> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        // For `perf`: names the guests' functions in a profile (see
+        // bench/README.md). A developer's switch, not for deploys.
+        if std::env::var_os("BATOU_RUN_PERF_MAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         // Thousands of short-lived instances per deploy: reusing memory
         // slots saves an mmap/munmap pair and the page faults of a fresh
         // mapping for each.
@@ -110,7 +122,7 @@ impl Runtime {
             .max_memories_per_component(4)
             .max_tables_per_component(16)
             .max_memory_size(MAX_MEMORY)
-            .linear_memory_keep_resident(256 << 10)
+            .linear_memory_keep_resident(KEEP_RESIDENT)
             .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot start the Wasm engine: {e}"))?;

@@ -1,0 +1,102 @@
+//! Verifying roots ahead of their turn. A root whose components all say
+//! `up-to-date` before anything in this deploy changed needs nothing
+//! more: when its turn comes and still nothing changed, what it said
+//! then is what it would say now. So those verifies run early, on every
+//! core, and in-process right after the controller's configure, whose
+//! instances they reuse (configure does not run a second time).
+//!
+//! A root that wants a change, that failed, or whose turn comes after
+//! something changed is deployed the ordinary way, in order.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::{Agent, Event, HostOutcome};
+use crate::plan::grants::Grants;
+use crate::system::sandbox::Sandbox;
+
+/// What verify of a root's components said, ahead of its turn.
+pub struct Speculated {
+    /// The events the root's deploy sent (configure's log lines, verify's).
+    pub events: Vec<Event>,
+    /// The root's sandbox, holding what verify used and was denied.
+    pub sandbox: Arc<Sandbox>,
+    pub outcome: HostOutcome,
+}
+
+/// The roots verified ahead, by host and root, and whether anything has
+/// changed since (on any host: with `connect = "local"` every host is
+/// this machine).
+#[derive(Default)]
+pub struct Speculations {
+    roots: Mutex<HashMap<(String, String), Speculated>>,
+    changed_since: AtomicBool,
+}
+
+impl Speculations {
+    pub fn insert(&self, host: &str, root: &str, s: Speculated) {
+        self.lock().insert((host.to_string(), root.to_string()), s);
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Speculated>> {
+        self.roots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A root's early verify, if it still holds: it found nothing to
+    /// change (a predict may show its predicted changes), it did not
+    /// fail, and nothing has changed since.
+    pub(super) fn take(&self, host: &str, root: &str, predict: bool) -> Option<Speculated> {
+        let s = self.lock().remove(&(host.to_string(), root.to_string()))?;
+        let holds = !s.outcome.failed && (predict || (s.outcome.changed == 0 && !self.changed()));
+        holds.then_some(s)
+    }
+
+    /// Something on the machine changed: early verifies no longer hold.
+    pub(super) fn something_changed(&self) {
+        self.changed_since.store(true, Ordering::SeqCst);
+    }
+
+    fn changed(&self) -> bool {
+        self.changed_since.load(Ordering::SeqCst)
+    }
+}
+
+/// The sandbox a root deploys in, as its turn would make it, if its
+/// workdir exists already: a root whose workdir is still to be made is
+/// not verified early (its deploy makes the folder, a change).
+pub fn existing_sandbox(grants: &Grants, workdir: &Path) -> Option<Sandbox> {
+    let workdir = crate::system::on_this_host(workdir).ok()?;
+    if !workdir.is_dir() {
+        return None;
+    }
+    super::refuse_linked_workdir(&workdir).ok()?;
+    Sandbox::new(grants, &workdir).ok()
+}
+
+impl Agent<'_> {
+    /// Deploys a configured root in predict mode, keeping its events: a
+    /// root's early verify.
+    pub fn speculate(
+        runtime: &crate::wasm::Runtime,
+        modules: &crate::sources::Modules,
+        run: impl FnOnce(&mut Agent<'_>, &mut HostOutcome),
+        sandbox: Arc<Sandbox>,
+    ) -> Speculated {
+        let mut events = Vec::new();
+        let mut sink = |e: Event| events.push(e);
+        let mut outcome = HostOutcome::default();
+        {
+            let remote = Arc::new(crate::system::remote::ThisMachine);
+            let mut agent = Agent::new(runtime, modules, remote, true, &mut sink);
+            run(&mut agent, &mut outcome);
+        }
+        outcome.failed |= events.iter().any(|e| matches!(e, Event::Failed { .. }));
+        Speculated { events, sandbox, outcome }
+    }
+}

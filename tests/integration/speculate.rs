@@ -1,0 +1,113 @@
+//! In-process deploys verify each root right after its configure, on
+//! every core, and use that verdict at the root's turn only while it
+//! still holds.
+
+use crate::harness::Deployment;
+
+/// Two roots that want different content in the same file: `first` puts
+/// `a`, then `second` puts `b`, on every run.
+const SAME_FILE: &str = r#"
+[environment]
+connect = "local"
+
+[hosts.localhost]
+components = ["first", "second"]
+
+[components.first]
+kind = "file"
+path = "../shared/x.txt"
+content = "a\n"
+
+[components.second]
+kind = "file"
+path = "../shared/x.txt"
+content = "b\n"
+
+[grants.first]
+paths.write = ["../shared"]
+
+[grants.second]
+paths.write = ["../shared"]
+"#;
+
+#[test]
+fn a_root_verified_ahead_is_verified_again_once_an_earlier_root_changed_something() {
+    let d = Deployment::new(SAME_FILE);
+    d.deploy().ok();
+    assert_eq!(std::fs::read_to_string(d.work("shared/x.txt")).unwrap(), "b\n");
+    // Ahead of its turn, `second` finds `b` in place and nothing to do;
+    // by its turn `first` has written `a`, so that no longer holds.
+    let again = d.deploy().ok();
+    assert_eq!(
+        again.changed(),
+        ["localhost: first > content('../shared/x.txt')", "localhost: second > content('../shared/x.txt')"],
+        "{}",
+        again.stdout
+    );
+    assert_eq!(std::fs::read_to_string(d.work("shared/x.txt")).unwrap(), "b\n");
+    assert!(again.stdout.contains("-b\n") && again.stdout.contains("+b\n"), "second's diff: {}", again.stdout);
+}
+
+const MANY: usize = 24;
+
+fn many_roots() -> String {
+    let names: Vec<String> = (0..MANY).map(|i| format!("\"r{i:02}\"")).collect();
+    let mut env =
+        format!("[environment]\nconnect = \"local\"\n\n[hosts.localhost]\ncomponents = [{}]\n\n", names.join(", "));
+    for i in 0..MANY {
+        env.push_str(&format!(
+            "[components.r{i:02}]\nkind = \"file\"\npath = \"f.txt\"\ncontent = \"root {i}\\n\"\n\n"
+        ));
+    }
+    env
+}
+
+/// The "instantiated" log lines of a run (one per store made).
+fn stores_made(d: &Deployment, args: &[&str]) -> (usize, String) {
+    let run = d.run_with(args, &[("BATOU_RUN_LOG", std::ffi::OsStr::new("batou_run::wasm=info"))]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    (run.stderr.lines().filter(|l| l.contains("instantiated")).count(), run.stdout)
+}
+
+#[test]
+fn a_deploy_with_nothing_to_change_configures_each_root_once() {
+    let d = Deployment::new(&many_roots());
+    d.deploy().ok();
+    let (configure_only, _) = stores_made(&d, &["deploy", "dev", "-c"]);
+    let (deploy, stdout) = stores_made(&d, &["deploy", "dev"]);
+    assert!(stdout.contains(&format!("0 of {} components changed", MANY * 2)), "{stdout}");
+    assert!(configure_only >= MANY, "each root makes a store: {configure_only}");
+    assert_eq!(deploy, configure_only, "a deploy made more stores than configure alone: configure ran again");
+    // As a separate agent, each root is configured again (as on SSH hosts).
+    let (agent, _) = stores_made(&d, &["deploy", "dev", "--agent-process"]);
+    assert_eq!(agent, 2 * configure_only, "the agent's replay");
+}
+
+#[test]
+fn the_same_deploy_on_one_thread_and_on_several() {
+    let d = Deployment::new(&many_roots());
+    let one = d.run_with(&["deploy", "dev"], &[("BATOU_RUN_THREADS", std::ffi::OsStr::new("1"))]).ok();
+    std::fs::remove_dir_all(d.path().join("work")).unwrap();
+    let four = d.run_with(&["deploy", "dev"], &[("BATOU_RUN_THREADS", std::ffi::OsStr::new("4"))]).ok();
+    let lines = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with("Deployed") && !l.starts_with("Predicted"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lines(&one.stdout), lines(&four.stdout));
+    let predicted = |threads: &str| {
+        d.write(
+            "environments/dev.toml",
+            &many_roots().replace("root 3\\n", "root three\\n").replace("root 17\\n", "root seventeen\\n"),
+        );
+        d.run_with(&["deploy", "dev", "--predict"], &[("BATOU_RUN_THREADS", std::ffi::OsStr::new(threads))]).ok().stdout
+    };
+    let (p1, p4) = (predicted("1"), predicted("4"));
+    assert_eq!(lines(&p1), lines(&p4));
+    assert_eq!(
+        crate::harness::Run { code: 0, stdout: p4.clone(), stderr: String::new() }.changed(),
+        ["localhost: r03 > content('f.txt')", "localhost: r17 > content('f.txt')"],
+        "{p4}"
+    );
+}
