@@ -50,7 +50,7 @@ def ensure_user():
     return pwd.getpwnam(USER)
 
 
-def start_sshd(work, user):
+def start_sshd(work, user, extra=""):
     os.makedirs("/run/sshd", exist_ok=True)
     host_key = os.path.join(work, "host_key")
     client_key = os.path.join(work, "client_key")
@@ -67,7 +67,7 @@ def start_sshd(work, user):
         f.write(
             f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nUsePAM no\n"
             f"AuthorizedKeysFile {authorized}\nPasswordAuthentication no\nPidFile none\n"
-            f"AllowUsers {USER}\nStrictModes no\nLogLevel ERROR\n"
+            f"AllowUsers {USER}\nStrictModes no\nLogLevel ERROR\n{extra}"
         )
     sshd = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", config], stderr=subprocess.DEVNULL)
     for _ in range(100):

@@ -65,6 +65,9 @@ FLOOR_DIR = os.path.join(CACHE, "floor")
 FLOOR = os.path.join(FLOOR_DIR, "floor")
 RUN_CACHE = os.path.join(CACHE, "batou-run-cache")
 REPEAT = int(os.environ.get("REPEAT", "5"))
+# An earlier batou-run binary to measure beside this one, in the same run
+# (`bench/before.sh COMMIT` builds one): a column "before".
+BEFORE = os.environ.get("BEFORE")
 
 
 def name(i):
@@ -285,8 +288,12 @@ def runner_deployment(n, where):
     return d
 
 
-def runner_run(d):
-    return [BINARY, "deploy", "bench", "--deployment", d], dict(os.environ, BATOU_RUN_CACHE=RUN_CACHE)
+def runner_run(d, binary=BINARY):
+    return [binary, "deploy", "bench", "--deployment", d], dict(os.environ, BATOU_RUN_CACHE=RUN_CACHE)
+
+
+def before_run(d):
+    return runner_run(d, BEFORE)
 
 
 def floor_deployment(n, where):
@@ -361,12 +368,15 @@ def ratio(a, b):
 
 def table(n, where, results):
     batou, runner, floor = results["batou"], results["batou-run"], results["floor"]
+    before = results.get("before")
     print(f"\n{n} files into {where} ({fs_type(where)}), median of {REPEAT}:\n")
-    print("| run | batou 2.7 | batou-run | floor | batou / batou-run | batou-run / floor |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    extra = (" batou-run before |", " ---: |") if before else ("", "")
+    print(f"| run | batou 2.7 |{extra[0]} batou-run | floor | batou / batou-run | batou-run / floor |")
+    print(f"| --- | ---: |{extra[1]} ---: | ---: | ---: | ---: |")
     for k, what in enumerate(["first run", "no change"]):
         b, r, f = batou[k], runner[k], floor[k]
-        print(f"| {what} | {b:.3f} s | {r:.3f} s | {f:.4f} s | {ratio(b, r)} | {ratio(r, f)} |")
+        was = f" {before[k]:.3f} s |" if before else ""
+        print(f"| {what} | {b:.3f} s |{was} {r:.3f} s | {f:.4f} s | {ratio(b, r)} | {ratio(r, f)} |")
     sys.stdout.flush()
 
 
@@ -381,6 +391,9 @@ def main():
     timed(*runner_run(warm))
     shutil.rmtree(warm)
     runner_version = subprocess.run([BINARY, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    if BEFORE:
+        was = subprocess.run([BEFORE, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+        print(f"before: {was}")
     print(f"batou {batou_version()} (Python {sys.version.split()[0]}), {runner_version or 'batou-run'},"
           f" {os.cpu_count()} cores")
     places = ["/dev/shm", os.environ.get("BENCH_DIR") or "/tmp"]
@@ -388,6 +401,7 @@ def main():
         results = {
             "batou": measure(n, where, batou_deployment, batou_run, batou_run),
             "batou-run": measure(n, where, runner_deployment, runner_run, runner_run),
+            **({"before": measure(n, where, runner_deployment, before_run, before_run)} if BEFORE else {}),
             "floor": measure(n, where, floor_deployment, floor_first(n), floor_again(n)),
         }
         table(n, where, results)
