@@ -94,7 +94,9 @@ pub fn plan(
     let configurator = Configurator { runtime, modules, remote: Arc::new(NoRemote) };
     let mut by_root =
         RootConfigurer { roots: &roots, configurator, sandbox: Arc::new(Sandbox::nothing()), early: speculations };
+    let started = std::time::Instant::now();
     let resolved = resolve_graph(&ids, &mut by_root);
+    tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "resolved");
     let resolved = match resolved {
         Ok(resolved) => resolved,
         Err(e) => {

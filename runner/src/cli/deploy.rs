@@ -115,6 +115,7 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     errors.extend(module_errors.in_stage(Stage::Modules));
     tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: environment read");
     let runtime = Runtime::new(cache.clone())?;
+    tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: runtime started");
     let (modules, build_errors) = sources::load(&runtime, &deployment, &cache, fetched, unresolved);
     errors.extend(build_errors.in_stage(Stage::Build));
     tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: modules loaded");

@@ -124,7 +124,9 @@ pub fn resolve_graph(roots: &[RootId], configurer: &mut impl ConfigureRoot) -> R
                 (r, answers)
             })
             .collect();
+        let started = std::time::Instant::now();
         let early = configurer.configure_batch(batch);
+        tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, round, "configured a round");
         let mut changed_in_round: BTreeSet<String> = BTreeSet::new();
         for (r, result) in round_roots.into_iter().zip(early) {
             let stale = !changed_in_round.is_empty()

@@ -204,9 +204,13 @@ fn load_inputs(runtime: &Runtime, inputs: Vec<(String, Vec<u8>, Option<PathBuf>)
     let mut loaded = Vec::new();
     let mut wasm = Vec::new();
     let mut kinds = Kinds::default();
-    for (name, bytes, assets) in inputs {
-        match runtime.load(&name, &bytes, assets) {
-            Ok((module, specs)) => {
+    // Loading is independent per module (the compiled code mapped from the
+    // cache, or compiled, and `describe` called): every core takes some.
+    let results = crate::parallel::map(&inputs, |(name, bytes, assets)| runtime.load(name, bytes, assets.clone()));
+    for ((name, bytes, _), result) in inputs.into_iter().zip(results) {
+        match result {
+            Ok((mut module, specs)) => {
+                module.shares_stores = embedded(&module.hash).is_some();
                 let index = loaded.len();
                 let names: Vec<String> = loaded.iter().map(|m: &LoadedModule| m.name.clone()).collect();
                 if let Err(msg) = kinds.register(index, &name, specs, |i| names[i].clone()) {

@@ -39,6 +39,14 @@ const STDERR_CAPACITY: usize = 64 << 10;
 /// module has one store per level of nesting that is busy at once. Roots
 /// never share a store.
 ///
+/// The exception: stores of the embedded standard library (known by the
+/// module's sha256) go back to a per-thread shelf when their root is done,
+/// every component in them dropped, and the next root of the thread takes
+/// them instead of a fresh instance. Its code keeps nothing between
+/// components (no statics), and it is the runner's own; a module from
+/// anyone else never shares a store between roots, so that what one root
+/// was given cannot reach another through the module's memory.
+///
 /// A handle: clones share the stores. A component's `add` reaches the pool
 /// through its call context during configure.
 #[derive(Clone)]
@@ -58,11 +66,63 @@ struct Slot {
     hash: String,
     /// None while a call runs in it.
     store: Option<ModuleStore>,
+    /// Components created in it and not dropped yet.
+    live: usize,
+    /// A call trapped in it: the instance is not to be used again.
+    poisoned: bool,
+    /// It may serve another root afterwards (a standard-library module).
+    shelve: bool,
 }
 
 struct ModuleStore {
     store: Store<StoreData>,
     bindings: DeploymentComponent,
+}
+
+/// Stores of standard-library modules between roots, on this thread.
+struct Shelved {
+    engine: Engine,
+    hash: String,
+    memory_limit: usize,
+    store: ModuleStore,
+}
+
+/// At most this many stores wait on a thread's shelf: a root of the
+/// standard library holds one per level of nesting busy at once.
+const SHELF: usize = 8;
+
+thread_local! {
+    static SHELF_STORES: std::cell::RefCell<Vec<Shelved>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Drop for PoolInner {
+    fn drop(&mut self) {
+        for slot in self.slots.drain(..) {
+            let Some(store) = slot.store else { continue };
+            if !slot.shelve || slot.poisoned || slot.live > 0 {
+                continue;
+            }
+            let shelved =
+                Shelved { engine: self.engine.clone(), hash: slot.hash, memory_limit: self.memory_limit, store };
+            SHELF_STORES.with(|shelf| {
+                let mut shelf = shelf.borrow_mut();
+                if shelf.len() < SHELF {
+                    shelf.push(shelved);
+                }
+            });
+        }
+    }
+}
+
+/// A shelved store of `hash` for a root with `memory_limit`, if there is one.
+fn unshelve(engine: &Engine, hash: &str, memory_limit: usize) -> Option<ModuleStore> {
+    SHELF_STORES.with(|shelf| {
+        let mut shelf = shelf.borrow_mut();
+        let i = shelf
+            .iter()
+            .position(|s| s.hash == hash && s.memory_limit == memory_limit && Engine::same(&s.engine, engine))?;
+        Some(shelf.swap_remove(i).store)
+    })
 }
 
 /// One component: a resource in one of its module's stores, its context
@@ -105,6 +165,14 @@ impl StorePool {
         if let Some(i) = inner.slots.iter().position(|s| s.hash == module.hash && s.store.is_some()) {
             return Ok(i);
         }
+        let shelve = inner.modules[module.index].shares_stores;
+        if shelve {
+            if let Some(mut ms) = unshelve(&inner.engine, &module.hash, inner.memory_limit) {
+                ms.store.data_mut().kinds = inner.kinds.clone();
+                inner.slots.push(Slot { hash: module.hash.clone(), store: Some(ms), live: 0, poisoned: false, shelve });
+                return Ok(inner.slots.len() - 1);
+            }
+        }
         let placeholder = call.placeholder();
         let started = Instant::now();
         let loaded = &inner.modules[module.index];
@@ -112,7 +180,8 @@ impl StorePool {
         let bindings = loaded.pre.instantiate(&mut store).map_err(|e| trapped(&store, e, 0))?;
         // For bench/languages.py: what instantiating a module costs.
         tracing::info!(module = %loaded.name, us = started.elapsed().as_micros() as u64, "instantiated");
-        inner.slots.push(Slot { hash: module.hash.clone(), store: Some(ModuleStore { store, bindings }) });
+        let store = Some(ModuleStore { store, bindings });
+        inner.slots.push(Slot { hash: module.hash.clone(), store, live: 0, poisoned: false, shelve });
         Ok(inner.slots.len() - 1)
     }
 
@@ -130,6 +199,7 @@ impl StorePool {
         let instance = self.run(store, &mut ctx, Phase::Create, |b, s| {
             b.batou_deploy_component().instance().call_create(s, kind, &attrs)
         })?;
+        self.lock().slots[store].live += 1;
         Ok(LiveComponent { store, instance, ctx })
     }
 
@@ -140,12 +210,14 @@ impl StorePool {
             self.discard(child.live);
         }
         let mut inner = self.lock();
-        let Some(ms) = inner.slots[c.store].store.as_mut() else {
+        let slot = &mut inner.slots[c.store];
+        let Some(ms) = slot.store.as_mut() else {
             tracing::debug!("dropping a component whose store is busy");
             return;
         };
-        if let Err(e) = c.instance.resource_drop(&mut ms.store) {
-            tracing::debug!(error = %e, "dropping a component resource");
+        match c.instance.resource_drop(&mut ms.store) {
+            Ok(()) => slot.live -= 1,
+            Err(e) => tracing::debug!(error = %e, "dropping a component resource"),
         }
     }
 
@@ -153,6 +225,7 @@ impl StorePool {
     /// their `add` and end up in the context's record.
     pub fn configure(&self, c: &mut LiveComponent) -> Result<(), ComponentError> {
         let r = c.instance;
+        tracing::debug!(component = %c.ctx.path, "configure");
         c.ctx.model.pool = Some(self.clone());
         let result = self.run(c.store, &mut c.ctx, Phase::Configure, |b, s| {
             b.batou_deploy_component().instance().call_configure(s, r)
@@ -204,7 +277,9 @@ impl StorePool {
             Err(e) => Err(trapped(&ms.store, e, stderr_before)),
         };
         std::mem::swap(&mut ms.store.data_mut().call, ctx);
-        self.lock().slots[slot].store = Some(ms);
+        let mut inner = self.lock();
+        inner.slots[slot].poisoned |= matches!(outcome, Err(ComponentError::Trapped(_)));
+        inner.slots[slot].store = Some(ms);
         outcome
     }
 }

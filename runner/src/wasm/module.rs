@@ -84,6 +84,9 @@ pub struct LoadedModule {
     pub pre: DeploymentComponentPre<StoreData>,
     /// Where the module's own assets are, for deployment-own modules.
     pub assets: Option<PathBuf>,
+    /// Its stores may serve one root after another: the embedded standard
+    /// library (by sha256), whose code keeps nothing between components.
+    pub shares_stores: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +126,11 @@ impl Runtime {
             .max_tables_per_component(16)
             .max_memory_size(MAX_MEMORY)
             .linear_memory_keep_resident(KEEP_RESIDENT)
-            .table_keep_resident(64 << 10);
+            .table_keep_resident(64 << 10)
+            // Stacks are for async calls, which batou-run does not make:
+            // reserving (and guarding) the default thousand costs
+            // milliseconds at every start.
+            .total_stacks(1);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("cannot start the Wasm engine: {e}"))?;
         let mut linker = Linker::new(&engine);
@@ -152,15 +159,18 @@ impl Runtime {
         bytes: &[u8],
         assets: Option<PathBuf>,
     ) -> Result<(LoadedModule, Vec<KindSpec>), LoadError> {
+        let started = std::time::Instant::now();
         let hash = sha256_hex(bytes);
         let component = self.compiled(name, &hash, bytes)?;
+        let compiled_us = started.elapsed().as_micros() as u64;
         check_contract(name, &component, &self.engine)?;
         let invalid = |e: wasmtime::Error| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") };
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
         let pre = DeploymentComponentPre::new(pre).map_err(invalid)?;
-        let module = LoadedModule { name: name.to_string(), hash, pre, assets };
+        let module = LoadedModule { name: name.to_string(), hash, pre, assets, shares_stores: false };
         let kinds = super::instance::describe(self, &module)
             .map_err(|e| LoadError::Invalid { name: name.to_string(), message: format!("describe() failed: {e}") })?;
+        tracing::info!(module = name, compiled_us, us = started.elapsed().as_micros() as u64, "loaded");
         Ok((module, kinds))
     }
 
