@@ -63,20 +63,40 @@ def deployment(work, hosts, port, client_key, known_hosts):
     return d
 
 
-def measured(d, cache, jobs):
-    """Median wall time of REPEAT runs, and the largest peak memory."""
-    walls, peaks = [], []
+def cpu_of_children(pid):
+    """CPU seconds of the processes `pid` has waited for (sshd: its
+    sessions, and so the agents they ran)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(d, cache, jobs, sshd):
+    """Median wall time of REPEAT runs; the largest peak memory (KiB) and
+    the median CPU seconds of the controller; the median CPU seconds the
+    hosts' side (sshd and the agents) spent."""
+    walls, peaks, cpus, remote_cpus = [], [], [], []
+    stats = os.path.join(tempfile.gettempdir(), f"batou-hosts-bench-{os.getpid()}.time")
     for _ in range(REPEAT):
+        # /usr/bin/time reports the deploy's own peak memory (a process
+        # forked from this script would count this script's pages too).
+        args = ["/usr/bin/time", "-f", "%M %U %S", "-o", stats, BINARY, "deploy", "bench", "--deployment", d,
+                "-j", str(jobs)]
+        remote_before = cpu_of_children(sshd.pid)
         start = time.perf_counter()
-        args = [BINARY, "deploy", "bench", "--deployment", d, "-j", str(jobs)]
-        pid = os.spawnve(os.P_NOWAIT, BINARY, args, dict(os.environ, BATOU_RUN_CACHE=cache))
-        _, status, usage = os.wait4(pid, 0)
+        p = subprocess.run(args, env=dict(os.environ, BATOU_RUN_CACHE=cache), capture_output=True, text=True)
         walls.append(time.perf_counter() - start)
-        if status != 0:
-            sys.exit(f"deploy of {d} failed (status {status}); run it by hand to see why")
-        peaks.append(usage.ru_maxrss)
-    walls.sort()
-    return walls[len(walls) // 2], max(peaks)
+        if p.returncode != 0:
+            sys.exit(f"deploy failed:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+        time.sleep(0.3)  # sshd reaps its last sessions
+        remote_cpus.append(cpu_of_children(sshd.pid) - remote_before)
+        with open(stats) as f:
+            rss, user, system = f.read().split()[-3:]
+        peaks.append(int(rss))
+        cpus.append(float(user) + float(system))
+    os.remove(stats)
+    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    return median(walls), max(peaks), median(cpus), median(remote_cpus)
 
 
 def quiet(d, cache, jobs):
@@ -96,13 +116,14 @@ def agent_binary(cache):
     sys.exit("no x86_64 agent in the cache")
 
 
-def upload_floor(work, port, client_key, known_hosts, hosts, jobs, payload):
-    """OpenSSH sending `payload` to `hosts` hosts, `jobs` at a time."""
+def upload_floor(work, port, client_key, known_hosts, hosts, jobs, payload, command="cat > /dev/null"):
+    """OpenSSH sending `payload` to `hosts` hosts, `jobs` at a time, into
+    `command` there."""
     blob = os.path.join(work, "agent.gz")
     with open(blob, "wb") as f:
         f.write(payload)
     ssh = ["ssh", "-i", client_key, "-o", f"UserKnownHostsFile={known_hosts}", "-o", "BatchMode=yes",
-           "-p", str(port), f"{remote.USER}@127.0.0.1", "cat > /dev/null"]
+           "-p", str(port), f"{remote.USER}@127.0.0.1", command]
     start = time.perf_counter()
     pending = list(range(hosts))
     running = []
@@ -149,27 +170,37 @@ def main():
         first_agent = time.perf_counter() - start
         payload = agent_binary(cache)
         floor = upload_floor(work, proxy.port, client_key, known_hosts, HOSTS, HOSTS, payload)
+        # What the host must do with it too: unpack it and check its sha256.
+        unpacked = upload_floor(work, proxy.port, client_key, known_hosts, HOSTS, HOSTS, payload,
+                                "gzip -dc | sha256sum > /dev/null")
 
         rows = []
         for hosts, jobs in [(1, 1), (HOSTS // 4, HOSTS), (HOSTS // 2, HOSTS), (HOSTS, HOSTS), (HOSTS, 10)]:
             dd = d if hosts == HOSTS else deployment(work, hosts, proxy.port, client_key, known_hosts)
             if dd is not d:
                 quiet(dd, cache, jobs)
-            wall, peak = measured(dd, cache, jobs)
-            rows.append((hosts, jobs, wall, peak))
+            rows.append((hosts, jobs) + measured(dd, cache, jobs, sshd))
 
         one = rows[0][2]
-        print("| hosts | jobs | no-change deploy | extra over 1 host | in RTTs | controller peak memory |")
-        print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-        for hosts, jobs, wall, peak in rows:
+        cores = os.cpu_count()
+        print("The hosts' side (sshd's sessions and the agents) runs on this machine's cores too: a deploy")
+        print("cannot end before all CPU spent on both sides, divided by the cores, has been spent.\n")
+        print("| hosts | jobs | no-change deploy | extra over 1 host | in RTTs | controller CPU | hosts' CPU "
+              "| CPU-bound floor | controller peak memory |")
+        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for hosts, jobs, wall, peak, cpu, remote_cpu in rows:
             extra = wall - one
             print(f"| {hosts} | {jobs} | {wall:.3f} s | {extra:+.3f} s | {extra * 1000 / RTT_MS:+.1f} | "
-                  f"{peak / 1024:.1f} MiB |")
-        (h0, _, _, m0), (h1, _, _, m1) = rows[0], rows[3]
+                  f"{cpu:.2f} s | {remote_cpu:.2f} s | {(cpu + remote_cpu) / cores:.2f} s | {peak / 1024:.1f} MiB |")
+        (h0, _, _, m0, c0, r0), (h1, _, _, m1, c1, r1) = rows[0], rows[3]
+        print(f"\nper host: controller CPU {(c1 - c0) / (h1 - h0) * 1000:.1f} ms, hosts' side CPU "
+              f"{(r1 - r0) / (h1 - h0) * 1000:.1f} ms")
         print(f"\npeak memory grows by {(m1 - m0) / (h1 - h0):.0f} KiB per host ({h0} to {h1} hosts)")
-        print(f"\nfirst deploy of a new agent version to {HOSTS} hosts (-j {HOSTS}): {first_agent:.2f} s; "
-              f"OpenSSH uploading the {len(payload)} gzipped bytes to {HOSTS} hosts at once: {floor:.2f} s "
-              f"({first_agent / floor:.2f}x)")
+        print(f"\nfirst deploy of a new agent version to {HOSTS} hosts (-j {HOSTS}): {first_agent:.2f} s")
+        print(f"OpenSSH sending the {len(payload)} gzipped bytes to {HOSTS} hosts at once: {floor:.2f} s "
+              f"(the deploy takes {first_agent / floor:.2f}x that)")
+        print(f"... and each host unpacking them and checking their sha256 (`gzip -dc | sha256sum`): "
+              f"{unpacked:.2f} s (the deploy takes {first_agent / unpacked:.2f}x that)")
     finally:
         sshd.terminate()
         shutil.rmtree(work, ignore_errors=True)

@@ -44,6 +44,12 @@ impl StoreData {
         let Value::Object(mut vars) = context else {
             return Err(CapError::invalid("template context must be a JSON object"));
         };
+        if is_plain_text(source) && source.len() <= self.memory_limit {
+            // Nothing for the engine to do: the text is its own rendering
+            // (most `content` is), and setting up the engine for it cost
+            // a tenth of a deploy of 500 files.
+            return Ok(source.to_string());
+        }
         let host = &self.call.host;
         vars.entry("host").or_insert_with(|| json!({"name": host.name, "fqdn": host.fqdn, "data": host.data}));
         vars.entry("environment").or_insert_with(|| json!({"name": host.environment}));
@@ -52,6 +58,15 @@ impl StoreData {
         let bounds = Bounds::of(self.call.clock.timeout, self.memory_limit);
         render_named(&name, source, vars, &bounds)
     }
+}
+
+/// Whether `source` holds no template syntax: no `{{`, `{%` or `{#`, and
+/// no line starting (after blanks) with the line-statement prefix `@@`.
+fn is_plain_text(source: &str) -> bool {
+    !source.contains("{{")
+        && !source.contains("{%")
+        && !source.contains("{#")
+        && !source.lines().any(|line| line.trim_start().starts_with("@@"))
 }
 
 /// What one template may cost, from its component's limits: the engine's
@@ -425,6 +440,19 @@ fn find_outside_strings(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usiz
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn plain_text_renders_as_itself_and_the_fast_path_knows_what_is_not_plain() {
+        for plain in ["port = 8080\n", "a { b } c\n\n", "100% {not} #{x}\n", "", "tail without newline", "a@@b\n"] {
+            assert!(is_plain_text(plain), "{plain:?}");
+            assert_eq!(render(plain, Map::new()).unwrap(), plain, "the engine agrees for {plain:?}");
+        }
+        for templated in
+            ["{{ 1 }}", "{% if true %}x{% endif %}", "{# c #}x", "@@ set x = 1\n{{ x }}", "  @@ if true\nx\n@@ endif\n"]
+        {
+            assert!(!is_plain_text(templated), "{templated:?}");
+        }
+    }
+
     use std::sync::Arc;
 
     use super::*;
