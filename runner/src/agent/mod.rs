@@ -232,7 +232,8 @@ impl<'a> Agent<'a> {
     }
 
     /// Deploys a root configured just now (by the controller, in
-    /// process): its configure's log lines, then its components.
+    /// process): its configure's log lines, then its components. A
+    /// failure is in the events (`Failed`).
     pub fn deploy_configured(
         &mut self,
         pool: &StorePool,
@@ -241,9 +242,9 @@ impl<'a> Agent<'a> {
         node: &Node,
         live: LiveComponent,
         outcome: &mut HostOutcome,
-    ) -> bool {
+    ) {
         self.flush_logs(host, logs);
-        self.deploy_node(pool, logs, host, node, live, outcome).is_err()
+        let _ = self.deploy_node(pool, logs, host, node, live, outcome);
     }
 
     /// Deploys a configured component: its sub-components first, then its

@@ -91,8 +91,25 @@ struct Shelved {
 /// standard library holds one per level of nesting busy at once.
 const SHELF: usize = 8;
 
+/// At most this many stores wait on all shelves together: a shelved store
+/// holds one of the pooling allocator's slots (`POOL_SLOTS`), and many
+/// local hosts deploying at once each have a thread.
+const SHELVES: usize = 32;
+
+/// Stores on all shelves.
+static SHELVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A thread's shelf; what is on it when the thread ends is dropped.
+struct Shelf(Vec<Shelved>);
+
+impl Drop for Shelf {
+    fn drop(&mut self) {
+        SHELVED.fetch_sub(self.0.len(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 thread_local! {
-    static SHELF_STORES: std::cell::RefCell<Vec<Shelved>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SHELF_STORES: std::cell::RefCell<Shelf> = const { std::cell::RefCell::new(Shelf(Vec::new())) };
 }
 
 impl Drop for PoolInner {
@@ -106,8 +123,11 @@ impl Drop for PoolInner {
                 Shelved { engine: self.engine.clone(), hash: slot.hash, memory_limit: self.memory_limit, store };
             SHELF_STORES.with(|shelf| {
                 let mut shelf = shelf.borrow_mut();
-                if shelf.len() < SHELF {
-                    shelf.push(shelved);
+                let everywhere = SHELVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if shelf.0.len() < SHELF && everywhere < SHELVES {
+                    shelf.0.push(shelved);
+                } else {
+                    SHELVED.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                 }
             });
         }
@@ -119,9 +139,11 @@ fn unshelve(engine: &Engine, hash: &str, memory_limit: usize) -> Option<ModuleSt
     SHELF_STORES.with(|shelf| {
         let mut shelf = shelf.borrow_mut();
         let i = shelf
+            .0
             .iter()
             .position(|s| s.hash == hash && s.memory_limit == memory_limit && Engine::same(&s.engine, engine))?;
-        Some(shelf.swap_remove(i).store)
+        SHELVED.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        Some(shelf.0.swap_remove(i).store)
     })
 }
 
