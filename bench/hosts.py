@@ -31,7 +31,6 @@ Needs root (the user `batou-bench`, sshd on 127.0.0.1), as bench/remote.py.
 
 import gzip
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -202,11 +201,7 @@ def main():
         print(f"... and each host unpacking them and checking their sha256 (`gzip -dc | sha256sum`): "
               f"{unpacked:.2f} s (the deploy takes {first_agent / unpacked:.2f}x that)")
     finally:
-        sshd.terminate()
-        shutil.rmtree(work, ignore_errors=True)
-        for name in os.listdir(user.pw_dir):
-            if name.startswith("bench-hosts-"):
-                shutil.rmtree(os.path.join(user.pw_dir, name), ignore_errors=True)
+        remote.clean_up(sshd, work, user, "bench-hosts-")
 
 
 if __name__ == "__main__":

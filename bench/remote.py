@@ -122,6 +122,16 @@ class DelayProxy:
         await sender
 
 
+def clean_up(sshd, work, user, prefix):
+    """Stops sshd and removes the work folder and the deployments' target
+    folders (`~/<prefix>...` of the bench user)."""
+    sshd.terminate()
+    shutil.rmtree(work, ignore_errors=True)
+    for name in os.listdir(user.pw_dir):
+        if name.startswith(prefix):
+            shutil.rmtree(os.path.join(user.pw_dir, name), ignore_errors=True)
+
+
 def deployment(work, n, port, client_key, known_hosts):
     d = tempfile.mkdtemp(prefix=f"deploy-{n}-", dir=work)
     os.makedirs(os.path.join(d, "environments"))
@@ -211,11 +221,7 @@ def main():
                 again = timed(d, cache)
                 print(f"{n:>6} | {rtt:>4}ms | {first:>9.3f}s | {again:>9.3f}s")
     finally:
-        sshd.terminate()
-        shutil.rmtree(work, ignore_errors=True)
-        for name in os.listdir(user.pw_dir):
-            if name.startswith("bench-deploy-"):
-                shutil.rmtree(os.path.join(user.pw_dir, name), ignore_errors=True)
+        clean_up(sshd, work, user, "bench-deploy-")
 
 
 if __name__ == "__main__":

@@ -141,7 +141,8 @@ impl<'a> Agent<'a> {
             };
             let secrets = Arc::new(SecretFiles::granted(&root.grants, &secret_files));
             let result = self.deploy_root(&host, root, &sandbox, secrets, &mut outcome);
-            if !self.predict && outcome.changed != changed_before {
+            // A failed update may have changed something too.
+            if !self.predict && (outcome.changed != changed_before || result.is_err()) {
                 if let Some(s) = &self.speculated {
                     s.something_changed();
                 }
