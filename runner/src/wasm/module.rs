@@ -167,9 +167,26 @@ impl Runtime {
         let invalid = |e: wasmtime::Error| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") };
         let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
         let pre = DeploymentComponentPre::new(pre).map_err(invalid)?;
+        let kinds_path = self.cache_dir.join("compiled").join(format!(
+            "{hash}-{}-{}.kinds.json",
+            self.engine_key(),
+            &env!("BATOU_RUN_SOURCE_ID")[..16]
+        ));
         let module = LoadedModule { name: name.to_string(), hash, pre, assets, shares_stores: false };
-        let kinds = super::instance::describe(self, &module)
-            .map_err(|e| LoadError::Invalid { name: name.to_string(), message: format!("describe() failed: {e}") })?;
+        let kinds = match cached_kinds(&kinds_path) {
+            Some(kinds) => kinds,
+            None => {
+                let kinds = super::instance::describe(self, &module).map_err(|e| LoadError::Invalid {
+                    name: name.to_string(),
+                    message: format!("describe() failed: {e}"),
+                })?;
+                // A cache: a module not described again is only slower.
+                if let Ok(json) = serde_json::to_vec(&kinds) {
+                    let _ = write_atomically(&kinds_path, &json);
+                }
+                kinds
+            }
+        };
         tracing::info!(module = name, compiled_us, us = started.elapsed().as_micros() as u64, "loaded");
         Ok((module, kinds))
     }
@@ -241,6 +258,16 @@ impl Drop for Runtime {
     }
 }
 
+/// The kinds a module exports, as its `describe` said when it was loaded
+/// before: by the module's sha256, the engine and this runner's sources
+/// (which turn what it says into kinds), in the private compiled-module
+/// cache. Describing means instantiating the module: a deploy loads every
+/// standard library module, and describing them all took milliseconds.
+fn cached_kinds(path: &Path) -> Option<Vec<KindSpec>> {
+    let file = super::cache::open_private(path)?;
+    serde_json::from_reader(std::io::BufReader::new(file)).ok()
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -248,4 +275,40 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
     // Private whatever the umask: an entry others may write is not loaded.
     crate::atomic_file::write(path, data, 0o600)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::kinds::{AttributeSpec, AttributeType};
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn kinds_cached_come_back_as_written_and_a_broken_or_shared_entry_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let path = dir.path().join("abc-engine-source.kinds.json");
+        let kinds = vec![KindSpec {
+            name: "file".into(),
+            doc: "A file.".into(),
+            attributes: vec![AttributeSpec {
+                name: "path".into(),
+                type_: AttributeType::String,
+                default: None,
+                doc: "Where.".into(),
+            }],
+        }];
+        assert_eq!(cached_kinds(&path), None, "nothing cached yet");
+        write_atomically(&path, &serde_json::to_vec(&kinds).unwrap()).unwrap();
+        assert_eq!(cached_kinds(&path), Some(kinds.clone()));
+        // Half a file (a crash mid-write cannot leave one, a full disk or
+        // a hand can): described again, not trusted.
+        std::fs::write(&path, b"[{\"name\": \"fi").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(cached_kinds(&path), None);
+        // An entry others may write is not read.
+        write_atomically(&path, &serde_json::to_vec(&kinds).unwrap()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(cached_kinds(&path), None);
+    }
 }
