@@ -113,3 +113,38 @@ fn the_same_deploy_on_one_thread_and_on_several() {
         "{p4}"
     );
 }
+
+#[test]
+fn with_host_only_that_hosts_roots_are_verified_ahead() {
+    let env = r#"
+[environment]
+connect = "local"
+
+[hosts.a]
+components = ["one"]
+
+[hosts.b]
+components = ["two"]
+
+[components.one]
+kind = "file"
+path = "one.txt"
+content = "1\n"
+
+[components.two]
+kind = "file"
+path = "two.txt"
+content = "2\n"
+"#;
+    let d = Deployment::new(env);
+    d.deploy().ok();
+    let ahead = |args: &[&str]| {
+        let run = d.run_with(args, &[("BATOU_RUN_LOG", std::ffi::OsStr::new("batou_run::cli=info"))]);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        let line = run.stderr.lines().find(|l| l.contains("verified ahead")).expect("the count is logged").to_string();
+        line.rsplit("roots=").next().unwrap().trim().parse::<usize>().unwrap()
+    };
+    assert_eq!(ahead(&["deploy", "dev"]), 2);
+    assert_eq!(ahead(&["deploy", "dev", "--host", "b"]), 1, "host a's root was verified though a is left alone");
+    assert_eq!(ahead(&["deploy", "dev", "-c"]), 0, "a consistency check verifies nothing");
+}

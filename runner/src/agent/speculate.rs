@@ -33,9 +33,22 @@ pub struct Speculated {
 pub struct Speculations {
     roots: Mutex<HashMap<(String, String), Speculated>>,
     changed_since: AtomicBool,
+    /// The hosts to deploy (`--host`); none: all of them.
+    hosts: Vec<String>,
 }
 
 impl Speculations {
+    /// For a deploy of `hosts` (`--host`; empty: every host).
+    pub fn for_hosts(hosts: &[String]) -> Speculations {
+        Speculations { hosts: hosts.to_vec(), ..Default::default() }
+    }
+
+    /// Whether roots of `host` are verified ahead: not those of a host
+    /// this deploy leaves alone.
+    pub fn wants(&self, host: &str) -> bool {
+        self.hosts.is_empty() || self.hosts.iter().any(|h| h == host)
+    }
+
     pub fn insert(&self, host: &str, root: &str, s: Speculated) {
         self.lock().insert((host.to_string(), root.to_string()), s);
     }

@@ -122,7 +122,7 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     // In-process deploys verify each root right after its configure, with
     // the same instances (`agent::speculate`).
     let in_process = env.connect == Connect::Local && !args.agent_process && !args.consistency;
-    let speculations = in_process.then(|| Arc::new(Speculations::default()));
+    let speculations = in_process.then(|| Arc::new(Speculations::for_hosts(&args.hosts)));
     let plan = match controller::plan(&env, &deployment, &runtime, &modules, &plan_secrets, speculations.as_deref()) {
         Ok(plan) => errors.into_result(plan)?,
         Err(e) => {
@@ -132,6 +132,7 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     };
 
     tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: planned");
+    tracing::info!(roots = speculations.as_ref().map_or(0, |s| s.len()), "verified ahead");
     if args.consistency {
         let components: usize = plan.hosts.iter().flat_map(|h| &h.roots).map(|r| r.node.count()).sum();
         let hosts = plan.hosts.len();
@@ -150,7 +151,6 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     let selected = |name: &str| args.hosts.is_empty() || args.hosts.iter().any(|h| h == name);
     let jobs = args.jobs.map(|j| j as usize).or(env.jobs).unwrap_or(1);
     let options = orchestrate::Options { jobs, predict: args.predict, selected: &selected };
-    tracing::info!(roots = speculations.as_ref().map_or(0, |s| s.len()), "verified ahead");
     let make_target =
         |host: &HostPlan| target(&args, ssh_hosts.as_ref(), &cache, &runtime, &modules, speculations.as_ref(), host);
     let report = orchestrate::deploy(&plan, &options, &make_target, out);
