@@ -152,7 +152,6 @@ struct Located<'s> {
     granted: &'s Granted,
     /// Where refusals the kernel makes are noted, with who asked.
     denied: &'s Mutex<Denied>,
-    cleared: &'static Mutex<std::collections::BTreeSet<(u64, u64)>>,
     who: String,
     /// The absolute, normalised path.
     full: PathBuf,
@@ -247,7 +246,7 @@ impl Sandbox {
         if let Some(granted) = best {
             self.note_use(who, &granted.grant);
             let rel = full.strip_prefix(&granted.path).expect("beneath").to_path_buf();
-            return Ok(Located { granted, denied: &self.denied, cleared: &CLEARED, who: who.to_string(), full, rel });
+            return Ok(Located { granted, denied: &self.denied, who: who.to_string(), full, rel });
         }
         let verb = if access == Access::Write { "change" } else { "read" };
         let what = format!("{verb} {}", full.display());
@@ -743,7 +742,7 @@ impl<'s> Located<'s> {
     /// process that no longer runs): the next deploy of a file cleans up.
     fn clear_stale_temporaries(&self, parent: &impl AsFd) {
         let Ok(st) = rfs::fstat(parent) else { return };
-        if !self.cleared.lock().unwrap_or_else(|e| e.into_inner()).insert((st.st_dev, st.st_ino)) {
+        if !CLEARED.lock().unwrap_or_else(|e| e.into_inner()).insert((st.st_dev, st.st_ino)) {
             return;
         }
         // The parent may be an O_PATH handle, which cannot be listed.

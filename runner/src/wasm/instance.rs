@@ -115,10 +115,23 @@ thread_local! {
 impl Drop for PoolInner {
     fn drop(&mut self) {
         for slot in self.slots.drain(..) {
-            let Some(store) = slot.store else { continue };
+            let Some(mut store) = slot.store else { continue };
             if !slot.shelve || slot.poisoned || slot.live > 0 {
                 continue;
             }
+            // Between calls a store holds the context it was made with:
+            // the root's sandbox, answers and secret files. A shelved store
+            // keeps none of them (the next root puts in its own).
+            let between = &store.store.data().call;
+            let neutral = CallCtx::new(
+                between.host.clone(),
+                String::new(),
+                between.workdir.clone(),
+                None,
+                Arc::new(NoAnswers),
+                between.clock.timeout,
+            );
+            store.store.data_mut().call = neutral;
             let shelved =
                 Shelved { engine: self.engine.clone(), hash: slot.hash, memory_limit: self.memory_limit, store };
             SHELF_STORES.with(|shelf| {
@@ -191,6 +204,7 @@ impl StorePool {
         if shelve {
             if let Some(mut ms) = unshelve(&inner.engine, &module.hash, inner.memory_limit) {
                 ms.store.data_mut().kinds = inner.kinds.clone();
+                ms.store.data_mut().call = call.placeholder();
                 inner.slots.push(Slot { hash: module.hash.clone(), store: Some(ms), live: 0, poisoned: false, shelve });
                 return Ok(inner.slots.len() - 1);
             }

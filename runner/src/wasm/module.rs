@@ -109,8 +109,8 @@ impl Runtime {
     pub fn new(cache_dir: PathBuf) -> anyhow::Result<Runtime> {
         let mut config = Config::new();
         config.epoch_interruption(true);
-        // For `perf`: names the guests' functions in a profile (see
-        // bench/README.md). A developer's switch, not for deploys.
+        // For `perf`: names the guests' functions in a profile (README,
+        // "Where the time goes"). A developer's switch, not for deploys.
         if std::env::var_os("BATOU_RUN_PERF_MAP").is_some() {
             config.profiler(wasmtime::ProfilingStrategy::PerfMap);
         }
