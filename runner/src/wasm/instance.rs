@@ -2,6 +2,7 @@
 //! clear error instead of a crash when the guest misbehaves.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,7 +80,7 @@ struct ModuleStore {
     bindings: DeploymentComponent,
 }
 
-/// Stores of standard-library modules between roots, on this thread.
+/// A standard-library module's store between roots.
 struct Shelved {
     engine: Engine,
     hash: String,
@@ -87,29 +88,82 @@ struct Shelved {
     store: ModuleStore,
 }
 
-/// At most this many stores wait on a thread's shelf: a root of the
-/// standard library holds one per level of nesting busy at once.
-const SHELF: usize = 8;
-
 /// At most this many stores wait on all shelves together: a shelved store
-/// holds one of the pooling allocator's slots (`POOL_SLOTS`), and many
-/// local hosts deploying at once each have a thread.
+/// holds one of the pooling allocator's slots (`POOL_SLOTS`), and a root
+/// of the standard library holds one per level of nesting busy at once,
+/// on each thread that configures or deploys.
 const SHELVES: usize = 32;
 
+/// At most this many wait on one thread's own shelf.
+const THREAD_SHELF: usize = 8;
+
 /// Stores on all shelves.
-static SHELVED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static SHELVED: AtomicUsize = AtomicUsize::new(0);
 
-/// A thread's shelf; what is on it when the thread ends is dropped.
-struct Shelf(Vec<Shelved>);
+/// Stores between roots that any thread may take: those a thread left
+/// when it ended (a round of configures on every core), and those beyond
+/// its own shelf (roots configured on one thread and deployed on
+/// another). It is a static, never dropped: a process that ends does not
+/// reset the memory of the stores still on it, which it would do page by
+/// page.
+static SHARED_SHELF: std::sync::Mutex<Vec<Shelved>> = std::sync::Mutex::new(Vec::new());
 
-impl Drop for Shelf {
+/// A thread's own stores between roots, taken without a lock; what is on
+/// it when the thread ends goes to the shared shelf.
+struct ThreadShelf(Vec<Shelved>);
+
+impl Drop for ThreadShelf {
     fn drop(&mut self) {
-        SHELVED.fetch_sub(self.0.len(), std::sync::atomic::Ordering::Relaxed);
+        for shelved in self.0.drain(..) {
+            SHELVED.fetch_sub(1, Ordering::Relaxed);
+            share(shelved);
+        }
     }
 }
 
 thread_local! {
-    static SHELF_STORES: std::cell::RefCell<Shelf> = const { std::cell::RefCell::new(Shelf(Vec::new())) };
+    static THREAD_STORES: std::cell::RefCell<ThreadShelf> = const { std::cell::RefCell::new(ThreadShelf(Vec::new())) };
+}
+
+/// Counts one more shelved store, if all shelves together have room.
+fn reserve_shelf_place() -> bool {
+    SHELVED.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < SHELVES).then_some(n + 1)).is_ok()
+}
+
+/// Puts a store on the shared shelf; when all shelves are full, the
+/// oldest shared store (it may be of an engine no longer used) makes
+/// room, or, if there is none, this one is dropped.
+fn share(shelved: Shelved) {
+    let dropped = {
+        let mut shelf = SHARED_SHELF.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if reserve_shelf_place() {
+            shelf.push(shelved);
+            None
+        } else if shelf.is_empty() {
+            Some(shelved)
+        } else {
+            let oldest = shelf.remove(0);
+            shelf.push(shelved);
+            Some(oldest)
+        }
+    };
+    // Dropping a store resets its memory: not while holding the lock.
+    drop(dropped);
+}
+
+/// Puts a store on this thread's shelf, or on the shared one.
+fn shelve(shelved: Shelved) {
+    let mut pending = Some(shelved);
+    // The thread's shelf is gone while the thread ends: then shared.
+    let _ = THREAD_STORES.try_with(|shelf| {
+        let mut shelf = shelf.borrow_mut();
+        if shelf.0.len() < THREAD_SHELF && reserve_shelf_place() {
+            shelf.0.extend(pending.take());
+        }
+    });
+    if let Some(shelved) = pending {
+        share(shelved);
+    }
 }
 
 impl Drop for PoolInner {
@@ -134,30 +188,29 @@ impl Drop for PoolInner {
             store.store.data_mut().call = neutral;
             let shelved =
                 Shelved { engine: self.engine.clone(), hash: slot.hash, memory_limit: self.memory_limit, store };
-            SHELF_STORES.with(|shelf| {
-                let mut shelf = shelf.borrow_mut();
-                let everywhere = SHELVED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if shelf.0.len() < SHELF && everywhere < SHELVES {
-                    shelf.0.push(shelved);
-                } else {
-                    SHELVED.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
+            shelve(shelved);
         }
     }
 }
 
 /// A shelved store of `hash` for a root with `memory_limit`, if there is one.
 fn unshelve(engine: &Engine, hash: &str, memory_limit: usize) -> Option<ModuleStore> {
-    SHELF_STORES.with(|shelf| {
-        let mut shelf = shelf.borrow_mut();
-        let i = shelf
-            .0
-            .iter()
-            .position(|s| s.hash == hash && s.memory_limit == memory_limit && Engine::same(&s.engine, engine))?;
-        SHELVED.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        Some(shelf.0.swap_remove(i).store)
-    })
+    let fits = |s: &Shelved| s.hash == hash && s.memory_limit == memory_limit && Engine::same(&s.engine, engine);
+    let own = THREAD_STORES
+        .try_with(|shelf| {
+            let mut shelf = shelf.borrow_mut();
+            let i = shelf.0.iter().position(fits)?;
+            Some(shelf.0.swap_remove(i))
+        })
+        .ok()
+        .flatten();
+    let shelved = own.or_else(|| {
+        let mut shelf = SHARED_SHELF.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let i = shelf.iter().position(fits)?;
+        Some(shelf.swap_remove(i))
+    })?;
+    SHELVED.fetch_sub(1, Ordering::Relaxed);
+    Some(shelved.store)
 }
 
 /// One component: a resource in one of its module's stores, its context

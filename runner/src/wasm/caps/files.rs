@@ -48,8 +48,10 @@ impl files::Host for StoreData {
             Err(SysError::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
+        // A buffer on the stack: a zeroed one from the heap per digest
+        // cost more than hashing a small file.
         let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 64 << 10];
+        let mut buf = [0u8; 16 << 10];
         loop {
             let n = std::io::Read::read(&mut file, &mut buf).map_err(|e| io_error(&p, e))?;
             if n == 0 {
@@ -167,7 +169,13 @@ fn stat_of(m: &Meta) -> FileStat {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        text.push(DIGITS[usize::from(b >> 4)] as char);
+        text.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    text
 }
 
 impl files::HostWriter for StoreData {
