@@ -148,3 +148,88 @@ content = "2\n"
     assert_eq!(ahead(&["deploy", "dev", "--host", "b"]), 1, "host a's root was verified though a is left alone");
     assert_eq!(ahead(&["deploy", "dev", "-c"]), 0, "a consistency check verifies nothing");
 }
+
+/// How many roots a deploy took configured ahead of their turn (the
+/// agent's debug log says so for each).
+fn configured_ahead(d: &Deployment, args: &[&str], threads: &str) -> (crate::harness::Run, usize) {
+    let run = d.run_with(
+        args,
+        &[
+            ("BATOU_RUN_LOG", std::ffi::OsStr::new("batou_run::agent=debug")),
+            ("BATOU_RUN_THREADS", std::ffi::OsStr::new(threads)),
+        ],
+    );
+    let ahead = run.stderr.lines().filter(|l| l.contains("configured ahead")).count();
+    (run, ahead)
+}
+
+#[test]
+fn roots_are_configured_ahead_of_their_turn_only_when_their_turn_needs_it() {
+    let d = Deployment::new(&many_roots());
+    // A first deploy: every root changes, so every root is configured for
+    // its deploy, on a second thread while the roots before it deploy.
+    let (first, ahead) = configured_ahead(&d, &["deploy", "dev"], "2");
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    assert_eq!(ahead, MANY, "{}", first.stderr);
+    // Nothing to change: every root's verify ahead holds, none is
+    // configured again.
+    let (again, ahead) = configured_ahead(&d, &["deploy", "dev"], "2");
+    assert!(again.stdout.contains(&format!("0 of {} components changed", MANY * 2)), "{}", again.stdout);
+    assert_eq!(ahead, 0, "{}", again.stderr);
+    // One thread: nothing runs beside the deploy.
+    std::fs::remove_dir_all(d.path().join("work")).unwrap();
+    let (one, ahead) = configured_ahead(&d, &["deploy", "dev"], "1");
+    assert_eq!(one.code, 0, "{}\n{}", one.stdout, one.stderr);
+    assert_eq!(ahead, 0, "{}", one.stderr);
+}
+
+/// Ten roots, each writing its own file; the fifth (`r04`) finds a
+/// directory where its file goes, so its verify fails.
+fn ten_roots_the_fifth_failing() -> String {
+    let names: Vec<String> = (0..10).map(|i| format!("\"r{i:02}\"")).collect();
+    let mut env =
+        format!("[environment]\nconnect = \"local\"\n\n[hosts.localhost]\ncomponents = [{}]\n\n", names.join(", "));
+    for i in 0..10 {
+        env.push_str(&format!(
+            "[components.r{i:02}]\nkind = \"file\"\npath = \"../out/r{i:02}.txt\"\ncontent = \"root {i}\\n\"\n\n\
+             [grants.r{i:02}]\npaths.write = [\"../out\"]\n\n"
+        ));
+    }
+    env
+}
+
+#[test]
+fn a_failed_root_stops_the_deploy_there_though_later_roots_were_configured_ahead() {
+    let d = Deployment::new(&ten_roots_the_fifth_failing());
+    let run_on = |threads: &str| {
+        if d.path().join("work").exists() {
+            std::fs::remove_dir_all(d.path().join("work")).unwrap();
+        }
+        std::fs::create_dir_all(d.work("out/r04.txt")).unwrap();
+        let (run, ahead) = configured_ahead(&d, &["deploy", "dev"], threads);
+        assert_ne!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("r04") && run.stderr.contains("is a directory"), "{}", run.stderr);
+        // The roots before it deployed; the roots after it neither wrote
+        // their files nor got their workdirs.
+        for i in 0..4 {
+            assert!(d.work(&format!("out/r{i:02}.txt")).is_file(), "r{i:02} deployed");
+        }
+        for i in 5..10 {
+            assert!(!d.work(&format!("out/r{i:02}.txt")).exists(), "r{i:02} was deployed after the failure");
+            assert!(!d.work(&format!("r{i:02}")).exists(), "r{i:02}'s workdir was made after the failure");
+        }
+        (run, ahead)
+    };
+    let (one, _) = run_on("1");
+    let (two, ahead) = run_on("2");
+    assert!(ahead >= 5, "r00 to r04 configured ahead: {}", two.stderr);
+    // The same lines, but for the time taken and the debug log.
+    let lines = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with("Deployment of") && !l.contains("DEBUG"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(lines(&one.stdout), lines(&two.stdout), "the output does not depend on the threads");
+    assert_eq!(lines(&one.stderr), lines(&two.stderr), "the errors do not depend on the threads");
+}

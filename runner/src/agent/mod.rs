@@ -7,6 +7,7 @@
 //! same code in a process of its own, driven over [`protocol`] (as SSH
 //! deploys will, on the target).
 
+mod ahead;
 pub mod protocol;
 pub mod serve;
 pub mod speculate;
@@ -96,7 +97,6 @@ impl<'a> Agent<'a> {
 
     pub fn deploy_host(&mut self, plan: &HostPlan) -> HostOutcome {
         let host = Arc::new(plan.host.clone());
-        let mut outcome = HostOutcome::default();
         if !plan.masked.is_empty() {
             // What the agent writes itself (its logs) is masked here; what
             // it sends back is masked again where it is shown.
@@ -104,17 +104,57 @@ impl<'a> Agent<'a> {
         }
         let secret_files: std::collections::BTreeMap<String, Arc<Vec<u8>>> =
             plan.secret_files.iter().map(|(name, bytes)| (name.clone(), Arc::new(bytes.clone()))).collect();
+        if plan.roots.len() < 2 || crate::parallel::threads() < 2 {
+            return self.deploy_roots(&host, plan, &secret_files, None);
+        }
+        // Roots are configured ahead on a second thread ([`ahead`]).
+        let configurator = self.configurator.clone();
+        let speculated = self.speculated.clone();
+        let predict = self.predict;
+        std::thread::scope(|scope| {
+            let (sending, receiving) = ahead::channel();
+            let (configurator, host, secret_files) = (&configurator, &host, &secret_files);
+            scope.spawn(move || {
+                ahead::configure_ahead(configurator, host, plan, secret_files, speculated.as_deref(), predict, sending)
+            });
+            // Returning drops the receiver: a thread still configuring
+            // stops at its next root.
+            self.deploy_roots(host, plan, secret_files, Some(receiving))
+        })
+    }
+
+    /// Deploys the roots in order; `ahead` sends one message per root
+    /// (configured ahead, or not).
+    fn deploy_roots(
+        &mut self,
+        host: &Arc<HostInfo>,
+        plan: &HostPlan,
+        secret_files: &std::collections::BTreeMap<String, Arc<Vec<u8>>>,
+        ahead: Option<ahead::Receiving>,
+    ) -> HostOutcome {
+        let mut outcome = HostOutcome::default();
         for root in &plan.roots {
+            let prepared = ahead.as_ref().and_then(ahead::Receiving::next);
             if let Some(early) = self.speculated.as_ref().and_then(|s| s.take(&host.name, &root.name, self.predict)) {
+                if let Some(prepared) = prepared {
+                    prepared.discard();
+                }
                 for event in early.events {
                     (self.sink)(event);
                 }
-                self.report_grants(&host, root, &early.sandbox);
+                self.report_grants(host, root, &early.sandbox);
                 outcome.components += early.outcome.components;
                 outcome.changed += early.outcome.changed;
                 continue;
             }
             let changed_before = outcome.changed;
+            let (ahead_sandbox, configured) = match prepared {
+                Some(p) => {
+                    tracing::debug!(root = %root.name, "configured ahead");
+                    (Some(p.sandbox), Some(p.configured))
+                }
+                None => (None, None),
+            };
             let sandbox = on_this_host(&root.workdir)
                 .map_err(|e| format!("cannot resolve the workdir {}: {e}", root.workdir.display()))
                 .and_then(|workdir| {
@@ -129,25 +169,31 @@ impl<'a> Agent<'a> {
                         std::fs::create_dir_all(&workdir)
                             .map_err(|e| format!("cannot create the workdir {}: {e}", root.workdir.display()))?;
                     }
-                    Sandbox::new(&root.grants, &workdir)
+                    match ahead_sandbox {
+                        Some(sandbox) => Ok(sandbox),
+                        None => Sandbox::new(&root.grants, &workdir).map(Arc::new),
+                    }
                 });
             let sandbox = match sandbox {
-                Ok(sandbox) => Arc::new(sandbox),
+                Ok(sandbox) => sandbox,
                 Err(message) => {
-                    self.fail(&host, &root.node.path, message);
+                    if let Some(Configured { pool, live: Ok(live), .. }) = configured {
+                        pool.discard(live);
+                    }
+                    self.fail(host, &root.node.path, message);
                     outcome.failed = true;
                     return outcome;
                 }
             };
-            let secrets = Arc::new(SecretFiles::granted(&root.grants, &secret_files));
-            let result = self.deploy_root(&host, root, &sandbox, secrets, &mut outcome);
+            let secrets = Arc::new(SecretFiles::granted(&root.grants, secret_files));
+            let result = self.deploy_root(host, root, &sandbox, secrets, configured, &mut outcome);
             // A failed update may have changed something too.
             if !self.predict && (outcome.changed != changed_before || result.is_err()) {
                 if let Some(s) = &self.speculated {
                     s.something_changed();
                 }
             }
-            self.report_grants(&host, root, &sandbox);
+            self.report_grants(host, root, &sandbox);
             if result.is_err() {
                 outcome.failed = true;
                 return outcome;
@@ -176,38 +222,21 @@ impl<'a> Agent<'a> {
 
     /// Configures a root again (its sub-components during their `add`,
     /// from the recorded answers), checks it is the tree that was planned,
-    /// and deploys it.
+    /// and deploys it. `ahead`: the root configured already, on another
+    /// thread.
     fn deploy_root(
         &mut self,
         host: &Arc<HostInfo>,
         root: &RootPlan,
         sandbox: &Arc<Sandbox>,
         secrets: Arc<SecretFiles>,
+        ahead: Option<Configured>,
         outcome: &mut HostOutcome,
     ) -> Result<bool, Failed> {
-        let pool = self.configurator.pool(root.limits);
+        let Configured { pool, logs, live } =
+            ahead.unwrap_or_else(|| configure_root(&self.configurator, host, root, sandbox, secrets));
         let node = &root.node;
-        let logs = LogBook::default();
-        let spec = Spec {
-            host,
-            kind: &node.kind,
-            name: &node.name,
-            path: node.path.clone(),
-            attributes: &node.attributes,
-            workdir: &root.workdir,
-            assets: node.assets.clone(),
-            templates: Origins {
-                assets: node.assets_name.clone(),
-                attributes: Origins::root_attributes(&root.attribute_locations, &node.attributes),
-            },
-            sandbox,
-            limits: root.limits,
-            logs: logs.clone(),
-            secrets,
-        };
-        let answers: Arc<dyn RequireAnswers> = Arc::new(Recorded(node.required.clone()));
-        let lineage = Arc::new(Replay::new(node.clone()));
-        let mut live = match self.configurator.create_and_configure(&pool, &spec, answers, lineage) {
+        let mut live = match live {
             Ok(live) => live,
             Err(ConfigureFailure::Failed { path, message, .. }) => {
                 self.flush_logs(host, &logs);
@@ -330,6 +359,50 @@ impl<'a> Agent<'a> {
     fn fail(&mut self, host: &Arc<HostInfo>, path: &str, message: String) {
         (self.sink)(Event::Failed { host: host.name.clone(), component: path.to_string(), message });
     }
+}
+
+/// A root configured for its deploy: its stores, its configure's log
+/// lines (not sent yet), and its tree or why there is none.
+pub(crate) struct Configured {
+    pool: StorePool,
+    logs: LogBook,
+    live: Result<LiveComponent, ConfigureFailure>,
+}
+
+/// Configures a root for its deploy, from the answers and tree recorded
+/// in the plan. It reads nothing on the host (configure may not), so it
+/// may run ahead of the root's turn.
+fn configure_root(
+    configurator: &Configurator<'_>,
+    host: &Arc<HostInfo>,
+    root: &RootPlan,
+    sandbox: &Arc<Sandbox>,
+    secrets: Arc<SecretFiles>,
+) -> Configured {
+    let pool = configurator.pool(root.limits);
+    let node = &root.node;
+    let logs = LogBook::default();
+    let spec = Spec {
+        host,
+        kind: &node.kind,
+        name: &node.name,
+        path: node.path.clone(),
+        attributes: &node.attributes,
+        workdir: &root.workdir,
+        assets: node.assets.clone(),
+        templates: Origins {
+            assets: node.assets_name.clone(),
+            attributes: Origins::root_attributes(&root.attribute_locations, &node.attributes),
+        },
+        sandbox,
+        limits: root.limits,
+        logs: logs.clone(),
+        secrets,
+    };
+    let answers: Arc<dyn RequireAnswers> = Arc::new(Recorded(node.required.clone()));
+    let lineage = Arc::new(Replay::new(node.clone()));
+    let live = configurator.create_and_configure(&pool, &spec, answers, lineage);
+    Configured { pool, logs, live }
 }
 
 /// Answers `require` from what the plan recorded.

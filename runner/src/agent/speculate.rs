@@ -70,6 +70,15 @@ impl Speculations {
         holds.then_some(s)
     }
 
+    /// Whether the root's early verify would hold if its turn came now:
+    /// it is there, did not fail, and (unless predicting) wanted nothing
+    /// and nothing has changed since.
+    pub(super) fn expected_to_hold(&self, host: &str, root: &str, predict: bool) -> bool {
+        let roots = self.lock();
+        let Some(s) = roots.get(&(host.to_string(), root.to_string())) else { return false };
+        !s.outcome.failed && (predict || (s.outcome.changed == 0 && !self.changed()))
+    }
+
     /// Something on the machine changed: early verifies no longer hold.
     pub(super) fn something_changed(&self) {
         self.changed_since.store(true, Ordering::SeqCst);

@@ -53,6 +53,7 @@ pub struct Spec<'a> {
     pub secrets: Arc<SecretFiles>,
 }
 
+#[derive(Clone)]
 pub struct Configurator<'a> {
     pub runtime: &'a Runtime,
     pub modules: &'a Modules,

@@ -1,0 +1,158 @@
+//! Configuring a host's roots ahead of their turn. Configure reads nothing
+//! on the host (files, commands and SSH are refused to it) and must give
+//! the tree the plan recorded, so a root's configure may run while the
+//! roots before it verify and update: on a second thread, in order, a few
+//! roots ahead. Its turn then only verifies and updates.
+//!
+//! What the deploy shows is unchanged: a root's log lines from configure
+//! are sent at its turn, and the workdir is made at its turn. A root
+//! whose verify ahead ([`super::speculate`]) is expected to hold is not
+//! configured again.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
+
+use super::speculate::Speculations;
+use super::{Configured, configure_root};
+use crate::model::configure::Configurator;
+use crate::plan::HostPlan;
+use crate::plan::host::HostInfo;
+use crate::system::on_this_host;
+use crate::system::sandbox::Sandbox;
+use crate::wasm::state::SecretFiles;
+
+/// Roots configured and waiting for their turn, at most: each holds its
+/// stores (pooling-allocator slots) until then.
+const AHEAD: usize = 4;
+
+/// A root configured ahead, and the sandbox its components were given.
+pub(super) struct Ahead {
+    pub sandbox: Arc<Sandbox>,
+    pub configured: Configured,
+    /// Its place among the `AHEAD`, given back when it is dropped.
+    _place: Place,
+}
+
+impl Ahead {
+    /// Frees what a root configured ahead holds, when its turn does not
+    /// use it.
+    pub fn discard(self) {
+        if let Ok(live) = self.configured.live {
+            self.configured.pool.discard(live);
+        }
+    }
+}
+
+/// How many roots wait configured, and whether the deploy still takes
+/// them.
+#[derive(Default)]
+struct Places {
+    state: Mutex<(usize, bool)>,
+    changed: Condvar,
+}
+
+impl Places {
+    /// Waits for a free place; false once the deploy takes no more roots.
+    fn take(self: &Arc<Self>) -> Option<Place> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let (waiting, closed) = *state;
+            if closed {
+                return None;
+            }
+            if waiting < AHEAD {
+                state.0 += 1;
+                return Some(Place(self.clone()));
+            }
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.changed.notify_all();
+    }
+}
+
+struct Place(Arc<Places>);
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.state.lock().unwrap_or_else(|e| e.into_inner()).0 -= 1;
+        self.0.changed.notify_all();
+    }
+}
+
+/// The deploy's end of the roots configured ahead: one message per root,
+/// in order. Dropping it stops the thread that configures.
+pub(super) struct Receiving {
+    rx: Receiver<Option<Ahead>>,
+    places: Arc<Places>,
+}
+
+impl Receiving {
+    /// The next root's message: configured ahead, or not.
+    pub fn next(&self) -> Option<Ahead> {
+        self.rx.recv().ok().flatten()
+    }
+}
+
+impl Drop for Receiving {
+    fn drop(&mut self) {
+        self.places.close();
+    }
+}
+
+/// The two ends: the sender goes to [`configure_ahead`].
+pub(super) fn channel() -> (Sending, Receiving) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let places = Arc::new(Places::default());
+    (Sending { tx, places: places.clone() }, Receiving { rx, places })
+}
+
+pub(super) struct Sending {
+    tx: Sender<Option<Ahead>>,
+    places: Arc<Places>,
+}
+
+/// Sends one message per root of `plan`, in order: the root configured, or
+/// nothing when its turn will do without (a verify ahead expected to
+/// hold) or should make the sandbox itself (to report why it cannot).
+/// Stops after a root whose configure failed (the deploy stops there), or
+/// when the receiver is gone.
+pub(super) fn configure_ahead(
+    configurator: &Configurator<'_>,
+    host: &Arc<HostInfo>,
+    plan: &HostPlan,
+    secret_files: &BTreeMap<String, Arc<Vec<u8>>>,
+    speculated: Option<&Speculations>,
+    predict: bool,
+    sending: Sending,
+) {
+    let Sending { tx, places } = sending;
+    for root in &plan.roots {
+        // A root passed over is sent at once: the deploy does not wait for
+        // the configure of a later root to learn it.
+        if speculated.is_some_and(|s| s.expected_to_hold(&host.name, &root.name, predict)) {
+            if tx.send(None).is_err() {
+                return;
+            }
+            continue;
+        }
+        let sandbox = on_this_host(&root.workdir).ok().and_then(|workdir| Sandbox::new(&root.grants, &workdir).ok());
+        let Some(sandbox) = sandbox.map(Arc::new) else {
+            if tx.send(None).is_err() {
+                return;
+            }
+            continue;
+        };
+        let Some(place) = places.take() else { return };
+        let secrets = Arc::new(SecretFiles::granted(&root.grants, secret_files));
+        let configured = configure_root(configurator, host, root, &sandbox, secrets);
+        let failed = configured.live.is_err();
+        if tx.send(Some(Ahead { sandbox, configured, _place: place })).is_err() || failed {
+            return;
+        }
+    }
+}
