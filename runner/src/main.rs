@@ -27,8 +27,9 @@ mod system;
 mod target;
 mod wasm;
 
-/// The static x86_64 agent's allocator (see runner/Cargo.toml).
-#[cfg(all(target_env = "musl", target_arch = "x86_64"))]
+/// The allocator of the controller and of the static x86_64 agent (see
+/// runner/Cargo.toml).
+#[cfg(any(target_env = "gnu", all(target_env = "musl", target_arch = "x86_64")))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
