@@ -274,19 +274,21 @@ impl StorePool {
         Ok(inner.slots.len() - 1)
     }
 
-    /// Creates a component of `kind` in a store of its module.
+    /// Creates a component of `kind` in a store of its module, given its
+    /// attributes as JSON.
+    // `&String`: the bindings' `call_create` takes one.
+    #[allow(clippy::ptr_arg)]
     pub fn create(
         &self,
         module: &LoadedModuleRef,
         call: CallCtx,
         kind: &str,
-        attributes: &serde_json::Value,
+        attributes: &String,
     ) -> Result<LiveComponent, ComponentError> {
         let store = self.store_for(module, &call)?;
         let mut ctx = call;
-        let attrs = attributes.to_string();
         let instance = self.run(store, &mut ctx, Phase::Create, |b, s| {
-            b.batou_deploy_component().instance().call_create(s, kind, &attrs)
+            b.batou_deploy_component().instance().call_create(s, kind, attributes)
         })?;
         self.lock().slots[store].live += 1;
         Ok(LiveComponent { store, instance, ctx })

@@ -76,12 +76,11 @@ impl model::Host for StoreData {
                 "nested sub-components deeper than {MAX_DEPTH} levels (does a kind add itself?) and was stopped"
             )));
         }
-        self.hold(
-            added.attributes.to_string().len() + added.kind.len() + added.name.len() + 512,
-            "its sub-components",
-        )?;
+        // As the component receives them (defaults filled in): made once.
+        let text = added.attributes.to_string();
+        self.hold(text.len() + added.kind.len() + added.name.len() + 512, "its sub-components")?;
         let started = Instant::now();
-        let outcome = self.configure_child(added);
+        let outcome = self.configure_child(added, text);
         // The child's time is its own, not its parent's.
         self.call.clock.host_time += started.elapsed();
         outcome
@@ -156,7 +155,7 @@ impl StoreData {
 
     /// Creates and configures the sub-component `added` in a free store of
     /// its module: configure runs now, so the parent reads the result.
-    fn configure_child(&mut self, added: Added) -> Result<model::Child, CapError> {
+    fn configure_child(&mut self, added: Added, attributes: String) -> Result<model::Child, CapError> {
         let pool = self.call.model.pool.clone().ok_or_else(|| CapError::bug("model.add outside configure"))?;
         let index = self.call.model.record.children.len();
         let setup = match self.call.model.lineage.child(&self.call, index, &added) {
@@ -177,7 +176,7 @@ impl StoreData {
             }
             CapError::child_failed(format!("{path} failed; see its error"))
         };
-        let mut live = match pool.create(&module, ctx, &added.kind, &added.attributes) {
+        let mut live = match pool.create(&module, ctx, &added.kind, &attributes) {
             Ok(live) => live,
             Err(e) => return Err(fail(&mut self.call, format!("create: {e}"))),
         };
@@ -189,8 +188,8 @@ impl StoreData {
         let unsatisfied = record.unsatisfied.clone();
         let view = model::Child {
             path: path.clone(),
-            attributes: added.attributes.to_string(),
-            exposed: Value::Object(record.exposed.clone()).to_string(),
+            attributes,
+            exposed: serde_json::to_string(&record.exposed).map_err(CapError::bug)?,
         };
         // A child that lacks a required value is configured again with
         // its root; its unsatisfied keys are the root's.
