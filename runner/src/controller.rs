@@ -19,7 +19,7 @@ use crate::plan::host::HostInfo;
 use crate::plan::origins::{Origins, asset_folder_name};
 use crate::plan::require::RequireAnswers;
 use crate::plan::{HostPlan, Limits, ModuleUse, Node, Plan, RootPlan, RootRef};
-use crate::sources::{Modules, root_assets};
+use crate::sources::{Modules, component_folders};
 use crate::system::remote::{NoRemote, ThisMachine};
 use crate::system::sandbox::Sandbox;
 use crate::wasm::Runtime;
@@ -263,6 +263,7 @@ fn host_info(env: &Environment, name: &str, data: &Value) -> Arc<HostInfo> {
 fn roots(env: &Environment, deployment: &Path, modules: &Modules, secrets: &PlanSecrets) -> (Vec<Root>, Diagnostics) {
     let mut errors = Diagnostics::default();
     let mut roots = Vec::new();
+    let folders = component_folders(deployment);
     for host in &env.hosts {
         let info = host_info(env, &host.name, &host.data);
         let mut seen = BTreeSet::new();
@@ -317,7 +318,7 @@ fn roots(env: &Environment, deployment: &Path, modules: &Modules, secrets: &Plan
                     assets: modules
                         .module_of(&kind)
                         .and_then(|m| m.assets.clone())
-                        .or_else(|| root_assets(deployment, name)),
+                        .or_else(|| folders.contains(name).then(|| deployment.join("components").join(name))),
                     grants: env.grants_of(name),
                     secrets: Arc::new(SecretFiles::granted(&env.grants_of(name), &secrets.files)),
                     limits: root_limits(env, name),

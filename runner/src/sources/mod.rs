@@ -279,6 +279,14 @@ pub fn root_assets(deployment: &Path, root: &str) -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
+/// The folders in the deployment's `components/` (symlinks to folders
+/// too), read once for all roots rather than looked up for each:
+/// [`root_assets`] of a root is there if its name is among them.
+pub fn component_folders(deployment: &Path) -> std::collections::HashSet<String> {
+    let Ok(entries) = std::fs::read_dir(deployment.join("components")) else { return Default::default() };
+    entries.flatten().filter(|e| e.path().is_dir()).filter_map(|e| e.file_name().into_string().ok()).collect()
+}
+
 /// The names of the deployment's own components that hold a module (from
 /// source or prebuilt), sorted.
 pub fn own_module_names(deployment: &Path) -> Vec<String> {
