@@ -75,6 +75,26 @@ fn a_memory_bomb_is_stopped_at_the_memory_limit() {
     );
 }
 
+/// Standard-library stores go from one root to the next (`wasm/instance.rs`):
+/// one whose call trapped must not.
+#[test]
+fn a_standard_library_store_that_trapped_is_not_given_to_the_next_root() {
+    let big = "x".repeat(3 << 20);
+    let d = Deployment::new(&format!(
+        "[environment]\nconnect = \"local\"\n\n[hosts.localhost]\ncomponents = [\"big\", \"small\"]\n\n\
+         [limits.big]\nmemory_limit = 2\n\n[limits.small]\nmemory_limit = 2\n\n\
+         [components.big]\nkind = \"file\"\npath = \"big.txt\"\ncontent = \"{big}\"\n\n\
+         [components.small]\nkind = \"file\"\npath = \"small.txt\"\ncontent = \"fine\\n\"\n"
+    ));
+    // One thread: `small` is configured right after `big`, with the same
+    // module and memory limit, where a store left by `big` would serve it.
+    let run = d.run_with(&["deploy", "dev"], &[("BATOU_RUN_THREADS", std::ffi::OsStr::new("1"))]);
+    assert_ne!(run.code, 0, "{run:?}");
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("ERROR")).collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    assert!(errors[0].contains("localhost: big: create: exceeded the memory limit of 2 MiB"), "{}", run.stderr);
+}
+
 #[test]
 fn an_endless_loop_is_stopped_at_the_timeout() {
     for (when, code) in [("configure", 2), ("update", 1)] {
