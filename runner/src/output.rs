@@ -40,7 +40,8 @@ impl Output {
             println_json(&v);
             return;
         }
-        let mut out = std::io::stdout().lock();
+        // An event's lines go out in one write, not one per line.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         match event {
             Event::Changed { host, component, .. } => {
                 let _ = writeln!(out, "{}: {}", shown(host), shown(component));

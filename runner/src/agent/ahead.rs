@@ -48,29 +48,38 @@ impl Ahead {
 /// them.
 #[derive(Default)]
 struct Places {
-    state: Mutex<(usize, bool)>,
+    state: Mutex<PlacesState>,
     changed: Condvar,
 }
 
+#[derive(Default)]
+struct PlacesState {
+    taken: usize,
+    closed: bool,
+    /// The configuring thread waits for a place: only then is it woken.
+    waiting: bool,
+}
+
 impl Places {
-    /// Waits for a free place; false once the deploy takes no more roots.
+    /// Waits for a free place; none once the deploy takes no more roots.
     fn take(self: &Arc<Self>) -> Option<Place> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            let (waiting, closed) = *state;
-            if closed {
+            if state.closed {
                 return None;
             }
-            if waiting < AHEAD {
-                state.0 += 1;
+            if state.taken < AHEAD {
+                state.taken += 1;
                 return Some(Place(self.clone()));
             }
+            state.waiting = true;
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+            state.waiting = false;
         }
     }
 
     fn close(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
         self.changed.notify_all();
     }
 }
@@ -79,8 +88,11 @@ struct Place(Arc<Places>);
 
 impl Drop for Place {
     fn drop(&mut self) {
-        self.0.state.lock().unwrap_or_else(|e| e.into_inner()).0 -= 1;
-        self.0.changed.notify_all();
+        let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.taken -= 1;
+        if state.waiting {
+            self.0.changed.notify_all();
+        }
     }
 }
 

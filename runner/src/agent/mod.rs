@@ -71,17 +71,24 @@ struct Failed;
 
 /// A workdir is the root's default grant: `work/` or `work/<root>` shipped
 /// as a symlink (a repository can hold one) must not move it elsewhere.
-fn refuse_linked_workdir(workdir: &std::path::Path) -> Result<(), String> {
-    for path in [workdir.parent(), Some(workdir)].into_iter().flatten() {
-        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-            let to = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
-            return Err(format!(
-                "{} is a symlink (to {to}): a workdir must be a folder of its own, not moved by a link; remove the link",
-                path.display()
-            ));
+/// Returns whether the workdir is there already (a folder).
+fn refuse_linked_workdir(workdir: &std::path::Path) -> Result<bool, String> {
+    let mut there = false;
+    for (path, is_workdir) in [(workdir.parent(), false), (Some(workdir), true)] {
+        let Some(path) = path else { continue };
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let to = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
+                return Err(format!(
+                    "{} is a symlink (to {to}): a workdir must be a folder of its own, not moved by a link; remove the link",
+                    path.display()
+                ));
+            }
+            Ok(m) => there = is_workdir && m.is_dir(),
+            Err(_) => {}
         }
     }
-    Ok(())
+    Ok(there)
 }
 
 impl<'a> Agent<'a> {
@@ -158,9 +165,9 @@ impl<'a> Agent<'a> {
             let sandbox = on_this_host(&root.workdir)
                 .map_err(|e| format!("cannot resolve the workdir {}: {e}", root.workdir.display()))
                 .and_then(|workdir| {
-                    refuse_linked_workdir(&workdir)?;
+                    let there = refuse_linked_workdir(&workdir)?;
                     if !self.predict {
-                        if !workdir.is_dir() {
+                        if !there {
                             // A new folder is a change others may see.
                             if let Some(s) = &self.speculated {
                                 s.something_changed();

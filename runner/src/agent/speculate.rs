@@ -94,12 +94,10 @@ impl Speculations {
 /// not verified early (its deploy makes the folder, a change).
 pub fn existing_sandbox(grants: &Grants, workdir: &Path) -> Option<Sandbox> {
     let workdir = crate::system::on_this_host(workdir).ok()?;
-    // Not following a link: a linked workdir is left to the root's turn,
-    // which refuses it.
-    if !std::fs::symlink_metadata(&workdir).is_ok_and(|m| m.is_dir()) {
+    // A linked workdir is left to the root's turn, which refuses it.
+    if !super::refuse_linked_workdir(&workdir).ok()? {
         return None;
     }
-    super::refuse_linked_workdir(&workdir).ok()?;
     Sandbox::new(grants, &workdir).ok()
 }
 

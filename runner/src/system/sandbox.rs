@@ -968,7 +968,9 @@ fn temp_name(name: &std::ffi::OsStr) -> OsString {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut tmp = OsString::from(".");
     tmp.push(name);
-    tmp.push(format!(".batou-tmp.{}.{n}", std::process::id()));
+    // The process id, asked once (it is a system call each time).
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    tmp.push(format!(".batou-tmp.{}.{n}", PID.get_or_init(std::process::id)));
     tmp
 }
 
