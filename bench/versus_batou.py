@@ -31,9 +31,11 @@ folder, `work/f/file-0000.txt` ... , each holding one line of text:
 
 For each: a first run into an empty folder (a fresh folder each
 repetition) and a no-change run (deploying again what is there), wall
-time of the whole process as the median of REPEAT (default 5)
+time of the whole process as the median of REPEAT (default 7)
 repetitions, on tmpfs (/dev/shm) and on disk ($BENCH_DIR, else /tmp),
-with the ratios batou / batou-run and batou-run / floor. After every run
+with the ratios batou / batou-run and batou-run / floor. The programs
+take turns, each repetition starting with the next one, so that a slow
+moment of a shared machine falls on all of them. After every run
 the script checks every file's content, and that a no-change run left
 every file alone (same inode and mtime), so a run that did nothing
 cannot pass for a fast one.
@@ -64,7 +66,7 @@ BATOU = os.path.join(VENV, "bin", "batou")
 FLOOR_DIR = os.path.join(CACHE, "floor")
 FLOOR = os.path.join(FLOOR_DIR, "floor")
 RUN_CACHE = os.path.join(CACHE, "batou-run-cache")
-REPEAT = int(os.environ.get("REPEAT", "5"))
+REPEAT = int(os.environ.get("REPEAT", "7"))
 # An earlier batou-run binary to measure beside this one, in the same run
 # (`bench/before.sh COMMIT` builds one): a column "before".
 BEFORE = os.environ.get("BEFORE")
@@ -312,6 +314,9 @@ def floor_again(n):
 
 
 def timed(command, env):
+    # A moment for what the run before left behind (a process ending, the
+    # page cache writing back) to settle.
+    time.sleep(0.1)
     t = time.perf_counter()
     p = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wall = time.perf_counter() - t
@@ -336,24 +341,39 @@ def deployed(d, n):
     return seen
 
 
-def measure(n, where, make, first, again):
-    """Median wall time of first runs (fresh folders) and of no-change runs."""
-    firsts, agains = [], []
-    keep = None
-    for _ in range(REPEAT):
-        d = make(n, where)
-        firsts.append(timed(*first(d)))
-        before = deployed(d, n)
-        if keep is None:
-            keep = (d, before)
-        else:
-            shutil.rmtree(d)
-    d, before = keep
-    for _ in range(REPEAT):
-        agains.append(timed(*again(d)))
-        assert deployed(d, n) == before, f"a no-change run changed files in {d}"
-    shutil.rmtree(d)
-    return statistics.median(firsts), statistics.median(agains)
+def measure(n, where, tools):
+    """Median wall time of first runs (fresh folders) and of no-change runs,
+    for each of `tools` (name -> (make, first, again)). The tools take
+    turns, repetition by repetition, so that a slow moment of the machine
+    falls on all of them rather than on one."""
+    firsts = {name: [] for name in tools}
+    agains = {name: [] for name in tools}
+    keep = {}
+    names = list(tools)
+
+    def turns(r):
+        # Each repetition starts with another program: none always runs
+        # right after batou (whose second process may still be ending).
+        return names[r % len(names):] + names[: r % len(names)]
+
+    for r in range(REPEAT):
+        for name in turns(r):
+            make, first, _again = tools[name]
+            d = make(n, where)
+            firsts[name].append(timed(*first(d)))
+            before = deployed(d, n)
+            if name not in keep:
+                keep[name] = (d, before)
+            else:
+                shutil.rmtree(d)
+    for r in range(REPEAT):
+        for name in turns(r):
+            d, before = keep[name]
+            agains[name].append(timed(*tools[name][2](d)))
+            assert deployed(d, n) == before, f"a no-change run changed files in {d}"
+    for d, _ in keep.values():
+        shutil.rmtree(d)
+    return {name: (statistics.median(firsts[name]), statistics.median(agains[name])) for name in tools}
 
 
 def fs_type(where):
@@ -398,13 +418,13 @@ def main():
           f" {os.cpu_count()} cores")
     places = ["/dev/shm", os.environ.get("BENCH_DIR") or "/tmp"]
     for where in places:
-        results = {
-            "batou": measure(n, where, batou_deployment, batou_run, batou_run),
-            "batou-run": measure(n, where, runner_deployment, runner_run, runner_run),
-            **({"before": measure(n, where, runner_deployment, before_run, before_run)} if BEFORE else {}),
-            "floor": measure(n, where, floor_deployment, floor_first(n), floor_again(n)),
+        tools = {
+            "batou": (batou_deployment, batou_run, batou_run),
+            "batou-run": (runner_deployment, runner_run, runner_run),
+            **({"before": (runner_deployment, before_run, before_run)} if BEFORE else {}),
+            "floor": (floor_deployment, floor_first(n), floor_again(n)),
         }
-        table(n, where, results)
+        table(n, where, measure(n, where, tools))
 
 
 if __name__ == "__main__":
