@@ -1,5 +1,5 @@
 //! Configuring a host's roots ahead of their turn. Configure reads nothing
-//! on the host (files, commands and SSH are refused to it) and must give
+//! on the host (files, commands, SSH and downloads are refused to it) and must give
 //! the tree the plan recorded, so a root's configure may run while the
 //! roots before it verify and update: on a second thread, in order, a few
 //! roots ahead. Its turn then only verifies and updates.
@@ -10,6 +10,7 @@
 //! configured again.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -22,9 +23,18 @@ use crate::system::on_this_host;
 use crate::system::sandbox::Sandbox;
 use crate::wasm::state::SecretFiles;
 
-/// Roots configured and waiting for their turn, at most: each holds its
-/// stores (pooling-allocator slots) until then.
+/// Roots of a host configured and waiting for their turn, at most: each
+/// holds its stores (pooling-allocator slots) until then.
 const AHEAD: usize = 4;
+
+/// The same for all hosts of this process together (local hosts deploying
+/// at once, `-j`): the pooling allocator has `POOL_SLOTS`, and a root
+/// holds a store per module and level of nesting. A root that finds no
+/// place is configured at its turn.
+const AHEAD_IN_ALL: usize = 8;
+
+/// Roots configured ahead in this process now.
+static AHEAD_NOW: AtomicUsize = AtomicUsize::new(0);
 
 /// A root configured ahead, and the sandbox its components were given.
 pub(super) struct Ahead {
@@ -60,22 +70,38 @@ struct PlacesState {
     waiting: bool,
 }
 
+/// What the configuring thread gets when it asks for a place.
+enum Taken {
+    Place(Place),
+    /// The process has `AHEAD_IN_ALL` roots configured ahead already.
+    Busy,
+    /// The deploy takes no more roots.
+    Closed,
+}
+
 impl Places {
-    /// Waits for a free place; none once the deploy takes no more roots.
-    fn take(self: &Arc<Self>) -> Option<Place> {
+    /// Waits for a free place among the host's; then takes one among the
+    /// process's, if there is one.
+    fn take(self: &Arc<Self>) -> Taken {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if state.closed {
-                return None;
+                return Taken::Closed;
             }
             if state.taken < AHEAD {
-                state.taken += 1;
-                return Some(Place(self.clone()));
+                break;
             }
             state.waiting = true;
             state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
             state.waiting = false;
         }
+        let in_all =
+            AHEAD_NOW.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < AHEAD_IN_ALL).then_some(n + 1));
+        if in_all.is_err() {
+            return Taken::Busy;
+        }
+        state.taken += 1;
+        Taken::Place(Place(self.clone()))
     }
 
     fn close(&self) {
@@ -88,6 +114,7 @@ struct Place(Arc<Places>);
 
 impl Drop for Place {
     fn drop(&mut self) {
+        AHEAD_NOW.fetch_sub(1, Ordering::AcqRel);
         let mut state = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
         state.taken -= 1;
         if state.waiting {
@@ -130,7 +157,8 @@ pub(super) struct Sending {
 
 /// Sends one message per root of `plan`, in order: the root configured, or
 /// nothing when its turn will do without (a verify ahead expected to
-/// hold) or should make the sandbox itself (to report why it cannot).
+/// hold), should make the sandbox itself (to report why it cannot), or
+/// the process has as many roots configured ahead as it may.
 /// Stops after a root whose configure failed (the deploy stops there), or
 /// when the receiver is gone.
 pub(super) fn configure_ahead(
@@ -153,13 +181,17 @@ pub(super) fn configure_ahead(
             continue;
         }
         let sandbox = on_this_host(&root.workdir).ok().and_then(|workdir| Sandbox::new(&root.grants, &workdir).ok());
-        let Some(sandbox) = sandbox.map(Arc::new) else {
+        let place = match places.take() {
+            Taken::Closed => return,
+            Taken::Place(place) => Some(place),
+            Taken::Busy => None,
+        };
+        let (Some(sandbox), Some(place)) = (sandbox.map(Arc::new), place) else {
             if tx.send(None).is_err() {
                 return;
             }
             continue;
         };
-        let Some(place) = places.take() else { return };
         let secrets = Arc::new(SecretFiles::granted(&root.grants, secret_files));
         let configured = configure_root(configurator, host, root, &sandbox, secrets);
         let failed = configured.live.is_err();

@@ -192,8 +192,7 @@ impl<'a> Agent<'a> {
                     return outcome;
                 }
             };
-            let secrets = Arc::new(SecretFiles::granted(&root.grants, secret_files));
-            let result = self.deploy_root(host, root, &sandbox, secrets, configured, &mut outcome);
+            let result = self.deploy_root(host, root, &sandbox, secret_files, configured, &mut outcome);
             // A failed update may have changed something too.
             if !self.predict && (outcome.changed != changed_before || result.is_err()) {
                 if let Some(s) = &self.speculated {
@@ -236,12 +235,14 @@ impl<'a> Agent<'a> {
         host: &Arc<HostInfo>,
         root: &RootPlan,
         sandbox: &Arc<Sandbox>,
-        secrets: Arc<SecretFiles>,
+        secret_files: &std::collections::BTreeMap<String, Arc<Vec<u8>>>,
         ahead: Option<Configured>,
         outcome: &mut HostOutcome,
     ) -> Result<bool, Failed> {
-        let Configured { pool, logs, live } =
-            ahead.unwrap_or_else(|| configure_root(&self.configurator, host, root, sandbox, secrets));
+        let Configured { pool, logs, live } = ahead.unwrap_or_else(|| {
+            let secrets = Arc::new(SecretFiles::granted(&root.grants, secret_files));
+            configure_root(&self.configurator, host, root, sandbox, secrets)
+        });
         let node = &root.node;
         let mut live = match live {
             Ok(live) => live,
