@@ -66,16 +66,17 @@ impl Speculations {
     /// fail, and nothing has changed since.
     pub(super) fn take(&self, host: &str, root: &str, predict: bool) -> Option<Speculated> {
         let s = self.lock().remove(&(host.to_string(), root.to_string()))?;
-        let holds = !s.outcome.failed && (predict || (s.outcome.changed == 0 && !self.changed()));
-        holds.then_some(s)
+        self.holds(&s, predict).then_some(s)
     }
 
     /// Whether the root's early verify would hold if its turn came now:
     /// it is there, did not fail, and (unless predicting) wanted nothing
     /// and nothing has changed since.
     pub(super) fn expected_to_hold(&self, host: &str, root: &str, predict: bool) -> bool {
-        let roots = self.lock();
-        let Some(s) = roots.get(&(host.to_string(), root.to_string())) else { return false };
+        self.lock().get(&(host.to_string(), root.to_string())).is_some_and(|s| self.holds(s, predict))
+    }
+
+    fn holds(&self, s: &Speculated, predict: bool) -> bool {
         !s.outcome.failed && (predict || (s.outcome.changed == 0 && !self.changed()))
     }
 
