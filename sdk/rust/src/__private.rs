@@ -33,14 +33,22 @@ pub fn describe<M: Module>() -> Vec<KindSpec> {
     kinds.into_iter().map(Kind::into_wit).collect()
 }
 
-/// Whether `T` is the kind named `kind`.
-pub fn is_kind<T: Component>(kind: &str) -> bool {
-    T::kind().name() == kind
+/// The names of the module's kinds, in the order of `kinds()`. `create`
+/// keeps them once per instance: a kind's spec holds every attribute's
+/// doc, and building the specs to find one by its name cost more than
+/// the rest of `create`.
+pub fn kind_names<M: Module>() -> Vec<String> {
+    M::kinds().iter().map(|k| k.name().to_owned()).collect()
 }
 
 /// Deserialises a `T` from its attributes. A value that does not fit is
 /// `invalid`, naming the kind and the attribute.
 pub fn create<T: Component>(kind: &str, attributes: &str) -> Result<Box<dyn DynComponent>, Error> {
+    // Attributes that fit, as nearly all do, need no path kept while
+    // reading them; one that does not is read again for the path to name.
+    if let Ok(component) = serde_json::from_str::<T>(attributes) {
+        return Ok(Box::new(component));
+    }
     let de = &mut serde_json::Deserializer::from_str(attributes);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(component) => Ok(Box::new(component)),
@@ -131,6 +139,8 @@ macro_rules! export {
                     ::std::vec![$(<$component as $crate::Component>::kind()),+]
                 }
 
+                // The last `index -= 1` is never read.
+                #[allow(unused_assignments)]
                 fn create(
                     kind: &str,
                     attributes: &str,
@@ -138,12 +148,17 @@ macro_rules! export {
                     ::std::boxed::Box<dyn $crate::__private::DynComponent>,
                     $crate::Error,
                 >> {
+                    static NAMES: ::std::sync::OnceLock<::std::vec::Vec<::std::string::String>> =
+                        ::std::sync::OnceLock::new();
+                    let names = NAMES.get_or_init($crate::__private::kind_names::<Self>);
+                    let mut index = names.iter().position(|name| name == kind)?;
                     $(
-                        if $crate::__private::is_kind::<$component>(kind) {
+                        if index == 0 {
                             return ::std::option::Option::Some(
                                 $crate::__private::create::<$component>(kind, attributes),
                             );
                         }
+                        index -= 1;
                     )+
                     ::std::option::Option::None
                 }
