@@ -34,5 +34,7 @@ mod wasm;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
+    // First, while this is the only thread (see the module).
+    system::fd_table::reserve();
     cli::main()
 }

@@ -3,6 +3,7 @@
 //! other hosts. The `wasm` side calls these and speaks the contract.
 
 pub mod error;
+pub mod fd_table;
 pub mod process;
 pub mod remote;
 pub mod sandbox;
