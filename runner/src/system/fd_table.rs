@@ -60,6 +60,10 @@ mod tests {
         let open = open_descriptors();
         super::reserve();
         assert_eq!(open_descriptors(), open);
-        assert!(fd_size() >= limit.rlim_cur.min(super::SLOTS), "FDSize {} after reserve", fd_size());
+        let wanted = limit.rlim_cur.min(super::SLOTS);
+        // Below that, `reserve` leaves the table as it is.
+        if wanted > 128 {
+            assert!(fd_size() >= wanted, "FDSize {} after reserve, {wanted} wanted", fd_size());
+        }
     }
 }
