@@ -15,5 +15,9 @@ git -C "$root" worktree add --detach "$tree" "$commit" >/dev/null
 (cd "$tree" && CARGO_TARGET_DIR="$root/target" cargo build --release --quiet -p batou-run)
 mkdir -p "$root/target/before"
 cp "$root/target/release/batou-run" "$root/target/before/batou-run-$commit"
+# The two builds share the build script's output folder, and cargo judges
+# the script by mtimes: touching it makes it write the embedded files of
+# these sources again.
+touch "$root/runner/build.rs"
 (cd "$root" && cargo build --release --quiet -p batou-run)
 echo "$root/target/before/batou-run-$commit"
