@@ -211,13 +211,19 @@ fn wasm_path(wasm_dir: &Path, lib_name: &str, what: &str) -> String {
 }
 
 fn write_stdlib(wasm_dir: &Path, out_dir: &Path) {
+    use sha2::{Digest, Sha256};
+    // The sha256 is computed here, not at every start: it is the key of
+    // the compiled code and of the kinds in the cache.
     let mut code = String::from(
-        "/// The standard library modules, embedded: (name, component bytes).\n\
-         pub static STDLIB: &[(&str, &[u8])] = &[\n",
+        "/// The standard library modules, embedded: (name, component bytes,\n\
+         /// their sha256 in hex).\n\
+         pub static STDLIB: &[(&str, &[u8], &str)] = &[\n",
     );
     for (name, lib) in STDLIB {
         let path = wasm_path(wasm_dir, lib, &format!("standard library module `{name}`"));
-        writeln!(code, "    ({name:?}, include_bytes!({path:?})),").unwrap();
+        let bytes = fs::read(&path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        let sha256: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+        writeln!(code, "    ({name:?}, include_bytes!({path:?}), {sha256:?}),").unwrap();
     }
     code.push_str("];\n");
     write_if_changed(&out_dir.join("stdlib.rs"), &code);

@@ -36,6 +36,16 @@ pub fn suspend<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// Ends the view: what is drawn is cleared and nothing is drawn again, so
+/// a task still running on another thread (the standard library loading
+/// while a deploy stops at an error) leaves no line behind.
+pub fn stop() {
+    if let Some(view) = VIEW.get() {
+        let _ = view.clear();
+        view.set_draw_target(ProgressDrawTarget::hidden());
+    }
+}
+
 /// A task that takes a while: a spinner with `message` until dropped.
 pub struct Task(Option<ProgressBar>);
 

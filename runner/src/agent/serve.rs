@@ -2,7 +2,7 @@
 //! uploaded blobs, and deploy a plan streaming its events.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use super::protocol::{
@@ -170,9 +170,9 @@ impl RemoteCommands for ViaController {
 }
 
 fn load_modules(store: &Store, runtime: &Runtime, refs: &[ModuleRef]) -> Result<Modules, ServeError> {
-    let mut inputs: Vec<(String, Vec<u8>, Option<PathBuf>)> = Vec::new();
+    let mut inputs = Vec::new();
     for m in refs {
-        inputs.push((m.name.clone(), store.module(&m.sha256)?.into_owned(), None));
+        inputs.push(crate::sources::ModuleInput::new(m.name.clone(), store.module(&m.sha256)?, None));
     }
     crate::sources::from_inputs(runtime, inputs).map_err(|d| ServeError::Modules(d.to_string()))
 }

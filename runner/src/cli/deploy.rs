@@ -76,6 +76,14 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     let deployment = &args.deployment;
     check_deployment(deployment)?;
     let deployment = deployment.canonicalize().map_err(|e| anyhow::anyhow!("{}: {e}", deployment.display()))?;
+    // The engine and the standard library depend on nothing the
+    // environment says: they start on another core while it is read
+    // (a no-change deploy of 500 roots waited 4 ms for each in turn).
+    let cache = cache_dir();
+    let early = match &cache {
+        Ok(dir) => Some(start_runtime(dir.clone())?),
+        Err(_) => None,
+    };
     // Every problem found before a host is touched is reported in one go:
     // each stage goes on with what the one before could make sense of.
     let Loaded { mut env, errors, warnings } = load_environment(&deployment, &args.environment)?;
@@ -95,7 +103,7 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     // agent and by the `ssh` capability of components on other hosts. The
     // SSH settings are read here (nothing connects yet), so that what
     // cannot be followed is reported with the other problems, by `-c` too.
-    let cache = cache_dir()?;
+    let cache = cache?;
     let ssh_hosts = match env.connect {
         Connect::Ssh => match SshHosts::new(&env, &args.deployment, args.accept_new_host_keys, &cache) {
             Ok(hosts) => Some(Arc::new(hosts)),
@@ -114,9 +122,10 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     let (fetched, unresolved, module_errors) = resolve_modules(&deployment, &cache, mode, &Update::Nothing, out);
     errors.extend(module_errors.in_stage(Stage::Modules));
     tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: environment read");
-    let runtime = Runtime::new(cache.clone())?;
+    let early = early.expect("started once the cache folder was known");
+    let (runtime, stdlib) = early.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
     tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: runtime started");
-    let (modules, build_errors) = sources::load(&runtime, &deployment, &cache, fetched, unresolved);
+    let (modules, build_errors) = sources::load(&runtime, stdlib, &deployment, &cache, fetched, unresolved);
     errors.extend(build_errors.in_stage(Stage::Build));
     tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: modules loaded");
     // In-process deploys verify each root right after its configure, with
@@ -156,7 +165,27 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     let report = orchestrate::deploy(&plan, &options, &make_target, out);
     tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "stage: deployed");
     summary(&args, &env.name, env.connect == Connect::Ssh, &report, started, out);
+    // The process ends here: freeing the plan, the modules and the
+    // environment one allocation at a time took 1.5 ms of 500 roots'
+    // no-change deploy, for memory the exit returns at once.
+    std::mem::forget((plan, modules, env, speculations));
     if report.ok() { Ok(()) } else { Err(CliError::Deploy) }
+}
+
+/// Starts the Wasm engine and loads the standard library into it, on a
+/// thread of its own.
+fn start_runtime(
+    cache: PathBuf,
+) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<(Runtime, sources::Preloaded)>>> {
+    let start = move || {
+        let runtime = Runtime::new(cache)?;
+        let stdlib = sources::preload_stdlib(&runtime);
+        Ok((runtime, stdlib))
+    };
+    std::thread::Builder::new()
+        .name("engine".into())
+        .spawn(start)
+        .map_err(|e| anyhow::anyhow!("cannot start a thread: {e}"))
 }
 
 /// Reads the environment's secrets into it (attribute and host data

@@ -128,6 +128,7 @@ impl CliError {
 
     /// Reports the error (see [`CliError::report`]) and gives its exit code.
     pub fn exit(&self, out: &Output) -> ExitCode {
+        crate::progress::stop();
         self.report(out);
         ExitCode::from(self.exit_code())
     }

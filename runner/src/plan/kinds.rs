@@ -188,7 +188,9 @@ impl Kinds {
                 });
             }
         }
-        let mut out = Map::new();
+        // Sized once: growing it attribute by attribute was a tenth of a
+        // no-change deploy's time (`check` runs for every component).
+        let mut out = Map::with_capacity(spec.attributes.len());
         for attr in &spec.attributes {
             let value = match attributes.get(&attr.name) {
                 Some(v) => v.clone(),

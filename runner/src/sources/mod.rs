@@ -9,12 +9,14 @@ pub mod lockfile;
 pub mod sdk;
 pub mod store;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::plan::kinds::KindSpec;
 use crate::plan::kinds::Kinds;
-use crate::wasm::{LoadedModule, Runtime};
+use crate::wasm::{LoadError, LoadedModule, Runtime};
 
 mod stdlib {
     include!(concat!(env!("OUT_DIR"), "/stdlib.rs"));
@@ -24,7 +26,7 @@ mod stdlib {
 pub struct Modules {
     pub loaded: Arc<Vec<LoadedModule>>,
     /// The bytes of each module of `loaded`, for shipping to an agent.
-    pub wasm: Vec<Vec<u8>>,
+    pub wasm: Vec<Cow<'static, [u8]>>,
     pub kinds: Arc<Kinds>,
     /// Where each module of `loaded` came from, for `-P`: the standard
     /// library, a component folder, or the resolved source of batou.toml.
@@ -68,17 +70,20 @@ enum OwnSource {
 ///
 /// `external` are the modules of batou.toml, already resolved against
 /// the lock; `unresolved` those that could not be (already reported).
+///
+/// `stdlib` is what [`preload_stdlib`] gave, with the same `runtime`.
 pub fn load(
     runtime: &Runtime,
+    stdlib: Preloaded,
     deployment: &Path,
     cache_dir: &Path,
     external: Vec<external::Fetched>,
     unresolved: Vec<String>,
 ) -> (Modules, Diagnostics) {
     let mut errors = Diagnostics::default();
-    let mut inputs = stdlib_inputs();
+    let Preloaded { mut inputs, mut results } = stdlib;
     let mut origins: std::collections::HashMap<String, String> =
-        inputs.iter().map(|(name, _, _)| (name.clone(), name.replace(" module", ""))).collect();
+        inputs.iter().map(|input| (input.name.clone(), input.name.replace(" module", ""))).collect();
     let mut unloaded_external: std::collections::BTreeSet<String> = unresolved.into_iter().collect();
     let mut unbuilt = std::collections::BTreeSet::new();
     let own = own_modules(deployment);
@@ -108,7 +113,7 @@ pub fn load(
             }
         };
         origins.insert(shown.clone(), module.origin);
-        inputs.push((shown, module.wasm, assets));
+        inputs.push(ModuleInput::new(shown, module.wasm, assets));
     }
     for own in own {
         origins.insert(format!("components/{}", own.name), format!("components/{}", own.name));
@@ -138,14 +143,16 @@ pub fn load(
             (wasm, _) => wasm.map(|bytes| (bytes, own.dir)),
         };
         match wasm {
-            Ok((bytes, assets)) => inputs.push((shown, bytes, Some(assets))),
+            Ok((bytes, assets)) => inputs.push(ModuleInput::new(shown, bytes, Some(assets))),
             Err(d) => {
                 errors.push(d);
                 unbuilt.insert(own.name);
             }
         }
     }
-    let (mut modules, load_errors) = load_inputs(runtime, inputs);
+    let preloaded = results.len();
+    results.extend(load_each(runtime, &inputs[preloaded..]));
+    let (mut modules, load_errors) = register(inputs, results);
     errors.extend(load_errors);
     modules.unbuilt.extend(unbuilt);
     // A module of batou.toml that did not load is in `unbuilt` by its
@@ -166,9 +173,49 @@ fn external_name(name: &str) -> String {
     format!("module `{name}` of batou.toml")
 }
 
+/// A module to load: its name for messages, its bytes, and where its
+/// assets are.
+pub struct ModuleInput {
+    pub name: String,
+    /// The standard library's are borrowed from the binary, not copied.
+    pub bytes: Cow<'static, [u8]>,
+    /// The bytes' sha256 (hex) when known without hashing them: the
+    /// standard library's, computed when the runner was built.
+    pub sha256: Option<&'static str>,
+    pub assets: Option<PathBuf>,
+}
+
+impl ModuleInput {
+    pub fn new(name: String, bytes: impl Into<Cow<'static, [u8]>>, assets: Option<PathBuf>) -> ModuleInput {
+        ModuleInput { name, bytes: bytes.into(), sha256: None, assets }
+    }
+}
+
+/// The standard library, loaded (or compiled) before the rest: it does
+/// not depend on the environment, so a deploy loads it on another core
+/// while the environment is read.
+pub struct Preloaded {
+    inputs: Vec<ModuleInput>,
+    results: Vec<Result<(LoadedModule, Vec<KindSpec>), LoadError>>,
+}
+
+pub fn preload_stdlib(runtime: &Runtime) -> Preloaded {
+    let inputs = stdlib_inputs();
+    let results = load_each(runtime, &inputs);
+    Preloaded { inputs, results }
+}
+
 /// The standard library modules as inputs of [`from_inputs`].
-pub fn stdlib_inputs() -> Vec<(String, Vec<u8>, Option<PathBuf>)> {
-    stdlib::STDLIB.iter().map(|&(name, bytes)| (stdlib_name(name), bytes.to_vec(), None)).collect()
+pub fn stdlib_inputs() -> Vec<ModuleInput> {
+    stdlib::STDLIB
+        .iter()
+        .map(|&(name, bytes, sha256)| ModuleInput {
+            name: stdlib_name(name),
+            bytes: Cow::Borrowed(bytes),
+            sha256: Some(sha256),
+            assets: None,
+        })
+        .collect()
 }
 
 fn stdlib_name(name: &str) -> String {
@@ -177,37 +224,39 @@ fn stdlib_name(name: &str) -> String {
 
 /// The embedded standard library module whose sha256 is `hash`, with its name.
 pub fn embedded(hash: &str) -> Option<(String, &'static [u8])> {
-    use sha2::Digest;
-    static HASHES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    let hashes = HASHES.get_or_init(|| {
-        stdlib::STDLIB
-            .iter()
-            .map(|(_, bytes)| sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect())
-            .collect()
-    });
-    let i = hashes.iter().position(|h| h == hash)?;
-    Some((stdlib_name(stdlib::STDLIB[i].0), stdlib::STDLIB[i].1))
+    let &(name, bytes, _) = stdlib::STDLIB.iter().find(|(_, _, sha256)| *sha256 == hash)?;
+    Some((stdlib_name(name), bytes))
 }
 
 /// Loads modules given as (name for messages, bytes, assets folder) and
 /// registers the kinds they export. The controller and the agent share it.
-pub fn from_inputs(runtime: &Runtime, inputs: Vec<(String, Vec<u8>, Option<PathBuf>)>) -> Result<Modules, Diagnostics> {
-    let (modules, errors) = load_inputs(runtime, inputs);
+pub fn from_inputs(runtime: &Runtime, inputs: Vec<ModuleInput>) -> Result<Modules, Diagnostics> {
+    let results = load_each(runtime, &inputs);
+    let (modules, errors) = register(inputs, results);
     errors.into_result(modules)
 }
 
-/// [`from_inputs`], keeping the modules that loaded beside the problems
-/// of those that did not.
-fn load_inputs(runtime: &Runtime, inputs: Vec<(String, Vec<u8>, Option<PathBuf>)>) -> (Modules, Diagnostics) {
+/// Loads each module: independent per module (the compiled code mapped
+/// from the cache, or compiled, and `describe` called), so every core
+/// takes some.
+fn load_each(runtime: &Runtime, inputs: &[ModuleInput]) -> Vec<Result<(LoadedModule, Vec<KindSpec>), LoadError>> {
+    crate::parallel::map(inputs, |input| {
+        runtime.load_hashed(&input.name, &input.bytes, input.sha256, input.assets.clone())
+    })
+}
+
+/// The modules that loaded, with the kinds they export registered in the
+/// order of `inputs`, beside the problems of those that did not.
+fn register(
+    inputs: Vec<ModuleInput>,
+    results: Vec<Result<(LoadedModule, Vec<KindSpec>), LoadError>>,
+) -> (Modules, Diagnostics) {
     let mut errors = Diagnostics::default();
     let mut unbuilt = std::collections::BTreeSet::new();
     let mut loaded = Vec::new();
     let mut wasm = Vec::new();
     let mut kinds = Kinds::default();
-    // Loading is independent per module (the compiled code mapped from the
-    // cache, or compiled, and `describe` called): every core takes some.
-    let results = crate::parallel::map(&inputs, |(name, bytes, assets)| runtime.load(name, bytes, assets.clone()));
-    for ((name, bytes, _), result) in inputs.into_iter().zip(results) {
+    for (ModuleInput { name, bytes, .. }, result) in inputs.into_iter().zip(results) {
         match result {
             Ok((mut module, specs)) => {
                 module.shares_stores = embedded(&module.hash).is_some();
@@ -317,4 +366,22 @@ pub fn own_module_bytes(deployment: &Path, name: &str, cache_dir: &Path) -> Resu
     let bytes = std::fs::read(&path)
         .map_err(|e| Diagnostic::new(format!("cannot read {}: {e}", path.display())).at(shown.clone()))?;
     Ok((bytes, own.dir))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The hashes `runner/build.rs` writes beside the embedded modules key
+    /// their compiled code in the cache and tell an agent which modules it
+    /// has: a wrong one would load or ship the wrong module.
+    #[test]
+    fn each_embedded_module_is_known_by_the_sha256_of_its_bytes() {
+        assert!(!super::stdlib::STDLIB.is_empty());
+        for &(name, bytes, sha256) in super::stdlib::STDLIB {
+            assert_eq!(crate::wasm::sha256_hex(bytes), sha256, "{name}");
+            let (found, found_bytes) = super::embedded(sha256).expect("found by its hash");
+            assert_eq!(found, super::stdlib_name(name));
+            assert_eq!(found_bytes, bytes);
+        }
+        assert!(super::embedded(&"0".repeat(64)).is_none());
+    }
 }

@@ -149,7 +149,7 @@ impl<'a, R: Read, W: Write> Session<'a, R, W> {
         for (i, m) in self.modules.loaded.iter().enumerate() {
             if hashes.remove(&m.hash) {
                 refs.push(ModuleRef { name: m.name.clone(), sha256: m.hash.clone() });
-                bytes.insert(m.hash.clone(), self.modules.wasm[i].as_slice());
+                bytes.insert(m.hash.clone(), self.modules.wasm[i].as_ref());
             }
         }
         if let Some(sha256) = hashes.into_iter().next() {

@@ -12,4 +12,4 @@ pub mod state;
 
 pub use error::CapError;
 pub use instance::{ComponentError, LiveComponent, StorePool};
-pub use module::{CONTRACT, LoadedModule, Runtime, compatible, sha256_hex};
+pub use module::{CONTRACT, LoadError, LoadedModule, Runtime, compatible, sha256_hex};

@@ -159,8 +159,20 @@ impl Runtime {
         bytes: &[u8],
         assets: Option<PathBuf>,
     ) -> Result<(LoadedModule, Vec<KindSpec>), LoadError> {
+        self.load_hashed(name, bytes, None, assets)
+    }
+
+    /// [`Runtime::load`] of bytes whose sha256 may be known (`sha256`,
+    /// hex) without hashing them again.
+    pub fn load_hashed(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        sha256: Option<&str>,
+        assets: Option<PathBuf>,
+    ) -> Result<(LoadedModule, Vec<KindSpec>), LoadError> {
         let started = std::time::Instant::now();
-        let hash = sha256_hex(bytes);
+        let hash = sha256.map_or_else(|| sha256_hex(bytes), str::to_string);
         let component = self.compiled(name, &hash, bytes)?;
         let compiled_us = started.elapsed().as_micros() as u64;
         check_contract(name, &component, &self.engine)?;

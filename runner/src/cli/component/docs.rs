@@ -27,7 +27,7 @@ pub fn run(_args: DocsArgs, _out: &Output) -> Result<(), CliError> {
          themselves (the same specs the runner checks attributes against); a test fails when it differs. \
          `batou-run component inspect NAME` shows one module.\n",
     );
-    for (name, bytes, _) in crate::sources::stdlib_inputs() {
+    for crate::sources::ModuleInput { name, bytes, .. } in crate::sources::stdlib_inputs() {
         let (_, kinds) = runtime.load(&name, &bytes, None).map_err(|e| CliError::usage(e.to_string()))?;
         let found = interfaces::interfaces(&bytes).map_err(|e| CliError::usage(e.to_string()))?;
         let short = name.strip_prefix("standard library module `").and_then(|n| n.strip_suffix('`')).unwrap_or(&name);

@@ -126,8 +126,8 @@ fn resolve(what: &str, deployment: &Path, cache: &Path) -> Result<(String, Vec<u
     }
     let stdlib = crate::sources::stdlib_inputs();
     let wanted = format!("standard library module `{what}`");
-    if let Some((name, bytes, _)) = stdlib.into_iter().find(|(name, _, _)| *name == wanted) {
-        return Ok((name, bytes));
+    if let Some(input) = stdlib.into_iter().find(|input| input.name == wanted) {
+        return Ok((input.name, input.bytes.into_owned()));
     }
     if !crate::sources::own_module_names(deployment).iter().any(|n| n == what) {
         if path.is_file() {
@@ -135,7 +135,9 @@ fn resolve(what: &str, deployment: &Path, cache: &Path) -> Result<(String, Vec<u
         }
         let standard: Vec<String> = crate::sources::stdlib_inputs()
             .into_iter()
-            .filter_map(|(n, _, _)| n.strip_prefix("standard library module `")?.strip_suffix('`').map(String::from))
+            .filter_map(|input| {
+                input.name.strip_prefix("standard library module `")?.strip_suffix('`').map(String::from)
+            })
             .collect();
         let own = crate::sources::own_module_names(deployment);
         let own = if own.is_empty() { "none".to_string() } else { own.join(", ") };
