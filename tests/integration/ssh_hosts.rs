@@ -9,7 +9,9 @@ use crate::sshd::Sshd;
 
 #[test]
 fn a_root_waits_for_its_provider_on_another_host_with_parallel_hosts() {
-    let (Some(db), Some(app)) = (Sshd::start(3), Sshd::start(4)) else { return };
+    // Users no other test logs in as: one deploying meanwhile as the same
+    // user would put the agent in that user's cache before `app` needs it.
+    let (Some(db), Some(app)) = (Sshd::start(31), Sshd::start(32)) else { return };
     for host in [&db, &app] {
         let _ = std::fs::remove_dir_all(host.user_home.join("cross-host"));
         // Both hosts are sent the agent.
