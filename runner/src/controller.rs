@@ -96,6 +96,7 @@ pub fn plan(
         RootConfigurer { roots: &roots, configurator, sandbox: Arc::new(Sandbox::nothing()), early: speculations };
     let started = std::time::Instant::now();
     let resolved = resolve_graph(&ids, &mut by_root);
+    drop(by_root);
     tracing::info!(ms = started.elapsed().as_secs_f64() * 1e3, "resolved");
     let resolved = match resolved {
         Ok(resolved) => resolved,
@@ -117,27 +118,29 @@ pub fn plan(
             masked: Vec::new(),
         })
         .collect();
+    let mut roots = roots;
     for (r, node) in resolved.roots {
-        let root = &roots[r];
+        let root = &mut roots[r];
         let mut waits_for: Vec<RootRef> = resolved
             .edges
             .iter()
             .filter(|(_, after)| *after == r)
-            .map(|(before, _)| RootRef { host: roots[*before].host.name.clone(), root: roots[*before].name.clone() })
+            .map(|(before, _)| RootRef { host: ids[*before].host.clone(), root: ids[*before].name.clone() })
             .collect();
         waits_for.sort();
         waits_for.dedup();
         tracing::debug!(host = %root.host.name, root = %root.name, attributes = %node.attributes, "planned");
         let plan = hosts.iter_mut().find(|h| h.host.name == root.host.name).expect("every root's host is planned");
         plan.roots.push(RootPlan {
-            name: root.name.clone(),
-            workdir: root.workdir.clone(),
-            grants: root.grants.clone(),
+            // Each root is planned once: what it holds moves into the plan.
+            name: std::mem::take(&mut root.name),
+            workdir: std::mem::take(&mut root.workdir),
+            grants: std::mem::take(&mut root.grants),
             limits: root.limits,
             modules: modules_used(&node, modules),
             node,
             waits_for,
-            attribute_locations: root.attribute_locations.clone(),
+            attribute_locations: std::mem::take(&mut root.attribute_locations),
         });
     }
     let redactor = crate::redact::Redactor::new(&secrets.masked);
@@ -262,86 +265,116 @@ fn host_info(env: &Environment, name: &str, data: &Value) -> Arc<HostInfo> {
 /// right, and the problems of the others.
 fn roots(env: &Environment, deployment: &Path, modules: &Modules, secrets: &PlanSecrets) -> (Vec<Root>, Diagnostics) {
     let mut errors = Diagnostics::default();
-    let mut roots = Vec::new();
     let folders = component_folders(deployment);
+    let mut listed = Vec::new();
     for host in &env.hosts {
         let info = host_info(env, &host.name, &host.data);
         let mut seen = BTreeSet::new();
         for (name, location) in &host.components {
-            if !seen.insert(name.clone()) {
-                errors.push(
-                    Diagnostic::new(format!("component `{name}` is listed twice for host `{}`", host.name))
-                        .at(location.clone())
-                        .hint("list each root once per host"),
-                );
-                continue;
-            }
-            let config = env.root(name);
-            let (kind, kind_location) = match config.and_then(|c| c.kind.clone()) {
-                Some((kind, at)) => (kind, at),
-                None => (name.clone(), location.clone()),
-            };
-            if modules.kinds.get(&kind).is_none() && modules.unbuilt.contains(&kind) {
-                // Its component failed to build: that is reported already.
-                continue;
-            }
-            if modules.kinds.get(&kind).is_none() {
-                let own = deployment.join("components").join(&kind);
-                let mut hint = format!(
-                    "{}; or write it in components/{kind}/ (a Rust crate or a prebuilt {kind}.wasm){}",
-                    crate::diagnostic::choices_hint(&kind, modules.kinds.names()),
-                    if config.is_none() { ", or add a [components.NAME] table with `kind`" } else { "" }
-                );
-                if !modules.unloaded_external.is_empty() {
-                    // What a module exports is known only once it loads.
-                    let names: Vec<String> = modules.unloaded_external.iter().map(|n| format!("`{n}`")).collect();
-                    hint = format!(
-                        "the kind may be one of batou.toml's module {} that could not be loaded (see above); {hint}",
-                        names.join(", ")
-                    );
-                }
-                let message = if own.is_dir() {
-                    format!("unknown component kind `{kind}`: components/{kind}/ has no Cargo.toml and no {kind}.wasm")
-                } else {
-                    format!("unknown component kind `{kind}`")
-                };
-                errors.push(Diagnostic::new(message).at(kind_location).on_host(host.name.clone()).hint(hint));
-                continue;
-            }
-            match check_root_attributes(&kind, config, modules) {
-                Ok(attributes) => roots.push(Root {
-                    host: info.clone(),
-                    name: name.clone(),
-                    kind: kind.clone(),
-                    attributes,
-                    workdir: workdir(env, deployment, name),
-                    assets: modules
-                        .module_of(&kind)
-                        .and_then(|m| m.assets.clone())
-                        .or_else(|| folders.contains(name).then(|| deployment.join("components").join(name))),
-                    grants: env.grants_of(name),
-                    secrets: Arc::new(SecretFiles::granted(&env.grants_of(name), &secrets.files)),
-                    limits: root_limits(env, name),
-                    attribute_locations: config
-                        .map(|c| c.attributes.iter().map(|(k, _, at)| (k.clone(), at.clone())).collect())
-                        .unwrap_or_default(),
-                }),
-                Err(mut e) => {
-                    for d in &mut e.0 {
-                        d.host = Some(host.name.clone());
-                        d.component = Some(name.clone());
-                        if d.location.is_none() {
-                            d.location = Some(config.map(|c| c.location.clone()).unwrap_or_else(|| location.clone()));
-                        }
-                    }
-                    errors.0.extend(e.0);
-                }
-            }
+            let twice = !seen.insert(name.clone());
+            listed.push((info.clone(), name, location, twice));
+        }
+    }
+    // Each root is checked on its own (its attributes against its kind's
+    // spec), on every core: one after the other, 500 roots took 4 ms.
+    let checked = crate::parallel::map(&listed, |(info, name, location, twice)| {
+        if *twice {
+            return Err(Diagnostic::new(format!("component `{name}` is listed twice for host `{}`", info.name))
+                .at(location.to_string())
+                .hint("list each root once per host")
+                .into());
+        }
+        one_root(env, deployment, modules, secrets, &folders, info, name, location)
+    });
+    let mut roots = Vec::new();
+    for result in checked {
+        match result {
+            Ok(Some(root)) => roots.push(root),
+            Ok(None) => {}
+            Err(e) => errors.0.extend(e.0),
         }
     }
     // The same root on several hosts must not report its errors twice.
     errors.0.dedup_by(|a, b| a.location == b.location && a.message == b.message);
     (roots, errors)
+}
+
+/// The root `name` of the host `info`, checked; none when its kind's
+/// component failed to build (reported already).
+#[allow(clippy::too_many_arguments)]
+fn one_root(
+    env: &Environment,
+    deployment: &Path,
+    modules: &Modules,
+    secrets: &PlanSecrets,
+    folders: &std::collections::HashSet<String>,
+    info: &Arc<HostInfo>,
+    name: &str,
+    location: &str,
+) -> Result<Option<Root>, Diagnostics> {
+    let config = env.root(name);
+    let (kind, kind_location) = match config.and_then(|c| c.kind.clone()) {
+        Some((kind, at)) => (kind, at),
+        None => (name.to_string(), location.to_string()),
+    };
+    if modules.kinds.get(&kind).is_none() && modules.unbuilt.contains(&kind) {
+        // Its component failed to build: that is reported already.
+        return Ok(None);
+    }
+    if modules.kinds.get(&kind).is_none() {
+        let own = deployment.join("components").join(&kind);
+        let mut hint = format!(
+            "{}; or write it in components/{kind}/ (a Rust crate or a prebuilt {kind}.wasm){}",
+            crate::diagnostic::choices_hint(&kind, modules.kinds.names()),
+            if config.is_none() { ", or add a [components.NAME] table with `kind`" } else { "" }
+        );
+        if !modules.unloaded_external.is_empty() {
+            // What a module exports is known only once it loads.
+            let names: Vec<String> = modules.unloaded_external.iter().map(|n| format!("`{n}`")).collect();
+            hint = format!(
+                "the kind may be one of batou.toml's module {} that could not be loaded (see above); {hint}",
+                names.join(", ")
+            );
+        }
+        let message = if own.is_dir() {
+            format!("unknown component kind `{kind}`: components/{kind}/ has no Cargo.toml and no {kind}.wasm")
+        } else {
+            format!("unknown component kind `{kind}`")
+        };
+        return Err(Diagnostic::new(message).at(kind_location).on_host(info.name.clone()).hint(hint).into());
+    }
+    match check_root_attributes(&kind, config, modules) {
+        Ok(attributes) => {
+            let grants = env.grants_of(name);
+            Ok(Some(Root {
+                host: info.clone(),
+                name: name.to_string(),
+                secrets: Arc::new(SecretFiles::granted(&grants, &secrets.files)),
+                grants,
+                attributes,
+                workdir: workdir(env, deployment, name),
+                assets: modules
+                    .module_of(&kind)
+                    .and_then(|m| m.assets.clone())
+                    .or_else(|| folders.contains(name).then(|| deployment.join("components").join(name))),
+                kind,
+                limits: root_limits(env, name),
+                attribute_locations: config
+                    .map(|c| c.attributes.iter().map(|(k, _, at)| (k.clone(), at.clone())).collect())
+                    .unwrap_or_default(),
+            }))
+        }
+        Err(mut e) => {
+            for d in &mut e.0 {
+                d.host = Some(info.name.clone());
+                d.component = Some(name.to_string());
+                if d.location.is_none() {
+                    d.location = Some(config.map(|c| c.location.clone()).unwrap_or_else(|| location.to_string()));
+                }
+            }
+            Err(e)
+        }
+    }
 }
 
 fn check_root_attributes(kind: &str, config: Option<&RootConfig>, modules: &Modules) -> Result<Value, Diagnostics> {

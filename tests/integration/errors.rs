@@ -25,6 +25,44 @@ kind = "fiel"
     golden("bad-attributes.txt", &d.normalise(&run.stderr));
 }
 
+/// Roots are checked on every core: what is reported, and its order, is
+/// the environment's order all the same.
+#[test]
+fn a_root_listed_twice_is_reported_in_its_place_among_the_others() {
+    let d = Deployment::new(
+        r#"[hosts.localhost]
+components = ["motd", "site", "motd", "page"]
+
+[components.motd]
+kind = "file"
+path = "motd.txt"
+content = "hello"
+
+[components.site]
+kind = "fiel"
+
+[components.page]
+kind = "file"
+paht = "x"
+"#,
+    );
+    let run = d.deploy();
+    assert_eq!(run.code, 2, "{run:?}");
+    let errors: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("ERROR:")).collect();
+    assert_eq!(
+        errors,
+        [
+            "ERROR: environments/dev.toml:10: localhost: unknown component kind `fiel`",
+            "ERROR: environments/dev.toml:2: component `motd` is listed twice for host `localhost`",
+            "ERROR: environments/dev.toml:14: localhost: page: unknown attribute `paht` for kind `file`",
+            "ERROR: environments/dev.toml:12: localhost: page: missing required attribute `path` for kind `file`",
+        ],
+        "{}",
+        run.stderr
+    );
+    assert!(!d.path().join("work/motd/motd.txt").exists(), "nothing is deployed");
+}
+
 #[test]
 fn malformed_toml_is_an_error_with_its_line() {
     let d = Deployment::new("[hosts.localhost]\ncomponents = [\"motd\"\n");
