@@ -206,9 +206,10 @@ impl ConfigureRoot for RootConfigurer<'_> {
 impl RootConfigurer<'_> {
     fn configure_root(&self, r: usize, answers: Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure> {
         let root = &self.roots[r];
-        let early = self.early.filter(|s| s.wants(&root.host.name)).and_then(|s| {
-            crate::agent::speculate::existing_sandbox(&root.grants, &root.workdir).map(|sandbox| (s, Arc::new(sandbox)))
-        });
+        let early = self
+            .early
+            .filter(|s| s.wants(&root.host.name))
+            .and_then(|s| s.existing_sandbox(&root.grants, &root.workdir).map(|sandbox| (s, Arc::new(sandbox))));
         let logs = LogBook::default();
         let spec = Spec {
             host: &root.host,

@@ -171,6 +171,30 @@ fn a_workdir_shipped_as_a_symlink_does_not_move_the_default_grant() {
     }
 }
 
+/// Through the link, the file is already what the root wants: a verify
+/// ahead of the root's turn must not make the turn pass for "no change".
+#[test]
+fn a_linked_workdir_is_refused_even_where_nothing_would_change() {
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"motd\"]\n[components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = \"hi\\n\"\n",
+    );
+    for link in ["work", "work/motd"] {
+        let elsewhere = tempfile::tempdir().unwrap();
+        let workdir = if link == "work" { elsewhere.path().join("motd") } else { elsewhere.path().to_path_buf() };
+        std::fs::create_dir_all(&workdir).unwrap();
+        std::fs::write(workdir.join("motd.txt"), "hi\n").unwrap();
+        let _ = std::fs::remove_dir_all(d.path().join("work"));
+        std::fs::create_dir_all(d.path().join(link).parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), d.path().join(link)).unwrap();
+        for _ in 0..2 {
+            let run = d.deploy();
+            assert_eq!(run.code, 1, "{link}: {run:?}");
+            assert!(run.stderr.contains("is a symlink") && run.stderr.contains("remove the link"), "{}", run.stderr);
+        }
+        assert_eq!(std::fs::read_to_string(workdir.join("motd.txt")).unwrap(), "hi\n");
+    }
+}
+
 #[test]
 fn the_deploy_lock_shipped_as_a_symlink_truncates_nothing() {
     let victim = tempfile::NamedTempFile::new().unwrap();

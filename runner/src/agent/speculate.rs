@@ -35,6 +35,10 @@ pub struct Speculations {
     changed_since: AtomicBool,
     /// The hosts to deploy (`--host`); none: all of them.
     hosts: Vec<String>,
+    /// Folders holding workdirs found to be folders, not symlinks: every
+    /// root's workdir is in the same `work/`, looked at once per deploy
+    /// instead of once per root.
+    plain_parents: Mutex<Vec<std::path::PathBuf>>,
 }
 
 impl Speculations {
@@ -90,16 +94,36 @@ impl Speculations {
     }
 }
 
-/// The sandbox a root deploys in, as its turn would make it, if its
-/// workdir exists already: a root whose workdir is still to be made is
-/// not verified early (its deploy makes the folder, a change).
-pub fn existing_sandbox(grants: &Grants, workdir: &Path) -> Option<Sandbox> {
-    let workdir = crate::system::on_this_host(workdir).ok()?;
-    // A linked workdir is left to the root's turn, which refuses it.
-    if !super::refuse_linked_workdir(&workdir).ok()? {
-        return None;
+impl Speculations {
+    /// The sandbox a root deploys in, as its turn would make it, if its
+    /// workdir exists already: a root whose workdir is still to be made is
+    /// not verified early (its deploy makes the folder, a change). A
+    /// workdir that is a symlink, or in one, is left to the root's turn,
+    /// which refuses it (`refuse_linked_workdir`).
+    pub fn existing_sandbox(&self, grants: &Grants, workdir: &Path) -> Option<Sandbox> {
+        let workdir = crate::system::on_this_host(workdir).ok()?;
+        if workdir.parent().is_some_and(|parent| !self.plain_parent(parent)) {
+            return None;
+        }
+        // Not followed: a symlink is not a folder here.
+        let there = std::fs::symlink_metadata(&workdir).is_ok_and(|m| m.is_dir());
+        if !there {
+            return None;
+        }
+        Sandbox::new(grants, &workdir).ok()
     }
-    Sandbox::new(grants, &workdir).ok()
+
+    fn plain_parent(&self, parent: &Path) -> bool {
+        let mut known = self.plain_parents.lock().unwrap_or_else(|e| e.into_inner());
+        if known.iter().any(|p| p == parent) {
+            return true;
+        }
+        let plain = std::fs::symlink_metadata(parent).is_ok_and(|m| !m.file_type().is_symlink());
+        if plain {
+            known.push(parent.to_path_buf());
+        }
+        plain
+    }
 }
 
 impl Agent<'_> {
