@@ -7,12 +7,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// How many threads independent work uses: every core the process may
 /// run on, or `BATOU_RUN_THREADS` (1 runs everything on this thread, for
 /// comparing in a benchmark).
+/// Found once per process: the standard library's answer reads the
+/// cgroup's CPU quota from files each time (tenths of a millisecond).
 pub fn threads() -> usize {
-    std::env::var("BATOU_RUN_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::env::var("BATOU_RUN_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    })
 }
 
 /// `f` of every item, on up to `threads()` threads; the results in the
