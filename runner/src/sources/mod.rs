@@ -228,8 +228,8 @@ pub fn embedded(hash: &str) -> Option<(String, &'static [u8])> {
     Some((stdlib_name(name), bytes))
 }
 
-/// Loads modules given as (name for messages, bytes, assets folder) and
-/// registers the kinds they export. The controller and the agent share it.
+/// Loads modules and registers the kinds they export. The controller and
+/// the agent share it.
 pub fn from_inputs(runtime: &Runtime, inputs: Vec<ModuleInput>) -> Result<Modules, Diagnostics> {
     let results = load_each(runtime, &inputs);
     let (modules, errors) = register(inputs, results);
