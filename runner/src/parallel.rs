@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// How many threads independent work uses: every core the process may
 /// run on, or `BATOU_RUN_THREADS` (1 runs everything on this thread, for
 /// comparing in a benchmark).
+///
 /// Found once per process: the standard library's answer reads the
 /// cgroup's CPU quota from files each time (tenths of a millisecond).
 pub fn threads() -> usize {

@@ -92,9 +92,7 @@ impl Speculations {
     fn changed(&self) -> bool {
         self.changed_since.load(Ordering::SeqCst)
     }
-}
 
-impl Speculations {
     /// The sandbox a root deploys in, as its turn would make it, if its
     /// workdir exists already: a root whose workdir is still to be made is
     /// not verified early (its deploy makes the folder, a change). A
