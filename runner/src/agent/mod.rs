@@ -13,6 +13,7 @@ pub mod serve;
 pub mod speculate;
 mod store;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -71,24 +72,44 @@ struct Failed;
 
 /// A workdir is the root's default grant: `work/` or `work/<root>` shipped
 /// as a symlink (a repository can hold one) must not move it elsewhere.
-/// Returns whether the workdir is there already (a folder).
-fn refuse_linked_workdir(workdir: &std::path::Path) -> Result<bool, String> {
-    let mut there = false;
-    for (path, is_workdir) in [(workdir.parent(), false), (Some(workdir), true)] {
-        let Some(path) = path else { continue };
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if m.file_type().is_symlink() => {
-                let to = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
-                return Err(format!(
-                    "{} is a symlink (to {to}): a workdir must be a folder of its own, not moved by a link; remove the link",
-                    path.display()
-                ));
-            }
-            Ok(m) => there = is_workdir && m.is_dir(),
+/// Makes the workdir unless predicting, and returns whether it was there
+/// already (a folder). `plain_parents`: the folders holding workdirs found
+/// to be no symlink in this deploy (every root's is in the same `work/`).
+fn prepare_workdir(workdir: &Path, create: bool, plain_parents: &mut Vec<PathBuf>) -> Result<bool, String> {
+    let linked = |path: &Path| {
+        let to = std::fs::read_link(path).map(|t| t.display().to_string()).unwrap_or_default();
+        format!(
+            "{} is a symlink (to {to}): a workdir must be a folder of its own, not moved by a link; remove the link",
+            path.display()
+        )
+    };
+    if let Some(parent) = workdir.parent().filter(|p| !plain_parents.iter().any(|known| known == p)) {
+        match std::fs::symlink_metadata(parent) {
+            Ok(m) if m.file_type().is_symlink() => return Err(linked(parent)),
+            Ok(_) => plain_parents.push(parent.to_path_buf()),
             Err(_) => {}
         }
     }
-    Ok(there)
+    let cannot = |e: std::io::Error| format!("cannot create the workdir {}: {e}", workdir.display());
+    if create {
+        // Made first, looked at only when it was there: a folder made
+        // just now is no symlink (one system call for a new root, not three).
+        match std::fs::create_dir(workdir) {
+            Ok(()) => return Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(workdir).map_err(cannot)?;
+                return Ok(false);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(cannot(e)),
+        }
+    }
+    match std::fs::symlink_metadata(workdir) {
+        Ok(m) if m.file_type().is_symlink() => Err(linked(workdir)),
+        Ok(m) if m.is_dir() => Ok(true),
+        Ok(_) if create => Err(cannot(std::io::Error::from(std::io::ErrorKind::AlreadyExists))),
+        _ => Ok(false),
+    }
 }
 
 impl<'a> Agent<'a> {
@@ -140,6 +161,7 @@ impl<'a> Agent<'a> {
         ahead: Option<ahead::Receiving>,
     ) -> HostOutcome {
         let mut outcome = HostOutcome::default();
+        let mut plain_parents = Vec::new();
         for root in &plan.roots {
             let prepared = ahead.as_ref().and_then(ahead::Receiving::next);
             if let Some(early) = self.speculated.as_ref().and_then(|s| s.take(&host.name, &root.name, self.predict)) {
@@ -165,16 +187,12 @@ impl<'a> Agent<'a> {
             let sandbox = on_this_host(&root.workdir)
                 .map_err(|e| format!("cannot resolve the workdir {}: {e}", root.workdir.display()))
                 .and_then(|workdir| {
-                    let there = refuse_linked_workdir(&workdir)?;
-                    if !self.predict {
-                        if !there {
-                            // A new folder is a change others may see.
-                            if let Some(s) = &self.speculated {
-                                s.something_changed();
-                            }
+                    let there = prepare_workdir(&workdir, !self.predict, &mut plain_parents)?;
+                    if !self.predict && !there {
+                        // A new folder is a change others may see.
+                        if let Some(s) = &self.speculated {
+                            s.something_changed();
                         }
-                        std::fs::create_dir_all(&workdir)
-                            .map_err(|e| format!("cannot create the workdir {}: {e}", root.workdir.display()))?;
                     }
                     match ahead_sandbox {
                         Some(sandbox) => Ok(sandbox),

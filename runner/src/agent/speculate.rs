@@ -97,7 +97,7 @@ impl Speculations {
     /// workdir exists already: a root whose workdir is still to be made is
     /// not verified early (its deploy makes the folder, a change). A
     /// workdir that is a symlink, or in one, is left to the root's turn,
-    /// which refuses it (`refuse_linked_workdir`).
+    /// which refuses it (`prepare_workdir`).
     pub fn existing_sandbox(&self, grants: &Grants, workdir: &Path) -> Option<Sandbox> {
         let workdir = crate::system::on_this_host(workdir).ok()?;
         if workdir.parent().is_some_and(|parent| !self.plain_parent(parent)) {
