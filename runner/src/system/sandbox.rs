@@ -108,11 +108,11 @@ pub struct Sandbox {
     denied: Mutex<Denied>,
 }
 
-/// The folders (device, inode) already cleared of temporary files that a
+/// The folders (by path) already cleared of temporary files that a
 /// killed deploy left behind: each once per process (a deploy), whichever
 /// roots write there. Per sandbox, 500 roots writing into one folder
 /// listed it 500 times (a third of a first deploy's time).
-static CLEARED: Mutex<std::collections::BTreeSet<(u64, u64)>> = Mutex::new(std::collections::BTreeSet::new());
+static CLEARED: Mutex<std::collections::BTreeSet<PathBuf>> = Mutex::new(std::collections::BTreeSet::new());
 
 /// Refused calls, for the `DENIED` lines: the first few of each component
 /// as they were, the rest counted (a component refused a million times
@@ -741,10 +741,17 @@ impl<'s> Located<'s> {
     /// that was killed mid-write left there (`.NAME.batou-tmp.PID.N` of a
     /// process that no longer runs): the next deploy of a file cleans up.
     fn clear_stale_temporaries(&self, parent: &impl AsFd) {
-        let Ok(st) = rfs::fstat(parent) else { return };
-        if !CLEARED.lock().unwrap_or_else(|e| e.into_inner()).insert((st.st_dev, st.st_ino)) {
+        // By the folder's path, not its inode: no system call to learn it.
+        // A folder seen by two paths is looked at twice, one replaced
+        // under the same path not at all; either only keeps or clears
+        // leftovers a little longer.
+        let folder = self.full.parent().unwrap_or(Path::new("/"));
+        let mut cleared = CLEARED.lock().unwrap_or_else(|e| e.into_inner());
+        if cleared.contains(folder) {
             return;
         }
+        cleared.insert(folder.to_path_buf());
+        drop(cleared);
         // The parent may be an O_PATH handle, which cannot be listed.
         let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let Ok(listing) = rfs::openat(parent, ".", flags, Mode::empty()) else { return };
