@@ -45,6 +45,11 @@ impl SysError {
 /// A path-related I/O error, with the path in the message.
 pub fn io_error(path: &std::path::Path, e: std::io::Error) -> SysError {
     match e.kind() {
+        // The commonest error (verify of a file not there yet), worded as
+        // std words it, without its call into libc's strerror.
+        std::io::ErrorKind::NotFound if e.raw_os_error() == Some(libc::ENOENT) => {
+            SysError::not_found(format!("{}: No such file or directory (os error 2)", path.display()))
+        }
         std::io::ErrorKind::NotFound => SysError::not_found(format!("{}: {e}", path.display())),
         std::io::ErrorKind::PermissionDenied => SysError::io(format!(
             "{}: {e} (the runner's user may not touch it; use `owner` or deploy as a user that may)",
