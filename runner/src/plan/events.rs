@@ -61,8 +61,12 @@ pub fn render_diff(d: &FileDiff) -> String {
     let (Ok(old), Ok(new)) = (std::str::from_utf8(&d.old), std::str::from_utf8(&d.new)) else {
         return format!("Binary file {} changed ({} -> {} bytes)\n", d.path, d.old.len(), d.new.len());
     };
-    let diff = TextDiff::from_lines(old, new);
-    let text = diff.unified_diff().context_radius(3).header(&d.path, &d.path).to_string();
+    // `similar` ends a line at a lone `\r` too: such text takes its way.
+    let text = if old.is_empty() && !new.is_empty() && !new.contains('\r') {
+        added_file(&d.path, new)
+    } else {
+        TextDiff::from_lines(old, new).unified_diff().context_radius(3).header(&d.path, &d.path).to_string()
+    };
     let lines: Vec<&str> = text.lines().collect();
     if lines.len() <= DIFF_LINES {
         return text;
@@ -72,9 +76,45 @@ pub fn render_diff(d: &FileDiff) -> String {
     cut
 }
 
+/// The unified diff of a file that had no bytes, as `similar` writes it,
+/// without its line matching (every new file of a first deploy has one).
+fn added_file(path: &str, new: &str) -> String {
+    let lines: Vec<&str> = new.split_inclusive('\n').collect();
+    let count = if lines.len() == 1 { String::new() } else { format!(",{}", lines.len()) };
+    let mut text = String::with_capacity(new.len() + lines.len() + 2 * path.len() + 32);
+    text.push_str(&format!("--- {path}\n+++ {path}\n@@ -0,0 +1{count} @@\n"));
+    for line in lines {
+        text.push('+');
+        text.push_str(line);
+        if !line.ends_with('\n') {
+            text.push_str("\n\\ No newline at end of file\n");
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_file_is_diffed_as_similar_diffs_it() {
+        let mut texts: Vec<String> =
+            ["a", "a\n", "a\nb", "a\nb\n", "\n", "\n\n", "x\r\ny\r\n", "x\ry", " \n\t\n"].map(String::from).to_vec();
+        texts.push((0..250).map(|i| format!("line {i}\n")).collect());
+        texts.push((0..250).map(|i| format!("line {i}\n")).collect::<String>() + "end");
+        for new in texts {
+            let similar =
+                TextDiff::from_lines("", new.as_str()).unified_diff().context_radius(3).header("p", "p").to_string();
+            if !new.contains('\r') {
+                assert_eq!(added_file("p", &new), similar, "{new:?}");
+            }
+            if new.lines().count() < DIFF_LINES {
+                let d = FileDiff { path: "p".into(), old: Vec::new(), new: new.clone().into_bytes() };
+                assert_eq!(render_diff(&d), similar, "{new:?}");
+            }
+        }
+    }
 
     #[test]
     fn unified_diff_of_a_changed_line() {
