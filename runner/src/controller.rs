@@ -381,7 +381,7 @@ fn one_root(
 fn check_root_attributes(kind: &str, config: Option<&RootConfig>, modules: &Modules) -> Result<Value, Diagnostics> {
     let attributes: Map<String, Value> =
         config.map(|c| c.attributes.iter().map(|(k, v, _)| (k.clone(), v.clone())).collect()).unwrap_or_default();
-    modules.kinds.check(kind, &attributes).map_err(|errs| {
+    modules.kinds.check(kind, attributes).map_err(|errs| {
         Diagnostics(
             errs.into_iter()
                 .map(|e| {

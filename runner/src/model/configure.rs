@@ -202,7 +202,13 @@ fn node_of(pool: &StorePool, added: Added, live: &mut LiveComponent) -> Node {
         children: Vec::with_capacity(record.children.len()),
     };
     for child in &mut ctx.model.record.children {
-        node.children.push(node_of(pool, child.added.clone(), &mut child.live));
+        // Taken, not cloned: nothing reads a configured child's `added`
+        // once its node is made.
+        let added = std::mem::replace(
+            &mut child.added,
+            Added { kind: String::new(), name: String::new(), attributes: Value::Null },
+        );
+        node.children.push(node_of(pool, added, &mut child.live));
     }
     node
 }

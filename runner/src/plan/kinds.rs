@@ -168,7 +168,7 @@ impl Kinds {
     /// missing required ones and ill-typed values are errors (all of them
     /// are reported). Returns the object with defaults filled in and modes
     /// as integers.
-    pub fn check(&self, kind: &str, attributes: &Map<String, Value>) -> Result<Value, Vec<AttributeError>> {
+    pub fn check(&self, kind: &str, mut attributes: Map<String, Value>) -> Result<Value, Vec<AttributeError>> {
         let Some(entry) = self.get(kind) else {
             return Err(vec![AttributeError {
                 attribute: None,
@@ -192,8 +192,9 @@ impl Kinds {
         // no-change deploy's time (`check` runs for every component).
         let mut out = Map::with_capacity(spec.attributes.len());
         for attr in &spec.attributes {
-            let value = match attributes.get(&attr.name) {
-                Some(v) => v.clone(),
+            // Moved, not cloned: a file's content may be large.
+            let value = match attributes.swap_remove(&attr.name) {
+                Some(v) => v,
                 None => match entry.defaults.get(&attr.name) {
                     Some(default) => default.clone(),
                     None => {
@@ -396,13 +397,15 @@ mod tests {
 
     #[test]
     fn fills_defaults_and_normalises_modes() {
-        let out = kinds().check("file", json!({"path": "a", "mode": "rw-r--r--"}).as_object().unwrap()).unwrap();
+        let out =
+            kinds().check("file", json!({"path": "a", "mode": "rw-r--r--"}).as_object().unwrap().clone()).unwrap();
         assert_eq!(out, json!({"path": "a", "mode": 0o644, "leading": false, "ensure": "file", "modes": []}));
     }
 
     #[test]
     fn reports_every_bad_attribute_with_choices() {
-        let errs = kinds().check("file", json!({"paht": "a", "leading": "yes"}).as_object().unwrap()).unwrap_err();
+        let errs =
+            kinds().check("file", json!({"paht": "a", "leading": "yes"}).as_object().unwrap().clone()).unwrap_err();
         let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(errs.len(), 3, "{text:?}");
         assert!(text[0].contains("unknown attribute `paht`") && text[0].contains("did you mean 'path'?"), "{text:?}");
@@ -412,11 +415,16 @@ mod tests {
 
     #[test]
     fn choices_and_typed_lists_are_checked_element_by_element() {
-        let ok = kinds()
-            .check("file", json!({"path": "a", "ensure": "directory", "modes": ["0640", 0o755]}).as_object().unwrap());
+        let ok = kinds().check(
+            "file",
+            json!({"path": "a", "ensure": "directory", "modes": ["0640", 0o755]}).as_object().unwrap().clone(),
+        );
         assert_eq!(ok.unwrap()["modes"], json!([0o640, 0o755]), "typed list elements are converted like the type");
         let errs = kinds()
-            .check("file", json!({"path": "a", "ensure": "dirctory", "modes": [0o640, "rwx"]}).as_object().unwrap())
+            .check(
+                "file",
+                json!({"path": "a", "ensure": "dirctory", "modes": [0o640, "rwx"]}).as_object().unwrap().clone(),
+            )
             .unwrap_err();
         let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(errs.len(), 2, "{text:?}");
@@ -425,13 +433,14 @@ mod tests {
             "{text:?}"
         );
         assert!(text[1].contains("must be a list of file modes (item 2 is a string)"), "{text:?}");
-        let errs = kinds().check("file", json!({"path": "a", "modes": "0640"}).as_object().unwrap()).unwrap_err();
+        let errs =
+            kinds().check("file", json!({"path": "a", "modes": "0640"}).as_object().unwrap().clone()).unwrap_err();
         assert!(errs[0].to_string().contains("must be a list of file modes, not a string"), "{errs:?}");
     }
 
     #[test]
     fn unknown_kind_lists_known_ones() {
-        let errs = kinds().check("fiel", &Map::new()).unwrap_err();
+        let errs = kinds().check("fiel", Map::new()).unwrap_err();
         assert!(errs[0].to_string().contains("did you mean 'file'?"), "{:?}", errs);
     }
 }

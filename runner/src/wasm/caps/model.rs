@@ -147,7 +147,7 @@ impl StoreData {
         let Value::Object(attrs) = attrs else {
             return Err(CapError::invalid(format!("add `{kind}('{name}')`: attributes must be a JSON object")));
         };
-        self.kinds.check(kind, &attrs).map_err(|errors| {
+        self.kinds.check(kind, attrs).map_err(|errors| {
             let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
             CapError::invalid(format!("add `{kind}('{name}')`: {}", text.join("; ")))
         })
