@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{Agent, Event, HostOutcome};
 use crate::plan::grants::Grants;
-use crate::system::sandbox::Sandbox;
+use crate::system::sandbox::{Sandbox, SharedHandles};
 
 /// What verify of a root's components said, ahead of its turn.
 pub struct Speculated {
@@ -39,6 +39,9 @@ pub struct Speculations {
     /// root's workdir is in the same `work/`, looked at once per deploy
     /// instead of once per root.
     plain_parents: Mutex<Vec<std::path::PathBuf>>,
+    /// Handles on granted folders, opened once for all roots verified
+    /// ahead: nothing this deploy does changes the host before they are.
+    handles: Arc<SharedHandles>,
 }
 
 impl Speculations {
@@ -108,7 +111,7 @@ impl Speculations {
         if !there {
             return None;
         }
-        Sandbox::new(grants, &workdir).ok()
+        Sandbox::sharing(grants, &workdir, &self.handles).ok()
     }
 
     fn plain_parent(&self, parent: &Path) -> bool {

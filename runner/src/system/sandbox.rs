@@ -18,8 +18,8 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rustix::fs::{self as rfs, AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -87,14 +87,23 @@ struct Granted {
     /// A handle on it, once it was opened: the environment named it, so
     /// it is trusted for the root's deploy, and each call saves a walk
     /// down its path.
-    handle: std::sync::OnceLock<OwnedFd>,
+    handle: std::sync::OnceLock<Arc<OwnedFd>>,
+    /// Handles other sandboxes opened already, to take from.
+    shared: Option<Arc<SharedHandles>>,
 }
 
 impl Granted {
     fn new(path: PathBuf, write: bool, grant: Grant) -> Granted {
-        Granted { path, write, grant, handle: std::sync::OnceLock::new() }
+        Granted { path, write, grant, handle: std::sync::OnceLock::new(), shared: None }
     }
 }
+
+/// Handles on granted directories, shared by the sandboxes of many roots
+/// while nothing on the host changes (verify ahead,
+/// `agent::speculate`): 500 roots granted one folder open it once, not
+/// 500 times. A directory made later is opened then.
+#[derive(Debug, Default)]
+pub struct SharedHandles(Mutex<HashMap<PathBuf, Arc<OwnedFd>>>);
 
 /// The directories one root may touch, and which of its grants were used.
 #[derive(Debug)]
@@ -183,6 +192,16 @@ impl Sandbox {
             dirs.push(Granted::new(on_host(p)?, false, Grant::Read(p.clone())));
         }
         Ok(Sandbox { grants: grants.clone(), dirs, used: Mutex::default(), denied: Mutex::default() })
+    }
+
+    /// The same, taking the handles of granted directories from `shared`,
+    /// and putting there those it opens.
+    pub fn sharing(grants: &Grants, workdir: &Path, shared: &Arc<SharedHandles>) -> Result<Sandbox, String> {
+        let mut sandbox = Sandbox::new(grants, workdir)?;
+        for dir in &mut sandbox.dirs {
+            dir.shared = Some(shared.clone());
+        }
+        Ok(sandbox)
     }
 
     /// A sandbox that grants nothing: for components that only describe
@@ -646,13 +665,28 @@ impl<'s> Located<'s> {
         if let Some(fd) = granted.handle.get() {
             return Ok(fd.as_fd());
         }
-        let open = || rfs::open(&granted.path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
-        let fd = match open() {
-            Err(Errno::NOENT) if create => {
-                std::fs::create_dir_all(&granted.path)?;
-                open()?
+        let known = granted
+            .shared
+            .as_ref()
+            .and_then(|shared| shared.0.lock().unwrap_or_else(|e| e.into_inner()).get(&granted.path).cloned());
+        let fd = match known {
+            Some(fd) => fd,
+            None => {
+                let open =
+                    || rfs::open(&granted.path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty());
+                let fd = match open() {
+                    Err(Errno::NOENT) if create => {
+                        std::fs::create_dir_all(&granted.path)?;
+                        open()?
+                    }
+                    other => other?,
+                };
+                let fd = Arc::new(fd);
+                if let Some(shared) = &granted.shared {
+                    shared.0.lock().unwrap_or_else(|e| e.into_inner()).insert(granted.path.clone(), fd.clone());
+                }
+                fd
             }
-            other => other?,
         };
         // Another call may have set it meanwhile; either handle will do.
         let _ = granted.handle.set(fd);
