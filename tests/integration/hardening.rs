@@ -196,6 +196,36 @@ fn a_linked_workdir_is_refused_even_where_nothing_would_change() {
 }
 
 #[test]
+fn a_workdir_taken_by_a_file_or_a_dangling_link_is_refused_and_left_alone() {
+    let d = Deployment::new(
+        "[hosts.localhost]\ncomponents = [\"motd\"]\n[components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = \"hi\\n\"\n",
+    );
+    std::fs::create_dir_all(d.path().join("work")).unwrap();
+    std::fs::write(d.path().join("work/motd"), "not a folder\n").unwrap();
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("cannot create the workdir") && run.stderr.contains("work/motd"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(d.path().join("work/motd")).unwrap(), "not a folder\n");
+
+    // A link to nowhere is a link: not followed, not replaced.
+    let nowhere = tempfile::tempdir().unwrap().path().join("gone");
+    std::fs::remove_file(d.path().join("work/motd")).unwrap();
+    std::os::unix::fs::symlink(&nowhere, d.path().join("work/motd")).unwrap();
+    let run = d.deploy();
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("is a symlink") && run.stderr.contains("remove the link"), "{}", run.stderr);
+    assert!(!nowhere.exists());
+    assert!(std::fs::symlink_metadata(d.path().join("work/motd")).unwrap().file_type().is_symlink());
+
+    // Removed, the workdir is made and the file deployed.
+    std::fs::remove_file(d.path().join("work/motd")).unwrap();
+    let run = d.deploy();
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(d.path().join("work/motd").is_dir());
+    assert_eq!(std::fs::read_to_string(d.path().join("work/motd/motd.txt")).unwrap(), "hi\n");
+}
+
+#[test]
 fn the_deploy_lock_shipped_as_a_symlink_truncates_nothing() {
     let victim = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(victim.path(), "precious\n").unwrap();
