@@ -8,8 +8,9 @@
 //! A root that wants a change, that failed, or whose turn comes after
 //! something changed is deployed the ordinary way, in order.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -35,10 +36,10 @@ pub struct Speculations {
     changed_since: AtomicBool,
     /// The hosts to deploy (`--host`); none: all of them.
     hosts: Vec<String>,
-    /// Folders holding workdirs found to be folders, not symlinks: every
-    /// root's workdir is in the same `work/`, looked at once per deploy
-    /// instead of once per root.
-    plain_parents: Mutex<Vec<std::path::PathBuf>>,
+    /// The folders found in each folder holding workdirs (none when it is
+    /// a symlink): every root's workdir is in the same `work/`, listed once
+    /// per deploy instead of looked at once per root.
+    workdirs: Mutex<HashMap<PathBuf, Arc<HashSet<OsString>>>>,
     /// Handles on granted folders, opened once for all roots verified
     /// ahead: nothing this deploy does changes the host before they are.
     handles: Arc<SharedHandles>,
@@ -103,27 +104,32 @@ impl Speculations {
     /// which refuses it (`prepare_workdir`).
     pub fn existing_sandbox(&self, grants: &Grants, workdir: &Path) -> Option<Sandbox> {
         let workdir = crate::system::on_this_host(workdir).ok()?;
-        if workdir.parent().is_some_and(|parent| !self.plain_parent(parent)) {
-            return None;
-        }
-        // Not followed: a symlink is not a folder here.
-        let there = std::fs::symlink_metadata(&workdir).is_ok_and(|m| m.is_dir());
-        if !there {
+        let (parent, name) = (workdir.parent()?, workdir.file_name()?);
+        if !self.folders_in(parent).contains(name) {
             return None;
         }
         Sandbox::sharing(grants, &workdir, &self.handles).ok()
     }
 
-    fn plain_parent(&self, parent: &Path) -> bool {
-        let mut known = self.plain_parents.lock().unwrap_or_else(|e| e.into_inner());
-        if known.iter().any(|p| p == parent) {
-            return true;
+    /// The names of the folders in `parent` (not symlinks to folders); none
+    /// when `parent` is a symlink, or cannot be listed.
+    fn folders_in(&self, parent: &Path) -> Arc<HashSet<OsString>> {
+        let mut known = self.workdirs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(folders) = known.get(parent) {
+            return folders.clone();
         }
         let plain = std::fs::symlink_metadata(parent).is_ok_and(|m| !m.file_type().is_symlink());
-        if plain {
-            known.push(parent.to_path_buf());
-        }
-        plain
+        // An entry's type comes with the listing (a `stat` only where the
+        // file system does not say), and is that of the entry itself.
+        let folders: HashSet<OsString> = match std::fs::read_dir(parent) {
+            Ok(entries) if plain => {
+                entries.flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).map(|e| e.file_name()).collect()
+            }
+            _ => HashSet::new(),
+        };
+        let folders = Arc::new(folders);
+        known.insert(parent.to_path_buf(), folders.clone());
+        folders
     }
 }
 
