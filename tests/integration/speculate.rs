@@ -48,6 +48,38 @@ fn a_root_verified_ahead_is_verified_again_once_an_earlier_root_changed_somethin
     assert!(again.stdout.contains("-b\n") && again.stdout.contains("+b\n"), "second's diff: {}", again.stdout);
 }
 
+#[test]
+fn a_root_verified_ahead_reports_the_grants_its_turn_would() {
+    let d = Deployment::new(
+        "[environment]\nconnect = \"local\"\n\n[hosts.localhost]\ncomponents = [\"first\", \"second\"]\n\n\
+         [components.first]\nkind = \"file\"\npath = \"../out/1.txt\"\ncontent = \"1\\n\"\n\n\
+         [components.second]\nkind = \"file\"\npath = \"../out/2.txt\"\ncontent = \"2\\n\"\n\n\
+         [grants.first]\npaths.write = [\"../out\"]\npaths.read = [\"../elsewhere\"]\n\n\
+         [grants.second]\npaths.write = [\"../out\"]\n",
+    );
+    d.deploy().ok();
+    let grants = |stdout: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("Grants of"))
+            .take_while(|l| !l.starts_with("Deployed"))
+            .map(String::from)
+            .collect()
+    };
+    // Nothing to change: both roots are verified ahead, in this process.
+    let ahead = d.run(&["deploy", "dev", "-v"]);
+    assert_eq!(ahead.code, 0, "{ahead:?}");
+    // A separate agent verifies each root at its turn.
+    let turn = d.run(&["deploy", "dev", "-v", "--agent-process"]);
+    assert_eq!(turn.code, 0, "{turn:?}");
+    let (ahead, turn) = (grants(&ahead.stdout), grants(&turn.stdout));
+    assert_eq!(ahead, turn, "the report of a root verified ahead differs from its turn's");
+    let text = ahead.join("\n");
+    assert!(text.contains("Grants of localhost:first") && text.contains("Grants of localhost:second"), "{text}");
+    assert!(text.contains("used by first > content('../out/1.txt')"), "{text}");
+    assert!(text.contains("NOT USED"), "first's read grant: {text}");
+}
+
 const MANY: usize = 24;
 
 fn many_roots() -> String {

@@ -171,7 +171,7 @@ impl<'a> Agent<'a> {
                 for event in early.events {
                     (self.sink)(event);
                 }
-                self.report_grants(host, root, &early.sandbox);
+                self.report_grants(host, root, early.denied, early.used);
                 outcome.components += early.outcome.components;
                 outcome.changed += early.outcome.changed;
                 continue;
@@ -217,7 +217,7 @@ impl<'a> Agent<'a> {
                     s.something_changed();
                 }
             }
-            self.report_grants(host, root, &sandbox);
+            self.report_grants(host, root, sandbox.take_denied(), sandbox.used());
             if result.is_err() {
                 outcome.failed = true;
                 return outcome;
@@ -228,11 +228,17 @@ impl<'a> Agent<'a> {
 
     /// Says which grants the root's components used, which declared ones
     /// went unused, and which calls were refused.
-    fn report_grants(&mut self, host: &Arc<HostInfo>, root: &RootPlan, sandbox: &Sandbox) {
-        for (component, asked, advice) in sandbox.take_denied() {
+    /// `denied` and `used`: the root's sandbox's (`take_denied`, `used`).
+    fn report_grants(
+        &mut self,
+        host: &Arc<HostInfo>,
+        root: &RootPlan,
+        denied: Vec<(String, String, String)>,
+        used: std::collections::BTreeSet<(String, Grant)>,
+    ) {
+        for (component, asked, advice) in denied {
             (self.sink)(Event::Denied { host: host.name.clone(), component, asked, advice });
         }
-        let used = sandbox.used();
         let declared = root.grants.declared();
         let unused: Vec<Grant> = declared.into_iter().filter(|g| !used.iter().any(|(_, u)| u == g)).collect();
         (self.sink)(Event::Grants {

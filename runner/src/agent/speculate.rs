@@ -8,22 +8,24 @@
 //! A root that wants a change, that failed, or whose turn comes after
 //! something changed is deployed the ordinary way, in order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::{Agent, Event, HostOutcome};
-use crate::plan::grants::Grants;
+use crate::plan::grants::{Grant, Grants};
 use crate::system::sandbox::{Sandbox, SharedHandles};
 
 /// What verify of a root's components said, ahead of its turn.
 pub struct Speculated {
     /// The events the root's deploy sent (configure's log lines, verify's).
     pub events: Vec<Event>,
-    /// The root's sandbox, holding what verify used and was denied.
-    pub sandbox: Arc<Sandbox>,
+    /// What its sandbox refused, and the grants it used: taken when verify
+    /// ended, on the thread that verified, not at the root's turn.
+    pub denied: Vec<(String, String, String)>,
+    pub used: BTreeSet<(String, Grant)>,
     pub outcome: HostOutcome,
 }
 
@@ -151,6 +153,6 @@ impl Agent<'_> {
             run(&mut agent, &mut outcome);
         }
         outcome.failed |= events.iter().any(|e| matches!(e, Event::Failed { .. }));
-        Speculated { events, sandbox, outcome }
+        Speculated { events, denied: sandbox.take_denied(), used: sandbox.used(), outcome }
     }
 }
