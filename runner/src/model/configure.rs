@@ -111,9 +111,11 @@ impl<'a> Configurator<'a> {
         let (module, _) =
             pool.module_of(spec.kind).ok_or_else(|| failed(format!("unknown component kind `{}`", spec.kind)))?;
         let call = self.call_ctx(spec, answers, lineage);
-        let mut live = pool
-            .create(&module, call, spec.kind, &spec.attributes.to_string())
-            .map_err(|e| refused(&e, format!("create: {e}")))?;
+        // Written straight into bytes: `to_string` goes through the
+        // formatter, a call per piece.
+        let attributes = serde_json::to_string(spec.attributes).map_err(|e| failed(e.to_string()))?;
+        let mut live =
+            pool.create(&module, call, spec.kind, &attributes).map_err(|e| refused(&e, format!("create: {e}")))?;
         let result = pool.configure(&mut live);
         let record = &mut live.ctx().model.record;
         if !record.unsatisfied.is_empty() {

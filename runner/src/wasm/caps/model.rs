@@ -77,7 +77,9 @@ impl model::Host for StoreData {
             )));
         }
         // As the component receives them (defaults filled in): made once.
-        let text = added.attributes.to_string();
+        // Written straight into bytes: `to_string` goes through the
+        // formatter, a call per piece, for every sub-component added.
+        let text = serde_json::to_string(&added.attributes).map_err(CapError::bug)?;
         self.hold(text.len() + added.kind.len() + added.name.len() + 512, "its sub-components")?;
         let started = Instant::now();
         let outcome = self.configure_child(added, text);
