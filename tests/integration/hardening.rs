@@ -204,7 +204,13 @@ fn a_workdir_taken_by_a_file_or_a_dangling_link_is_refused_and_left_alone() {
     std::fs::write(d.path().join("work/motd"), "not a folder\n").unwrap();
     let run = d.deploy();
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("cannot create the workdir") && run.stderr.contains("work/motd"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot create the workdir")
+            && run.stderr.contains("work/motd")
+            && run.stderr.contains("remove it, and the deploy makes the folder"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(std::fs::read_to_string(d.path().join("work/motd")).unwrap(), "not a folder\n");
 
     // A link to nowhere is a link: not followed, not replaced.

@@ -107,7 +107,10 @@ fn prepare_workdir(workdir: &Path, create: bool, plain_parents: &mut Vec<PathBuf
     match std::fs::symlink_metadata(workdir) {
         Ok(m) if m.file_type().is_symlink() => Err(linked(workdir)),
         Ok(m) if m.is_dir() => Ok(true),
-        Ok(_) if create => Err(cannot(std::io::Error::from(std::io::ErrorKind::AlreadyExists))),
+        Ok(_) if create => Err(format!(
+            "cannot create the workdir {}: something that is not a folder is in its place; remove it, and the deploy makes the folder",
+            workdir.display()
+        )),
         _ => Ok(false),
     }
 }
