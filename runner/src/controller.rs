@@ -113,7 +113,9 @@ pub fn plan(
         .iter()
         .map(|h| HostPlan {
             host: (*host_info(env, &h.name, &h.data)).clone(),
-            roots: Vec::new(),
+            // Sized once: a root's plan is large, and growing the list
+            // moved every one of them into memory not touched yet.
+            roots: Vec::with_capacity(h.components.len()),
             secret_files: BTreeMap::new(),
             masked: Vec::new(),
         })

@@ -48,9 +48,11 @@ pub struct Speculations {
 }
 
 impl Speculations {
-    /// For a deploy of `hosts` (`--host`; empty: every host).
-    pub fn for_hosts(hosts: &[String]) -> Speculations {
-        Speculations { hosts: hosts.to_vec(), ..Default::default() }
+    /// For a deploy of `hosts` (`--host`; empty: every host), with room
+    /// for `roots` (sized once: growing it copied every entry, twice over
+    /// for 500 roots, into memory not yet touched).
+    pub fn for_hosts(hosts: &[String], roots: usize) -> Speculations {
+        Speculations { hosts: hosts.to_vec(), roots: Mutex::new(HashMap::with_capacity(roots)), ..Default::default() }
     }
 
     /// Whether roots of `host` are verified ahead: not those of a host

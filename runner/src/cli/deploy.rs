@@ -131,7 +131,8 @@ pub fn run(args: DeployArgs, out: &Output) -> Result<(), CliError> {
     // In-process deploys verify each root right after its configure, with
     // the same instances (`agent::speculate`).
     let in_process = env.connect == Connect::Local && !args.agent_process && !args.consistency;
-    let speculations = in_process.then(|| Arc::new(Speculations::for_hosts(&args.hosts)));
+    let roots = env.hosts.iter().map(|h| h.components.len()).sum();
+    let speculations = in_process.then(|| Arc::new(Speculations::for_hosts(&args.hosts, roots)));
     let plan = match controller::plan(&env, &deployment, &runtime, &modules, &plan_secrets, speculations.as_deref()) {
         Ok(plan) => errors.into_result(plan)?,
         Err(e) => {
