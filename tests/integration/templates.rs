@@ -215,3 +215,32 @@ memory_limit = 64
     );
     eprintln!("stopped after {took:?}");
 }
+
+#[test]
+fn each_piece_of_template_syntax_alone_makes_content_a_template_and_plain_text_stays_as_written() {
+    // Text without template syntax is not sent to the template engine;
+    // any one piece of syntax must still be rendered.
+    let cases = [
+        ("statement", "a\n  @@ if true:\nb\n@@ endif\n", "a\nb\n"),
+        ("comment", "x{# a note #}y\n", "xy\n"),
+        ("block", "{% if true %}t{% endif %}\n", "t\n"),
+        ("expression", "{{ 1 + 1 }}", "2"),
+        ("plain", "{ a } x @@ y {x}\n\n", "{ a } x @@ y {x}\n\n"),
+        ("unended", "no newline at the end", "no newline at the end"),
+    ];
+    let mut env = format!(
+        "[hosts.localhost]\ncomponents = [{}]\n",
+        cases.iter().map(|(name, _, _)| format!("\"{name}\"")).collect::<Vec<_>>().join(", ")
+    );
+    for (name, content, _) in &cases {
+        env.push_str(&format!(
+            "\n[components.{name}]\nkind = \"file\"\npath = \"{name}.txt\"\ncontent = {}\n",
+            serde_json::to_string(content).unwrap()
+        ));
+    }
+    let d = Deployment::new(&env);
+    d.deploy().ok();
+    for (name, _, wanted) in &cases {
+        assert_eq!(std::fs::read_to_string(d.work(&format!("{name}/{name}.txt"))).unwrap(), *wanted, "{name}");
+    }
+}

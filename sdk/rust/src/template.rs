@@ -37,7 +37,11 @@ pub enum Origin<'a> {
 /// # Ok(()) }
 /// ```
 pub fn render(source: &str, context: &impl Serialize) -> Result<String> {
-    Ok(wit::render(source, &context_json(context)?)?)
+    let context = context_json(context)?;
+    if is_plain_text(source) {
+        return Ok(source.to_owned());
+    }
+    Ok(wit::render(source, &context)?)
 }
 
 /// [`render`] a template that comes from `origin`, whose errors then name
@@ -51,11 +55,27 @@ pub fn render(source: &str, context: &impl Serialize) -> Result<String> {
 /// # Ok(()) }
 /// ```
 pub fn render_from(source: &str, context: &impl Serialize, origin: Origin<'_>) -> Result<String> {
+    let context = context_json(context)?;
+    if is_plain_text(source) {
+        return Ok(source.to_owned());
+    }
     let origin = match origin {
         Origin::Asset(name) => wit::Origin::Asset(name.to_owned()),
         Origin::Attribute(name) => wit::Origin::Attribute(name.to_owned()),
     };
-    Ok(wit::render_from(source, &context_json(context)?, &origin)?)
+    Ok(wit::render_from(source, &context, &origin)?)
+}
+
+/// Whether `source` holds no template syntax: no `{{`, `{%` or `{#`, and no
+/// line starting (after blanks) with the line-statement prefix `@@`. Such
+/// text is its own rendering, so it is not sent to the runner (most
+/// `content` is plain: a call less for every file). The runner keeps the
+/// same rule for modules built before this one.
+fn is_plain_text(source: &str) -> bool {
+    !source.contains("{{")
+        && !source.contains("{%")
+        && !source.contains("{#")
+        && !source.lines().any(|line| line.trim_start().starts_with("@@"))
 }
 
 fn context_json(context: &impl Serialize) -> Result<String> {

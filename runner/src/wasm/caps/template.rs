@@ -62,6 +62,8 @@ impl StoreData {
 
 /// Whether `source` holds no template syntax: no `{{`, `{%` or `{#`, and
 /// no line starting (after blanks) with the line-statement prefix `@@`.
+/// The Rust SDK applies the same rule before calling (sdk/rust/src/
+/// template.rs); this one serves the other languages and older modules.
 fn is_plain_text(source: &str) -> bool {
     !source.contains("{{")
         && !source.contains("{%")
