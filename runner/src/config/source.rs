@@ -34,7 +34,15 @@ impl Source {
     /// `file:line` of a byte offset.
     pub fn location(&self, offset: usize) -> String {
         let line = self.line_starts.partition_point(|&start| start <= offset);
-        format!("{}:{line}", self.shown_as)
+        // Put together directly: every key and value of an environment
+        // gets its location, and `format!` is a call per piece.
+        let mut digits = itoa::Buffer::new();
+        let line = digits.format(line);
+        let mut at = String::with_capacity(self.shown_as.len() + 1 + line.len());
+        at.push_str(&self.shown_as);
+        at.push(':');
+        at.push_str(line);
+        at
     }
 
     pub fn parse(&self) -> Result<Spanned<DeTable<'_>>, Diagnostics> {
