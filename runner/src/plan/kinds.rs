@@ -96,8 +96,9 @@ pub struct KindEntry {
     pub spec: KindSpec,
     /// Each attribute's parsed default, in the spec's order (`None`:
     /// required): `check` takes them by position, not by a name lookup,
-    /// for every component.
-    pub defaults: Vec<Option<Value>>,
+    /// for every component. Private: only `register` makes it, beside
+    /// the spec it must match one for one.
+    defaults: Vec<Option<Value>>,
 }
 
 /// Every kind the deployment can use, by name.
