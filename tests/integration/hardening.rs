@@ -83,35 +83,62 @@ fn compiled_code_others_could_have_written_is_never_loaded() {
     assert_eq!(motd(&d), "one\n");
 
     // Someone plants other native code under the names of the standard
-    // library's compiled modules: one entry writable by others, and (as
-    // root) one owned by another user.
+    // library's compiled modules: each entry gets another module's code,
+    // writable by others, and then (as root) owned by another user.
     let compiled = cache.path().join("compiled");
-    let mut entries: Vec<_> = std::fs::read_dir(&compiled).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&compiled)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect();
     entries.sort();
     assert!(entries.len() >= 2, "{entries:?}");
-    let (planted, victim) = (&entries[0], &entries[1]);
-    std::fs::copy(planted, victim).unwrap();
-    std::fs::set_permissions(victim, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let as_root = crate::harness::is_root();
-    if as_root {
-        std::fs::copy(victim, planted).unwrap();
-        std::fs::set_permissions(planted, std::fs::Permissions::from_mode(0o644)).unwrap();
-        std::os::unix::fs::chown(planted, Some(65534), Some(65534)).unwrap();
+    let codes: Vec<Vec<u8>> = entries.iter().map(|e| std::fs::read(e).unwrap()).collect();
+    let mut plants: Vec<(&str, Box<dyn Fn(&std::path::Path)>)> = vec![(
+        "writable by others",
+        Box::new(|e| std::fs::set_permissions(e, std::fs::Permissions::from_mode(0o666)).unwrap()),
+    )];
+    if crate::harness::is_root() {
+        plants.push((
+            "owned by another user",
+            Box::new(|e| {
+                std::fs::set_permissions(e, std::fs::Permissions::from_mode(0o644)).unwrap();
+                std::os::unix::fs::chown(e, Some(65534), Some(65534)).unwrap();
+            }),
+        ));
     } else {
-        eprintln!("note: not root, so the entry owned by another user is not tried");
+        eprintln!("note: not root, so entries owned by another user are not tried");
     }
-    d.write(
-        "environments/dev.toml",
-        &std::fs::read_to_string(d.path().join("environments/dev.toml")).unwrap().replace("\"one", "\"two"),
-    );
-    // Loading either would make the runner see the wrong kinds; it compiles
-    // them again instead, and puts its own, private, entries in their place.
-    let run = deploy_with(&d, Some(cache.path()), &[]).ok();
-    assert_eq!(motd(&d), "two\n", "{}", run.stderr);
     use std::os::unix::fs::MetadataExt;
-    for entry in [planted, victim] {
-        let meta = std::fs::metadata(entry).unwrap();
-        assert_eq!((meta.uid(), meta.mode() & 0o022), (unsafe { libc::geteuid() }, 0), "{}", entry.display());
+    for (round, (how, plant)) in plants.iter().enumerate() {
+        for (i, entry) in entries.iter().enumerate() {
+            std::fs::remove_file(entry).unwrap();
+            std::fs::write(entry, &codes[(i + 1) % codes.len()]).unwrap();
+            plant(entry);
+        }
+        let text = format!("round {round}\n");
+        d.write(
+            "environments/dev.toml",
+            &format!("[hosts.localhost]\ncomponents = [\"motd\"]\n[components.motd]\nkind = \"file\"\npath = \"motd.txt\"\ncontent = {text:?}\n"),
+        );
+        // Loading one would run another module's code as `file`'s; it
+        // compiles the module it uses again instead, and puts its own,
+        // private, entry in its place. The modules this deploy does not
+        // use are not loaded at all: their entries stay as planted.
+        let run = deploy_with(&d, Some(cache.path()), &[]).ok();
+        assert_eq!(motd(&d), text, "{how}: {}", run.stderr);
+        let mut replaced = 0;
+        for (i, entry) in entries.iter().enumerate() {
+            let meta = std::fs::metadata(entry).unwrap();
+            if (meta.uid(), meta.mode() & 0o022) == (unsafe { libc::geteuid() }, 0) {
+                replaced += 1;
+                assert_ne!(std::fs::read(entry).unwrap(), codes[(i + 1) % codes.len()], "{how}: {}", entry.display());
+            } else {
+                assert_eq!(std::fs::read(entry).unwrap(), codes[(i + 1) % codes.len()], "{how}: {}", entry.display());
+            }
+        }
+        assert!(replaced >= 1, "{how}: the module the deploy used was not compiled again: {}", run.stderr);
+        assert!(replaced < entries.len(), "{how}: modules this deploy does not use were loaded: {}", run.stderr);
     }
 
     // A cache folder of this user's that others may write (a umask of 002)
@@ -128,7 +155,7 @@ fn compiled_code_others_could_have_written_is_never_loaded() {
     assert!(run.stderr.contains("is not a folder (a symlink?)") && run.stderr.contains("chmod 700"), "{}", run.stderr);
     std::fs::remove_file(&compiled).unwrap();
     std::fs::rename(&moved, &compiled).unwrap();
-    if as_root {
+    if crate::harness::is_root() {
         std::os::unix::fs::chown(&compiled, Some(65534), Some(65534)).unwrap();
         let run = deploy_with(&d, Some(cache.path()), &[]);
         assert_eq!(run.code, 2, "{run:?}");

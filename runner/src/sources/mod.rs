@@ -238,11 +238,25 @@ pub fn from_inputs(runtime: &Runtime, inputs: Vec<ModuleInput>) -> Result<Module
 
 /// Loads each module: independent per module (the compiled code mapped
 /// from the cache, or compiled, and `describe` called), so every core
-/// takes some.
+/// takes some. A standard library module whose kinds are cached needs no
+/// work now: its code is mapped when a component of it is first created.
 fn load_each(runtime: &Runtime, inputs: &[ModuleInput]) -> Vec<Result<(LoadedModule, Vec<KindSpec>), LoadError>> {
-    crate::parallel::map(inputs, |input| {
+    let mut results: Vec<_> = inputs
+        .iter()
+        .map(|input| match (&input.bytes, input.sha256, &input.assets) {
+            (Cow::Borrowed(bytes), Some(sha256), None) => runtime.defer_embedded(&input.name, bytes, sha256),
+            _ => None,
+        })
+        .collect();
+    let now: Vec<usize> = (0..inputs.len()).filter(|&i| results[i].is_none()).collect();
+    let loaded = crate::parallel::map(&now, |&i| {
+        let input = &inputs[i];
         runtime.load_hashed(&input.name, &input.bytes, input.sha256, input.assets.clone())
-    })
+    });
+    for (i, result) in now.into_iter().zip(loaded) {
+        results[i] = Some(result);
+    }
+    results.into_iter().map(|r| r.expect("every module loaded or deferred")).collect()
 }
 
 /// The modules that loaded, with the kinds they export registered in the

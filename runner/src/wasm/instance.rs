@@ -266,7 +266,9 @@ impl StorePool {
         let started = Instant::now();
         let loaded = &inner.modules[module.index];
         let mut store = new_store(&inner.engine, inner.kinds.clone(), placeholder, inner.memory_limit);
-        let bindings = loaded.pre.instantiate(&mut store).map_err(|e| trapped(&store, e, 0))?;
+        // A standard library module is prepared at its first component.
+        let pre = loaded.pre().map_err(ComponentError::Trapped)?;
+        let bindings = pre.instantiate(&mut store).map_err(|e| trapped(&store, e, 0))?;
         // For bench/languages.py: what instantiating a module costs.
         tracing::info!(module = %loaded.name, us = started.elapsed().as_micros() as u64, "instantiated");
         let store = Some(ModuleStore { store, bindings });
@@ -427,7 +429,8 @@ pub fn describe(runtime: &Runtime, module: &LoadedModule) -> Result<Vec<KindSpec
         Duration::from_secs(10),
     );
     let mut store = new_store(&runtime.engine, Arc::new(Kinds::default()), call, 256 << 20);
-    let bindings = module.pre.instantiate(&mut store).map_err(|e| trapped(&store, e, 0))?;
+    let bindings =
+        module.pre().map_err(ComponentError::Trapped)?.instantiate(&mut store).map_err(|e| trapped(&store, e, 0))?;
     let result = bindings.batou_deploy_component().call_describe(&mut store);
     let specs = result.map_err(|e| trapped(&store, e, 0))?;
     Ok(specs.into_iter().map(kind_spec).collect())

@@ -2,8 +2,8 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -71,9 +71,18 @@ pub const MAX_MEMORY: usize = 4 << 30;
 /// The engine, the linker with every capability, and the cache directory.
 pub struct Runtime {
     pub engine: Engine,
+    loader: Arc<Loader>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+/// What compiling (or mapping from the cache) and linking a module takes:
+/// shared with the modules that are prepared at their first use.
+struct Loader {
+    engine: Engine,
     linker: Linker<StoreData>,
     cache_dir: PathBuf,
-    ticker_stop: Arc<AtomicBool>,
+    /// What makes compiled code compatible (see [`engine_key`]).
+    engine_key: String,
 }
 
 /// A module ready to instantiate in microseconds.
@@ -81,12 +90,39 @@ pub struct LoadedModule {
     pub name: String,
     /// sha256 of the module's bytes, hex.
     pub hash: String,
-    pub pre: DeploymentComponentPre<StoreData>,
+    pre: Prepared,
     /// Where the module's own assets are, for deployment-own modules.
     pub assets: Option<PathBuf>,
     /// Its stores may serve one root after another: the embedded standard
     /// library (by sha256), whose code keeps nothing between components.
     pub shares_stores: bool,
+}
+
+/// A module's instantiation, prepared when it loaded or at its first use.
+///
+/// A standard library module whose kinds are in the cache is prepared
+/// when a component of it is first created: a deploy of `file` roots
+/// then maps and links one module of six, and the other five cost it
+/// nothing (about 1 ms of CPU while the environment is read).
+struct Prepared {
+    ready: OnceLock<Result<DeploymentComponentPre<StoreData>, String>>,
+    /// What preparing it takes, when that waits for the first use.
+    later: Option<(Arc<Loader>, &'static [u8])>,
+}
+
+impl LoadedModule {
+    /// The module's instantiation, prepared now if it was not yet. The
+    /// error says why it could not be (its compiled code neither in the
+    /// cache nor compilable, or not linking), naming the module.
+    pub fn pre(&self) -> Result<&DeploymentComponentPre<StoreData>, String> {
+        let ready = self.pre.ready.get_or_init(|| match &self.pre.later {
+            Some((loader, bytes)) => loader.prepare(&self.name, &self.hash, bytes).map_err(|e| e.to_string()),
+            None => {
+                Err(format!("batou-run bug: {} was neither prepared nor left to prepare; please report it", self.name))
+            }
+        });
+        ready.as_ref().map_err(String::clone)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +184,9 @@ impl Runtime {
                 }
             })?;
         }
-        Ok(Runtime { engine, linker, cache_dir, ticker_stop })
+        let engine_key = engine_key(&engine);
+        let loader = Arc::new(Loader { engine: engine.clone(), linker, cache_dir, engine_key });
+        Ok(Runtime { engine, loader, ticker_stop })
     }
 
     /// Compiles `bytes` (or loads the compiled code from the cache) and
@@ -173,18 +211,10 @@ impl Runtime {
     ) -> Result<(LoadedModule, Vec<KindSpec>), LoadError> {
         let started = std::time::Instant::now();
         let hash = sha256.map_or_else(|| sha256_hex(bytes), str::to_string);
-        let component = self.compiled(name, &hash, bytes)?;
-        let compiled_us = started.elapsed().as_micros() as u64;
-        check_contract(name, &component, &self.engine)?;
-        let invalid = |e: wasmtime::Error| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") };
-        let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
-        let pre = DeploymentComponentPre::new(pre).map_err(invalid)?;
-        let kinds_path = self.cache_dir.join("compiled").join(format!(
-            "{hash}-{}-{}.kinds.json",
-            self.engine_key(),
-            &env!("BATOU_RUN_SOURCE_ID")[..16]
-        ));
-        let module = LoadedModule { name: name.to_string(), hash, pre, assets, shares_stores: false };
+        let pre = self.loader.prepare(name, &hash, bytes)?;
+        let kinds_path = self.loader.kinds_path(&hash);
+        let prepared = Prepared { ready: OnceLock::from(Ok(pre)), later: None };
+        let module = LoadedModule { name: name.to_string(), hash, pre: prepared, assets, shares_stores: false };
         let kinds = match cached_kinds(&kinds_path) {
             Some(kinds) => kinds,
             None => {
@@ -199,14 +229,64 @@ impl Runtime {
                 kinds
             }
         };
-        tracing::info!(module = name, compiled_us, us = started.elapsed().as_micros() as u64, "loaded");
+        tracing::info!(module = name, us = started.elapsed().as_micros() as u64, "loaded");
         Ok((module, kinds))
     }
 
+    /// A module built into the runner (the standard library) whose kinds
+    /// are in the cache, with its code left to be mapped and linked when
+    /// a component of it is first created ([`LoadedModule::pre`]); none
+    /// when its kinds are not cached, and it must be loaded
+    /// ([`Runtime::load_hashed`]) to learn them.
+    pub fn defer_embedded(
+        &self,
+        name: &str,
+        bytes: &'static [u8],
+        sha256: &str,
+    ) -> Option<Result<(LoadedModule, Vec<KindSpec>), LoadError>> {
+        // The folder is checked as loading the module now would check it.
+        if let Err(message) = super::cache::private_dir(&self.loader.compiled_dir()) {
+            return Some(Err(LoadError::NotPrivate { message }));
+        }
+        let kinds = cached_kinds(&self.loader.kinds_path(sha256))?;
+        let pre = Prepared { ready: OnceLock::new(), later: Some((self.loader.clone(), bytes)) };
+        let module =
+            LoadedModule { name: name.to_string(), hash: sha256.to_string(), pre, assets: None, shares_stores: false };
+        Some(Ok((module, kinds)))
+    }
+}
+
+impl Loader {
+    fn compiled_dir(&self) -> PathBuf {
+        self.cache_dir.join("compiled")
+    }
+
+    /// Where the kinds of the module whose sha256 is `hash` are cached.
+    fn kinds_path(&self, hash: &str) -> PathBuf {
+        self.compiled_dir().join(format!(
+            "{hash}-{}-{}.kinds.json",
+            self.engine_key,
+            &env!("BATOU_RUN_SOURCE_ID")[..16]
+        ))
+    }
+
+    /// The module's code, compiled or mapped from the cache, checked
+    /// against the contract and linked with every capability.
+    fn prepare(&self, name: &str, hash: &str, bytes: &[u8]) -> Result<DeploymentComponentPre<StoreData>, LoadError> {
+        let started = std::time::Instant::now();
+        let component = self.compiled(name, hash, bytes)?;
+        check_contract(name, &component, &self.engine)?;
+        let invalid = |e: wasmtime::Error| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") };
+        let pre = self.linker.instantiate_pre(&component).map_err(invalid)?;
+        let pre = DeploymentComponentPre::new(pre).map_err(invalid)?;
+        tracing::info!(module = name, us = started.elapsed().as_micros() as u64, "prepared");
+        Ok(pre)
+    }
+
     fn compiled(&self, name: &str, hash: &str, bytes: &[u8]) -> Result<Component, LoadError> {
-        let dir = self.cache_dir.join("compiled");
+        let dir = self.compiled_dir();
         super::cache::private_dir(&dir).map_err(|message| LoadError::NotPrivate { message })?;
-        let path = dir.join(format!("{hash}-{}.cwasm", self.engine_key()));
+        let path = dir.join(format!("{hash}-{}.cwasm", self.engine_key));
         if let Some(file) = super::cache::open_private(&path) {
             // The file just checked, by its descriptor (mapped, not read):
             // swapping the name meanwhile changes nothing.
@@ -243,25 +323,25 @@ impl Runtime {
         unsafe { Component::deserialize(&self.engine, &compiled) }
             .map_err(|e| LoadError::Invalid { name: name.to_string(), message: format!("{e:#}") })
     }
+}
 
-    /// What makes compiled code compatible: the wasmtime version and the
-    /// engine settings.
-    fn engine_key(&self) -> String {
-        /// The bytes a `Hash` writes, fed to sha256: a key on disk must not
-        /// depend on `DefaultHasher`, whose algorithm may change.
-        struct Sha(Sha256);
-        impl Hasher for Sha {
-            fn write(&mut self, bytes: &[u8]) {
-                self.0.update(bytes);
-            }
-            fn finish(&self) -> u64 {
-                unreachable!("only the digest is used")
-            }
+/// What makes compiled code compatible: the wasmtime version and the
+/// engine settings.
+fn engine_key(engine: &Engine) -> String {
+    /// The bytes a `Hash` writes, fed to sha256: a key on disk must not
+    /// depend on `DefaultHasher`, whose algorithm may change.
+    struct Sha(Sha256);
+    impl Hasher for Sha {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
         }
-        let mut h = Sha(Sha256::new());
-        self.engine.precompile_compatibility_hash().hash(&mut h);
-        h.0.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+        fn finish(&self) -> u64 {
+            unreachable!("only the digest is used")
+        }
     }
+    let mut h = Sha(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut h);
+    h.0.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 impl Drop for Runtime {
