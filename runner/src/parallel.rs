@@ -24,6 +24,10 @@ pub fn threads() -> usize {
 /// `f` of every item, on up to `threads()` threads; the results in the
 /// items' order. Each thread takes the next item when it is free, so a
 /// slow item does not hold a thread's share back.
+///
+/// The calling thread is one of them: it would only wait otherwise, and
+/// its memory is warm (what it freed, its allocator's pages), where a
+/// new thread's first allocations fault in fresh pages.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let threads = threads().min(items.len());
     if threads <= 1 {
@@ -31,17 +35,19 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     }
     let next = AtomicUsize::new(0);
     let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let r = f(item);
-                    *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-                }
-            });
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            let r = f(item);
+            *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
         }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(work);
+        }
+        work();
     });
     results.into_iter().map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every item ran")).collect()
 }
