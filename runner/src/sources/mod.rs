@@ -202,6 +202,14 @@ pub struct Preloaded {
 pub fn preload_stdlib(runtime: &Runtime) -> Preloaded {
     let inputs = stdlib_inputs();
     let results = load_each(runtime, &inputs);
+    // The module of `file`, which nearly every deployment uses, is
+    // prepared here, while the environment is read on the other core,
+    // not by the first root's configure while the other core waits for
+    // it. What goes wrong is said at its first use.
+    let file = results.iter().flatten().find(|(_, kinds)| kinds.iter().any(|k| k.name == "file"));
+    if let Some((module, _)) = file {
+        let _ = module.pre();
+    }
     Preloaded { inputs, results }
 }
 
