@@ -72,6 +72,9 @@ pub const MAX_MEMORY: usize = 4 << 30;
 pub struct Runtime {
     pub engine: Engine,
     loader: Arc<Loader>,
+    /// Whether the compiled-module cache folder is private, as found when
+    /// the first module was deferred ([`Runtime::defer_embedded`]).
+    deferral_folder: OnceLock<Result<(), String>>,
     ticker_stop: Arc<AtomicBool>,
 }
 
@@ -186,7 +189,7 @@ impl Runtime {
         }
         let engine_key = engine_key(&engine);
         let loader = Arc::new(Loader { engine: engine.clone(), linker, cache_dir, engine_key });
-        Ok(Runtime { engine, loader, ticker_stop })
+        Ok(Runtime { engine, loader, deferral_folder: OnceLock::new(), ticker_stop })
     }
 
     /// Compiles `bytes` (or loads the compiled code from the cache) and
@@ -244,9 +247,11 @@ impl Runtime {
         bytes: &'static [u8],
         sha256: &str,
     ) -> Option<Result<(LoadedModule, Vec<KindSpec>), LoadError>> {
-        // The folder is checked as loading the module now would check it.
-        if let Err(message) = super::cache::private_dir(&self.loader.compiled_dir()) {
-            return Some(Err(LoadError::NotPrivate { message }));
+        // The folder is checked as loading the module now would check it,
+        // once for all the modules deferred (a `mkdir` and two `lstat`s).
+        let checked = self.deferral_folder.get_or_init(|| super::cache::private_dir(&self.loader.compiled_dir()));
+        if let Err(message) = checked {
+            return Some(Err(LoadError::NotPrivate { message: message.clone() }));
         }
         let kinds = cached_kinds(&self.loader.kinds_path(sha256))?;
         let pre = Prepared { ready: OnceLock::new(), later: Some((self.loader.clone(), bytes)) };
