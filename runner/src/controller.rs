@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::agent::Agent;
 use crate::agent::speculate::Speculations;
+use crate::agent::{Agent, Configured};
 use crate::config::{Environment, RootConfig};
 use crate::diagnostic::{Diagnostic, Diagnostics, Stage};
 use crate::model::configure::{Configurator, ConfigureFailure, Spec};
@@ -208,9 +208,10 @@ impl ConfigureRoot for RootConfigurer<'_> {
 impl RootConfigurer<'_> {
     fn configure_root(&self, r: usize, answers: Arc<dyn RequireAnswers>) -> Result<Node, ConfigureFailure> {
         let root = &self.roots[r];
-        let early = self
-            .early
-            .filter(|s| s.wants(&root.host.name))
+        // Deployed by this process: the root is verified ahead if its
+        // workdir exists, and its components are kept for its turn.
+        let in_process = self.early.filter(|s| s.wants(&root.host.name));
+        let early = in_process
             .and_then(|s| s.existing_sandbox(&root.grants, &root.workdir).map(|sandbox| (s, Arc::new(sandbox))));
         let logs = LogBook::default();
         let spec = Spec {
@@ -233,7 +234,7 @@ impl RootConfigurer<'_> {
             logs: logs.clone(),
             secrets: root.secrets.clone(),
         };
-        let Some((speculations, sandbox)) = early.as_ref() else {
+        let Some(speculations) = in_process else {
             return self.configurator.configure_tree(&spec, &answers);
         };
         let configurator = Configurator {
@@ -242,16 +243,26 @@ impl RootConfigurer<'_> {
             remote: Arc::new(ThisMachine),
         };
         let pool = configurator.pool(root.limits);
-        let (node, live) = configurator.configure_live(&pool, &spec, &answers)?;
+        let (node, mut live) = configurator.configure_live(&pool, &spec, &answers)?;
+        let Some((_, sandbox)) = early.as_ref() else {
+            // A workdir still to be made: nothing to verify ahead (its
+            // turn makes the folder, a change).
+            speculations.insert(&root.host.name, &root.name, None, Configured::new(pool, logs, live));
+            return Ok(node);
+        };
+        // Configure's lines, for its turn: verify ahead sends them with
+        // its own.
+        let configure_lines = logs.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let speculated = Agent::speculate(
             configurator.runtime,
             configurator.modules,
             |agent, outcome| {
-                agent.deploy_configured(&pool, &logs, &root.host, &node, live, outcome);
+                agent.deploy_configured(&pool, &logs, &root.host, &node, &mut live, outcome);
             },
             sandbox.clone(),
         );
-        speculations.insert(&root.host.name, &root.name, speculated);
+        *logs.lock().unwrap_or_else(|e| e.into_inner()) = configure_lines;
+        speculations.insert(&root.host.name, &root.name, Some(speculated), Configured::new(pool, logs, live));
         Ok(node)
     }
 }

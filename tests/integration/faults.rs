@@ -131,7 +131,13 @@ require = ["random"]
 "#,
     );
     d.own_module("graph", FIXTURE_GRAPH);
-    let run = d.deploy();
+    // An agent of its own replays configure from the plan, as on an SSH
+    // host. (In process, the plan's configure is the one deployed.)
+    let run = d.run(&["deploy", "dev", "--agent-process"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("localhost: dice: configure is not deterministic"), "{}", run.stderr);
+    // In process, the instance configured for the plan is the one
+    // deployed: the value `reader` was given is the one `dice` provided.
+    let run = d.deploy();
+    assert_eq!(run.code, 0, "{run:?}");
 }

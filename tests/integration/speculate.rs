@@ -198,9 +198,10 @@ fn configured_ahead(d: &Deployment, args: &[&str], threads: &str) -> (crate::har
 #[test]
 fn roots_are_configured_ahead_of_their_turn_only_when_their_turn_needs_it() {
     let d = Deployment::new(&many_roots());
-    // A first deploy: every root changes, so every root is configured for
-    // its deploy, on a second thread while the roots before it deploy.
-    let (first, ahead) = configured_ahead(&d, &["deploy", "dev"], "2");
+    // A first deploy by an agent of its own (as on an SSH host): every
+    // root changes, so every root is configured for its deploy, on a
+    // second thread while the roots before it deploy.
+    let (first, ahead) = configured_ahead(&d, &["deploy", "dev", "--agent-process"], "2");
     assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
     assert_eq!(ahead, MANY, "{}", first.stderr);
     // Nothing to change: every root's verify ahead holds, none is
@@ -208,11 +209,48 @@ fn roots_are_configured_ahead_of_their_turn_only_when_their_turn_needs_it() {
     let (again, ahead) = configured_ahead(&d, &["deploy", "dev"], "2");
     assert!(again.stdout.contains(&format!("0 of {} components changed", MANY * 2)), "{}", again.stdout);
     assert_eq!(ahead, 0, "{}", again.stderr);
+    // In process, a first deploy takes every root as the plan's configure
+    // left it: none is configured ahead.
+    std::fs::remove_dir_all(d.path().join("work")).unwrap();
+    let (in_process, ahead) = configured_ahead(&d, &["deploy", "dev"], "2");
+    assert!(in_process.stdout.contains(&format!("{MANY} of {} components changed", MANY * 2)), "{}", in_process.stdout);
+    assert_eq!(ahead, 0, "{}", in_process.stderr);
     // One thread: nothing runs beside the deploy.
     std::fs::remove_dir_all(d.path().join("work")).unwrap();
-    let (one, ahead) = configured_ahead(&d, &["deploy", "dev"], "1");
+    let (one, ahead) = configured_ahead(&d, &["deploy", "dev", "--agent-process"], "1");
     assert_eq!(one.code, 0, "{}\n{}", one.stdout, one.stderr);
     assert_eq!(ahead, 0, "{}", one.stderr);
+}
+
+#[test]
+fn a_deploy_in_process_configures_each_root_once_whatever_it_changes() {
+    let d = Deployment::new(&many_roots());
+    let (configure_only, _) = configures(&d, &["deploy", "dev", "-c"]);
+    assert_eq!(configure_only, MANY * 2, "each root and its sub-component");
+    // A predict of a first deploy: no workdir yet, nothing verified ahead.
+    let (predicted, stdout) = configures(&d, &["deploy", "dev", "--predict"]);
+    assert!(stdout.contains(&format!("{MANY} of {} components", MANY * 2)), "{stdout}");
+    assert_eq!(predicted, configure_only, "a predict configured a root again at its turn");
+    assert!(!d.path().join("work").exists(), "a predict made workdirs");
+    // A first deploy: every root changes.
+    let (first, stdout) = configures(&d, &["deploy", "dev"]);
+    assert!(stdout.contains(&format!("{MANY} of {} components changed", MANY * 2)), "{stdout}");
+    assert_eq!(first, configure_only, "a first deploy configured a root again at its turn");
+    for i in [0, 17, MANY - 1] {
+        assert_eq!(std::fs::read_to_string(d.work(&format!("r{i:02}/f.txt"))).unwrap(), format!("root {i}\n"));
+    }
+    // Two roots want a change: verified ahead, kept, updated at their turn.
+    d.write(
+        "environments/dev.toml",
+        &many_roots().replace("root 3\\n", "root three\\n").replace("root 17\\n", "root seventeen\\n"),
+    );
+    let (changed, stdout) = configures(&d, &["deploy", "dev"]);
+    let run = crate::harness::Run { code: 0, stdout: stdout.clone(), stderr: String::new() };
+    assert_eq!(run.changed(), ["localhost: r03 > content('f.txt')", "localhost: r17 > content('f.txt')"], "{stdout}");
+    assert_eq!(changed, configure_only, "a changed root was configured again at its turn");
+    assert_eq!(std::fs::read_to_string(d.work("r03/f.txt")).unwrap(), "root three\n");
+    assert_eq!(std::fs::read_to_string(d.work("r17/f.txt")).unwrap(), "root seventeen\n");
+    assert_eq!(std::fs::read_to_string(d.work("r04/f.txt")).unwrap(), "root 4\n");
 }
 
 /// Ten roots, each writing its own file; the fifth (`r04`) finds a
@@ -233,12 +271,14 @@ fn ten_roots_the_fifth_failing() -> String {
 #[test]
 fn a_failed_root_stops_the_deploy_there_though_later_roots_were_configured_ahead() {
     let d = Deployment::new(&ten_roots_the_fifth_failing());
-    let run_on = |threads: &str| {
+    // An agent of its own (as on an SSH host) configures roots ahead of
+    // their turn; in process, they are kept from the plan.
+    let run_on = |threads: &str, args: &[&str]| {
         if d.path().join("work").exists() {
             std::fs::remove_dir_all(d.path().join("work")).unwrap();
         }
         std::fs::create_dir_all(d.work("out/r04.txt")).unwrap();
-        let (run, ahead) = configured_ahead(&d, &["deploy", "dev"], threads);
+        let (run, ahead) = configured_ahead(&d, args, threads);
         assert_ne!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
         assert!(run.stderr.contains("r04") && run.stderr.contains("is a directory"), "{}", run.stderr);
         // The roots before it deployed; the roots after it neither wrote
@@ -252,9 +292,14 @@ fn a_failed_root_stops_the_deploy_there_though_later_roots_were_configured_ahead
         }
         (run, ahead)
     };
-    let (one, _) = run_on("1");
-    let (two, ahead) = run_on("2");
+    let agent = ["deploy", "dev", "--agent-process"];
+    let (one, _) = run_on("1", &agent);
+    let (two, ahead) = run_on("2", &agent);
     assert!(ahead >= 5, "r00 to r04 configured ahead: {}", two.stderr);
+    let (in_process, ahead) = run_on("2", &["deploy", "dev"]);
+    assert_eq!(ahead, 0, "{}", in_process.stderr);
+    let kept = in_process.stderr.lines().filter(|l| l.contains("configured for the plan")).count();
+    assert_eq!(kept, 5, "r00 to r04 taken as the plan configured them: {}", in_process.stderr);
     // The same lines, but for the time taken and the debug log.
     let lines = |s: &str| {
         s.lines()
@@ -264,4 +309,5 @@ fn a_failed_root_stops_the_deploy_there_though_later_roots_were_configured_ahead
     };
     assert_eq!(lines(&one.stdout), lines(&two.stdout), "the output does not depend on the threads");
     assert_eq!(lines(&one.stderr), lines(&two.stderr), "the errors do not depend on the threads");
+    assert_eq!(lines(&one.stderr), lines(&in_process.stderr), "the errors do not depend on where the agent runs");
 }

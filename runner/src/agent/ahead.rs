@@ -48,9 +48,7 @@ impl Ahead {
     /// Frees what a root configured ahead holds, when its turn does not
     /// use it.
     pub fn discard(self) {
-        if let Ok(live) = self.configured.live {
-            self.configured.pool.discard(live);
-        }
+        self.configured.discard();
     }
 }
 
@@ -177,7 +175,8 @@ pub(super) fn configure_ahead(
     for root in &plan.roots {
         // A root passed over is sent at once: the deploy does not wait for
         // the configure of a later root to learn it.
-        if speculated.is_some_and(|s| s.expected_to_hold(&host.name, &root.name, predict)) {
+        // Nor is a root the plan's configure kept for its turn.
+        if speculated.is_some_and(|s| s.configured_for_turn(&host.name, &root.name, predict)) {
             if tx.send(None).is_err() {
                 return;
             }

@@ -167,25 +167,42 @@ impl<'a> Agent<'a> {
         let mut plain_parents = Vec::new();
         for root in &plan.roots {
             let prepared = ahead.as_ref().and_then(ahead::Receiving::next);
-            if let Some(early) = self.speculated.as_ref().and_then(|s| s.take(&host.name, &root.name, self.predict)) {
-                if let Some(prepared) = prepared {
-                    prepared.discard();
+            let taken = match &self.speculated {
+                Some(s) => s.take(&host.name, &root.name, self.predict),
+                None => speculate::Taken::Nothing,
+            };
+            let kept = match taken {
+                speculate::Taken::Verified(early) => {
+                    if let Some(prepared) = prepared {
+                        prepared.discard();
+                    }
+                    for event in early.events {
+                        (self.sink)(event);
+                    }
+                    self.report_grants(host, root, early.denied, early.used);
+                    outcome.components += early.outcome.components;
+                    outcome.changed += early.outcome.changed;
+                    continue;
                 }
-                for event in early.events {
-                    (self.sink)(event);
-                }
-                self.report_grants(host, root, early.denied, early.used);
-                outcome.components += early.outcome.components;
-                outcome.changed += early.outcome.changed;
-                continue;
-            }
+                speculate::Taken::Kept(kept) => Some(kept),
+                speculate::Taken::Nothing => None,
+            };
             let changed_before = outcome.changed;
-            let (ahead_sandbox, configured) = match prepared {
-                Some(p) => {
-                    tracing::debug!(root = %root.name, "configured ahead");
-                    (Some(p.sandbox), Some(p.configured))
+            // As the plan's configure left it (in this process), or
+            // configured ahead, or neither: then configured at its turn.
+            let (ahead_sandbox, configured) = match (kept, prepared) {
+                (Some(kept), prepared) => {
+                    tracing::debug!(root = %root.name, "configured for the plan");
+                    if let Some(prepared) = prepared {
+                        prepared.discard();
+                    }
+                    (None, Some(Turn::Kept(kept)))
                 }
-                None => (None, None),
+                (None, Some(p)) => {
+                    tracing::debug!(root = %root.name, "configured ahead");
+                    (Some(p.sandbox), Some(Turn::Ahead(p.configured)))
+                }
+                (None, None) => (None, None),
             };
             let sandbox = on_this_host(&root.workdir)
                 .map_err(|e| format!("cannot resolve the workdir {}: {e}", root.workdir.display()))
@@ -205,8 +222,8 @@ impl<'a> Agent<'a> {
             let sandbox = match sandbox {
                 Ok(sandbox) => sandbox,
                 Err(message) => {
-                    if let Some(Configured { pool, live: Ok(live), .. }) = configured {
-                        pool.discard(live);
+                    if let Some(configured) = configured {
+                        configured.into_inner().discard();
                     }
                     self.fail(host, &root.node.path, message);
                     outcome.failed = true;
@@ -255,21 +272,43 @@ impl<'a> Agent<'a> {
 
     /// Configures a root again (its sub-components during their `add`,
     /// from the recorded answers), checks it is the tree that was planned,
-    /// and deploys it. `ahead`: the root configured already, on another
-    /// thread.
+    /// and deploys it. `configured`: the root configured already, for the
+    /// plan in this process or ahead on another thread.
     fn deploy_root(
         &mut self,
         host: &Arc<HostInfo>,
         root: &RootPlan,
         sandbox: &Arc<Sandbox>,
         secret_files: &std::collections::BTreeMap<String, Arc<Vec<u8>>>,
-        ahead: Option<Configured>,
+        configured: Option<Turn>,
         outcome: &mut HostOutcome,
     ) -> Result<bool, Failed> {
-        let Configured { pool, logs, live } = ahead.unwrap_or_else(|| {
+        let configure = || {
             let secrets = Arc::new(SecretFiles::granted(&root.grants, secret_files));
             configure_root(&self.configurator, host, root, sandbox, secrets)
-        });
+        };
+        let configured = match configured {
+            Some(Turn::Ahead(configured)) => configured,
+            // Kept from the plan: given this turn's sandbox and commands.
+            // One whose store another root's trap ended is configured
+            // again.
+            Some(Turn::Kept(mut kept)) => {
+                let usable = kept.pool.healthy()
+                    && kept.live.as_mut().is_ok_and(|live| same_as_planned(&root.node, live).is_ok());
+                match kept.live.as_mut() {
+                    Ok(live) if usable => {
+                        live.rebind(sandbox, &self.configurator.remote);
+                        kept
+                    }
+                    _ => {
+                        kept.discard();
+                        configure()
+                    }
+                }
+            }
+            None => configure(),
+        };
+        let Configured { pool, logs, live } = configured;
         let node = &root.node;
         let mut live = match live {
             Ok(live) => live,
@@ -293,19 +332,22 @@ impl<'a> Agent<'a> {
             pool.discard(live);
             return Err(Failed);
         }
-        self.deploy_node(&pool, &logs, host, node, live, outcome)
+        let deployed = self.deploy_node(&pool, &logs, host, node, &mut live, outcome);
+        pool.discard(live);
+        deployed
     }
 
     /// Deploys a root configured just now (by the controller, in
     /// process): its configure's log lines, then its components. A
-    /// failure is in the events (`Failed`).
+    /// failure is in the events (`Failed`). The components stay alive:
+    /// the caller drops or keeps them.
     pub fn deploy_configured(
         &mut self,
         pool: &StorePool,
         logs: &LogBook,
         host: &Arc<HostInfo>,
         node: &Node,
-        live: LiveComponent,
+        live: &mut LiveComponent,
         outcome: &mut HostOutcome,
     ) {
         self.flush_logs(host, logs);
@@ -314,39 +356,39 @@ impl<'a> Agent<'a> {
 
     /// Deploys a configured component: its sub-components first, then its
     /// verify and, if needed, update. Returns whether anything changed.
+    /// The components stay alive (the caller drops the root's tree).
     fn deploy_node(
         &mut self,
         pool: &StorePool,
         logs: &LogBook,
         host: &Arc<HostInfo>,
         node: &Node,
-        mut live: LiveComponent,
+        live: &mut LiveComponent,
         outcome: &mut HostOutcome,
     ) -> Result<bool, Failed> {
         outcome.components += 1;
-        let children = std::mem::take(&mut live.ctx().model.record.children);
+        let mut children = std::mem::take(&mut live.ctx().model.record.children);
         let mut changed = false;
-        let mut children = children.into_iter();
-        for planned in &node.children {
-            let Some(child) = children.next() else { break };
-            match self.deploy_node(pool, logs, host, planned, child.live, outcome) {
+        let mut failed = false;
+        for (planned, child) in node.children.iter().zip(children.iter_mut()) {
+            match self.deploy_node(pool, logs, host, planned, &mut child.live, outcome) {
                 Ok(c) => changed |= c,
                 Err(Failed) => {
-                    for rest in children {
-                        pool.discard(rest.live);
-                    }
-                    pool.discard(live);
-                    return Err(Failed);
+                    failed = true;
+                    break;
                 }
             }
         }
+        live.ctx().model.record.children = children;
+        if failed {
+            return Err(Failed);
+        }
         live.ctx().model.children_changed = changed;
-        let verdict = pool.verify(&mut live);
+        let verdict = pool.verify(live);
         self.flush_logs(host, logs);
         match verdict {
             Err(e) => {
                 self.fail(host, &node.path, format!("verify: {e}"));
-                pool.discard(live);
                 return Err(Failed);
             }
             Ok(VerifyResult::UpToDate) => {}
@@ -366,11 +408,10 @@ impl<'a> Agent<'a> {
                     });
                 }
                 if !self.predict {
-                    let result = pool.update(&mut live);
+                    let result = pool.update(live);
                     self.flush_logs(host, logs);
                     if let Err(e) = result {
                         self.fail(host, &node.path, format!("update: {e}"));
-                        pool.discard(live);
                         return Err(Failed);
                     }
                 }
@@ -379,7 +420,6 @@ impl<'a> Agent<'a> {
                 outcome.changed += 1;
             }
         }
-        pool.discard(live);
         Ok(changed)
     }
 
@@ -398,10 +438,41 @@ impl<'a> Agent<'a> {
 
 /// A root configured for its deploy: its stores, its configure's log
 /// lines (not sent yet), and its tree or why there is none.
-pub(crate) struct Configured {
+pub struct Configured {
     pool: StorePool,
     logs: LogBook,
     live: Result<LiveComponent, ConfigureFailure>,
+}
+
+impl Configured {
+    /// A root the controller configured in this process for the plan,
+    /// with its configure's log lines in `logs`.
+    pub fn new(pool: StorePool, logs: LogBook, live: LiveComponent) -> Configured {
+        Configured { pool, logs, live: Ok(live) }
+    }
+
+    /// Frees what it holds, when no turn uses it.
+    pub fn discard(self) {
+        if let Ok(live) = self.live {
+            self.pool.discard(live);
+        }
+    }
+}
+
+/// How a root comes to its turn configured already.
+enum Turn {
+    /// Configured ahead, on another thread, for the turn.
+    Ahead(Configured),
+    /// Configured for the plan, in this process, and kept.
+    Kept(Configured),
+}
+
+impl Turn {
+    fn into_inner(self) -> Configured {
+        match self {
+            Turn::Ahead(c) | Turn::Kept(c) => c,
+        }
+    }
 }
 
 /// Configures a root for its deploy, from the answers and tree recorded

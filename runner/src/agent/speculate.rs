@@ -6,7 +6,10 @@
 //! instances they reuse (configure does not run a second time).
 //!
 //! A root that wants a change, that failed, or whose turn comes after
-//! something changed is deployed the ordinary way, in order.
+//! something changed is deployed the ordinary way, in order, with the
+//! components the plan's configure made: every root's are kept until its
+//! turn ([`Speculations::insert`]), so that configure runs once per root
+//! in the process that made the plan, whatever changes.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ffi::OsString;
@@ -14,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::{Agent, Event, HostOutcome};
+use super::{Agent, Configured, Event, HostOutcome};
 use crate::plan::grants::{Grant, Grants};
 use crate::system::sandbox::{Sandbox, SharedHandles};
 
@@ -29,12 +32,12 @@ pub struct Speculated {
     pub outcome: HostOutcome,
 }
 
-/// The roots verified ahead, by host and root, and whether anything has
-/// changed since (on any host: with `connect = "local"` every host is
-/// this machine).
+/// The roots verified ahead or kept configured for their turn, by host and
+/// root, and whether anything has changed since (on any host: with
+/// `connect = "local"` every host is this machine).
 #[derive(Default)]
 pub struct Speculations {
-    roots: Mutex<HashMap<(String, String), Speculated>>,
+    roots: Mutex<HashMap<(String, String), Ahead>>,
     changed_since: AtomicBool,
     /// The hosts to deploy (`--host`); none: all of them.
     hosts: Vec<String>,
@@ -47,6 +50,27 @@ pub struct Speculations {
     handles: Arc<SharedHandles>,
 }
 
+/// A root as the plan's configure left it.
+struct Ahead {
+    /// What its verify ahead said (none: its workdir is still to be made).
+    verified: Option<Speculated>,
+    /// Its components, kept for its turn if the process had room
+    /// ([`crate::wasm::room_to_keep`]): its turn then verifies and updates
+    /// them without configuring them again. A turn that takes the verify
+    /// ahead leaves them here: the process ends without dropping them.
+    kept: Option<Configured>,
+}
+
+/// What a root's turn takes from the plan's configure.
+pub(super) enum Taken {
+    /// Its verify ahead, which still holds.
+    Verified(Speculated),
+    /// Its components, configured for the plan.
+    Kept(Configured),
+    /// Nothing: its turn configures it.
+    Nothing,
+}
+
 impl Speculations {
     /// For a deploy of `hosts` (`--host`; empty: every host), with room
     /// for `roots` (sized once: growing it copied every entry, twice over
@@ -55,37 +79,60 @@ impl Speculations {
         Speculations { hosts: hosts.to_vec(), roots: Mutex::new(HashMap::with_capacity(roots)), ..Default::default() }
     }
 
-    /// Whether roots of `host` are verified ahead: not those of a host
-    /// this deploy leaves alone.
+    /// Whether roots of `host` are verified ahead and kept: not those of
+    /// a host this deploy leaves alone.
     pub fn wants(&self, host: &str) -> bool {
         self.hosts.is_empty() || self.hosts.iter().any(|h| h == host)
     }
 
-    pub fn insert(&self, host: &str, root: &str, s: Speculated) {
-        self.lock().insert((host.to_string(), root.to_string()), s);
+    /// What the plan's (last) configure of a root left for its turn: its
+    /// verify ahead, if its workdir exists, and its components, kept
+    /// while the process has room for their stores and memory; a root
+    /// beyond that is configured again at its turn (and its components
+    /// dropped now).
+    pub fn insert(&self, host: &str, root: &str, verified: Option<Speculated>, configured: Configured) {
+        let (kept, dropped) = match crate::wasm::room_to_keep() {
+            true => (Some(configured), None),
+            false => (None, Some(configured)),
+        };
+        let earlier = self.lock().insert((host.to_string(), root.to_string()), Ahead { verified, kept });
+        // Dropping components runs their module's code: not under the lock.
+        if let Some(dropped) = dropped {
+            dropped.discard();
+        }
+        if let Some(kept) = earlier.and_then(|e| e.kept) {
+            kept.discard();
+        }
     }
 
+    /// Verified ahead.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().values().filter(|a| a.verified.is_some()).count()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Speculated>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Ahead>> {
         self.roots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A root's early verify, if it still holds: it found nothing to
-    /// change (a predict may show its predicted changes), it did not
-    /// fail, and nothing has changed since.
-    pub(super) fn take(&self, host: &str, root: &str, predict: bool) -> Option<Speculated> {
-        let s = self.lock().remove(&(host.to_string(), root.to_string()))?;
-        self.holds(&s, predict).then_some(s)
+    /// What a root's turn takes: its early verify, if it still holds (it
+    /// found nothing to change, or this is a predict, it did not fail, and
+    /// nothing has changed since), else its kept components.
+    pub(super) fn take(&self, host: &str, root: &str, predict: bool) -> Taken {
+        let mut roots = self.lock();
+        let Some(ahead) = roots.get_mut(&(host.to_string(), root.to_string())) else { return Taken::Nothing };
+        if let Some(verified) = ahead.verified.take_if(|s| self.holds(s, predict)) {
+            return Taken::Verified(verified);
+        }
+        ahead.verified = None;
+        ahead.kept.take().map_or(Taken::Nothing, Taken::Kept)
     }
 
-    /// Whether the root's early verify would hold if its turn came now:
-    /// it is there, did not fail, and (unless predicting) wanted nothing
-    /// and nothing has changed since.
-    pub(super) fn expected_to_hold(&self, host: &str, root: &str, predict: bool) -> bool {
-        self.lock().get(&(host.to_string(), root.to_string())).is_some_and(|s| self.holds(s, predict))
+    /// Whether the root's turn will do without configuring it (a verify
+    /// ahead that would hold now, or its kept components).
+    pub(super) fn configured_for_turn(&self, host: &str, root: &str, predict: bool) -> bool {
+        self.lock()
+            .get(&(host.to_string(), root.to_string()))
+            .is_some_and(|a| a.kept.is_some() || a.verified.as_ref().is_some_and(|s| self.holds(s, predict)))
     }
 
     fn holds(&self, s: &Speculated, predict: bool) -> bool {

@@ -11,5 +11,5 @@ mod module;
 pub mod state;
 
 pub use error::CapError;
-pub use instance::{ComponentError, LiveComponent, StorePool};
+pub use instance::{ComponentError, LiveComponent, StorePool, room_to_keep};
 pub use module::{CONTRACT, LoadError, LoadedModule, Runtime, compatible, sha256_hex};

@@ -8,13 +8,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
-use wasmtime::StoreLimits;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::CapError;
-use super::instance::{LiveComponent, StorePool};
+use super::instance::{Limits, LiveComponent, StorePool};
 use crate::plan::events::{FileDiff, Level};
 use crate::plan::grants::Grants;
 use crate::plan::host::HostInfo;
@@ -138,6 +137,10 @@ pub struct CallCtx {
     /// What the runner holds for this component (diffs, provided values),
     /// charged against its memory_limit for its whole life.
     pub held_bytes: usize,
+    /// What of it configure made the runner hold: a root kept from the
+    /// plan for its turn holds no more than that then (the diffs of its
+    /// verify ahead are gone).
+    pub held_by_configure: usize,
 }
 
 /// The secret files a root may read with `model.secret-file`: the
@@ -227,6 +230,7 @@ impl CallCtx {
             log: LogState { book: LogBook::default(), diffs: Vec::new(), bytes: 0 },
             clock: Clock { host_time: Duration::ZERO, started: Instant::now(), timeout, timed_out: false },
             held_bytes: 0,
+            held_by_configure: 0,
         }
     }
 
@@ -299,7 +303,7 @@ impl CallCtx {
 pub struct StoreData {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limits: Limits,
     /// The linear-memory limit in `limits`, for messages.
     pub memory_limit: usize,
     pub stderr: MemoryOutputPipe,
