@@ -5,9 +5,11 @@
 //! roots ahead. Its turn then only verifies and updates.
 //!
 //! What the deploy shows is unchanged: a root's log lines from configure
-//! are sent at its turn, and the workdir is made at its turn. A root
-//! whose verify ahead ([`super::speculate`]) is expected to hold is not
-//! configured again.
+//! are sent at its turn, and the workdir is made at its turn. This is an
+//! agent's work (a process of its own, on an SSH host): in the process
+//! that made the plan, a root whose verify ahead ([`super::speculate`])
+//! is expected to hold, or whose components the plan's configure kept,
+//! is not configured again.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
