@@ -293,10 +293,9 @@ impl<'a> Agent<'a> {
             // One whose store another root's trap ended is configured
             // again.
             Some(Turn::Kept(mut kept)) => {
-                let usable = kept.pool.healthy()
-                    && kept.live.as_mut().is_ok_and(|live| same_as_planned(&root.node, live).is_ok());
+                let healthy = kept.pool.healthy();
                 match kept.live.as_mut() {
-                    Ok(live) if usable => {
+                    Ok(live) if healthy => {
                         live.rebind(sandbox, &self.configurator.remote);
                         kept
                     }
