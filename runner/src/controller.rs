@@ -262,6 +262,9 @@ impl RootConfigurer<'_> {
             sandbox.clone(),
         );
         *logs.lock().unwrap_or_else(|e| e.into_inner()) = configure_lines;
+        // The verify ahead's sandbox goes now, with its handles: the
+        // root's turn gives the components its own.
+        live.rebind(&self.sandbox, &configurator.remote);
         speculations.insert(&root.host.name, &root.name, Some(speculated), Configured::new(pool, logs, live));
         Ok(node)
     }
