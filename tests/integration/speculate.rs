@@ -311,3 +311,29 @@ fn a_failed_root_stops_the_deploy_there_though_later_roots_were_configured_ahead
     assert_eq!(lines(&one.stderr), lines(&two.stderr), "the errors do not depend on the threads");
     assert_eq!(lines(&one.stderr), lines(&in_process.stderr), "the errors do not depend on where the agent runs");
 }
+
+/// Roots whose content takes a good part of their memory limit: each
+/// alone fits in it, all of them together in one store would not.
+#[test]
+fn roots_kept_for_their_turn_do_not_push_each_other_over_their_memory_limit() {
+    const ROOTS: usize = 16;
+    let big = "x".repeat(512 << 10);
+    let names: Vec<String> = (0..ROOTS).map(|i| format!("\"r{i:02}\"")).collect();
+    let mut env = format!(
+        "[environment]\nconnect = \"local\"\nmemory_limit = 6\n\n[hosts.localhost]\ncomponents = [{}]\n\n",
+        names.join(", ")
+    );
+    for i in 0..ROOTS {
+        env.push_str(&format!(
+            "[components.r{i:02}]\nkind = \"file\"\npath = \"f.txt\"\ncontent = \"{big}{i}\\n\"\n\n"
+        ));
+    }
+    let d = Deployment::new(&env);
+    let first = d.deploy();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    for i in [0, ROOTS - 1] {
+        assert_eq!(std::fs::read_to_string(d.work(&format!("r{i:02}/f.txt"))).unwrap(), format!("{big}{i}\n"));
+    }
+    let again = d.deploy().ok();
+    assert!(again.stdout.contains(&format!("0 of {} components changed", ROOTS * 2)), "{}", again.stdout);
+}
