@@ -37,7 +37,7 @@ pub struct Speculated {
 /// `connect = "local"` every host is this machine).
 #[derive(Default)]
 pub struct Speculations {
-    roots: Mutex<HashMap<(String, String), Ahead>>,
+    roots: Mutex<HashMap<(String, String), Planned>>,
     changed_since: AtomicBool,
     /// The hosts to deploy (`--host`); none: all of them.
     hosts: Vec<String>,
@@ -51,7 +51,7 @@ pub struct Speculations {
 }
 
 /// A root as the plan's configure left it.
-struct Ahead {
+struct Planned {
     /// What its verify ahead said (none: its workdir is still to be made).
     verified: Option<Speculated>,
     /// Its components, kept for its turn if the process had room
@@ -95,7 +95,7 @@ impl Speculations {
             true => (Some(configured), None),
             false => (None, Some(configured)),
         };
-        let earlier = self.lock().insert((host.to_string(), root.to_string()), Ahead { verified, kept });
+        let earlier = self.lock().insert((host.to_string(), root.to_string()), Planned { verified, kept });
         // Dropping components runs their module's code: not under the lock.
         if let Some(dropped) = dropped {
             dropped.discard();
@@ -110,7 +110,7 @@ impl Speculations {
         self.lock().values().filter(|a| a.verified.is_some()).count()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Ahead>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Planned>> {
         self.roots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -119,12 +119,12 @@ impl Speculations {
     /// nothing has changed since), else its kept components.
     pub(super) fn take(&self, host: &str, root: &str, predict: bool) -> Taken {
         let mut roots = self.lock();
-        let Some(ahead) = roots.get_mut(&(host.to_string(), root.to_string())) else { return Taken::Nothing };
-        if let Some(verified) = ahead.verified.take_if(|s| self.holds(s, predict)) {
+        let Some(planned) = roots.get_mut(&(host.to_string(), root.to_string())) else { return Taken::Nothing };
+        if let Some(verified) = planned.verified.take_if(|s| self.holds(s, predict)) {
             return Taken::Verified(verified);
         }
-        ahead.verified = None;
-        ahead.kept.take().map_or(Taken::Nothing, Taken::Kept)
+        planned.verified = None;
+        planned.kept.take().map_or(Taken::Nothing, Taken::Kept)
     }
 
     /// Whether the root's turn will do without configuring it (a verify

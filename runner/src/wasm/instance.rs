@@ -123,16 +123,7 @@ impl Slot {
         // Every change under the lock is a take, a put or a count.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
 
-impl SlotState {
-    /// No call runs in it or is about to, and none trapped.
-    fn free(&self) -> bool {
-        self.store.is_some() && !self.poisoned && self.claimed.is_none()
-    }
-}
-
-impl Slot {
     /// Picks it for this thread's next call, if it is free (and, for
     /// another root's store, has room).
     fn claim(&self, room: Option<usize>) -> bool {
@@ -146,15 +137,22 @@ impl Slot {
     }
 }
 
+impl SlotState {
+    /// No call runs in it or is about to, and none trapped.
+    fn free(&self) -> bool {
+        self.store.is_some() && !self.poisoned && self.claimed.is_none()
+    }
+}
+
 struct ModuleStore {
     store: Store<StoreData>,
     bindings: DeploymentComponent,
     _counted: Counted,
 }
 
-/// Stores alive in this process, and the linear memory they have grown
-/// to: what decides whether a root configured for the plan may keep its
-/// components until its turn ([`room_to_keep`]).
+/// Stores alive in this process: with [`STORE_MEMORY`], what decides
+/// whether a root configured for the plan may keep its components until
+/// its turn ([`room_to_keep`]).
 static STORES: AtomicUsize = AtomicUsize::new(0);
 
 /// Counts a store while it lives.
@@ -260,7 +258,6 @@ const SHARED_MEMORY_MAX: usize = 32 << 20;
 /// so a long call (a command) of one root keeps no other host's root
 /// waiting for the store.
 struct Registered {
-    hash: String,
     engine: Engine,
     host: String,
     memory_limit: usize,
@@ -294,7 +291,7 @@ fn standard_stores() -> MutexGuard<'static, Vec<Arc<Registered>>> {
 fn standard_store(engine: &Engine, host: &str, hash: &str, memory_limit: usize) -> Option<Arc<Slot>> {
     let me = this_thread();
     let fits = |r: &Registered| {
-        r.hash == hash
+        r.slot.hash == hash
             && r.memory_limit == memory_limit
             && r.host == host
             && Engine::same(&r.engine, engine)
@@ -309,7 +306,10 @@ fn standard_store(engine: &Engine, host: &str, hash: &str, memory_limit: usize) 
     // its roots' components, whose next calls would wait for this root's.
     let found = {
         let stores = standard_stores();
-        let unused = |r: &&Arc<Registered>| matches!(r.slot.last_thread.load(Ordering::Relaxed), 0) || mine(r, me);
+        let unused = |r: &&Arc<Registered>| {
+            let last = r.slot.last_thread.load(Ordering::Relaxed);
+            last == 0 || last == me
+        };
         stores.iter().filter(unused).find(|r| fits(r)).cloned()
     }?;
     let slot = found.slot.clone();
@@ -335,10 +335,6 @@ impl Drop for Recent {
             let _ = r.slot.last_thread.compare_exchange(me, 0, Ordering::Relaxed, Ordering::Relaxed);
         }
     }
-}
-
-fn mine(r: &Registered, me: usize) -> bool {
-    r.slot.last_thread.load(Ordering::Relaxed) == me
 }
 
 fn remember(store: Arc<Registered>) {
@@ -367,9 +363,9 @@ thread_local! {
 }
 
 /// Makes `slot` one of the process's standard-library stores, if there is
-/// room (an empty one that is not busy makes room).
-/// Stores that can serve no root any more go first: those a call trapped
-/// in, and those grown too large for another root that hold nothing.
+/// room. Stores that can serve no root any more go first (those a call
+/// trapped in, and empty ones grown too large for another root); then,
+/// if all places are taken, an empty one in which no call runs.
 fn register(engine: &Engine, host: &str, memory_limit: usize, slot: &Arc<Slot>) {
     let mut gone = Vec::new();
     {
@@ -396,13 +392,8 @@ fn register(engine: &Engine, host: &str, memory_limit: usize, slot: &Arc<Slot>) 
             };
             gone.push(stores.remove(i));
         }
-        let registered = Arc::new(Registered {
-            hash: slot.hash.clone(),
-            engine: engine.clone(),
-            host: host.to_string(),
-            memory_limit,
-            slot: slot.clone(),
-        });
+        let registered =
+            Arc::new(Registered { engine: engine.clone(), host: host.to_string(), memory_limit, slot: slot.clone() });
         stores.push(registered.clone());
         remember(registered);
     }
